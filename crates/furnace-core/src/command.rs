@@ -1,0 +1,343 @@
+//! Running processes in a container, with the interface of `std::process::Command`.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ExitStatus, Output, Stdio};
+
+use furnace_sys::{raw, Errno, Namespaces, Pidfd};
+
+use crate::container::Container;
+use crate::plan::cstring;
+
+/// A process to run inside a [`Container`]: `std::process::Command`'s builder, whose program,
+/// working directory and ids are those of the container.
+///
+/// `spawn`, `output` and `status` return std's own [`Child`], [`Output`] and [`ExitStatus`].
+/// The process joins every namespace of the container (`ps` inside shows PID 1 and itself),
+/// is rooted in it, and finds its program through `PATH` *inside* the container. It inherits
+/// this process's environment unless told otherwise, like std.
+///
+/// ```no_run
+/// use std::process::Stdio;
+/// use furnace_core::Container;
+/// let container = Container::start("/srv/rootfs")?;
+/// // cat /etc/passwd | gzip > passwd.gz (the file is opened outside the container)
+/// let mut cat = container.command("cat").arg("/etc/passwd").stdout(Stdio::piped()).spawn()?;
+/// let out = std::fs::File::create("passwd.gz")?;
+/// let gzip = container
+///     .command("gzip")
+///     .stdin(Stdio::from(cat.stdout.take().unwrap()))
+///     .stdout(out)
+///     .status()?;
+/// assert!(gzip.success() && cat.wait()?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Command<'c> {
+    container: &'c Container,
+    inner: std::process::Command,
+    program: std::ffi::OsString,
+    cwd: Option<CString>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    stdin_set: bool,
+    stdout_set: bool,
+    stderr_set: bool,
+}
+
+impl Container {
+    /// A command that runs `program` inside this container.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command<'_> {
+        Command {
+            container: self,
+            inner: std::process::Command::new(program.as_ref()),
+            program: program.as_ref().to_owned(),
+            cwd: None,
+            uid: None,
+            gid: None,
+            stdin_set: false,
+            stdout_set: false,
+            stderr_set: false,
+        }
+    }
+
+    /// Runs an interactive shell inside, wired to this process's terminal: `bash` when the
+    /// container has it, else `/bin/sh`, with a prompt that says it is the container.
+    pub fn interactive_shell(&self) -> io::Result<ExitStatus> {
+        let bash = self.has_file_inside(c"bin/bash") || self.has_file_inside(c"usr/bin/bash");
+        let mut command = if bash {
+            let mut c = self.command("bash");
+            c.args(["--norc", "-i"]);
+            c
+        } else {
+            let mut c = self.command("/bin/sh");
+            c.arg("-i");
+            c
+        };
+        command
+            .env("PS1", r"[furnace \h \w]\$ ")
+            .env("FURNACE_CONTAINER", "1")
+            .status()
+    }
+
+    /// Whether `path` (relative to the container's root) exists inside, resolved inside the
+    /// container's root through PID 1's view of it.
+    fn has_file_inside(&self, path: &std::ffi::CStr) -> bool {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let root = format!("/proc/{}/root", self.init_pid());
+        let Ok(root_fd) = rustix::fs::open(
+            root.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        rustix::fs::openat2(
+            &root_fd,
+            path,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        )
+        .is_ok()
+    }
+}
+
+impl Command<'_> {
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.inner.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.env(key, value);
+        self
+    }
+
+    /// Sets environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.env_remove(key);
+        self
+    }
+
+    /// Clears the environment (`PATH` lookup then uses `/bin:/usr/bin`).
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.inner.env_clear();
+        self
+    }
+
+    /// The working directory, a path *inside* the container (default `/`).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        let dir = dir.as_ref();
+        self.cwd = Some(if dir.is_absolute() {
+            cstring(dir)
+        } else {
+            cstring(Path::new("/").join(dir))
+        });
+        self
+    }
+
+    /// Standard input (default: inherited; for `output`, null).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.inner.stdin(cfg);
+        self.stdin_set = true;
+        self
+    }
+
+    /// Standard output (default: inherited; for `output`, piped).
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.inner.stdout(cfg);
+        self.stdout_set = true;
+        self
+    }
+
+    /// Standard error (default: inherited; for `output`, piped).
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.inner.stderr(cfg);
+        self.stderr_set = true;
+        self
+    }
+
+    /// Runs the process as this user id (inside the container, after joining it).
+    pub fn uid(&mut self, uid: u32) -> &mut Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Runs the process with this group id, and no supplementary groups.
+    pub fn gid(&mut self, gid: u32) -> &mut Self {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Starts the process.
+    ///
+    /// Errors are `std::io::Error`s like std's: `NotFound` when the program does not exist in
+    /// the container; an error wrapping [`crate::Error::NotRunning`] when PID 1 has died.
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        self.container.ensure_running()?;
+        let init = &self.container.init;
+        let pidfd = init.as_raw_fd();
+        let join = self.container.namespaces - Namespaces::PID;
+        let cwd = self.cwd.clone();
+        let (uid, gid) = (self.uid, self.gid);
+        // SAFETY: the closure runs in the forked child before exec and makes system calls only:
+        // no allocation (the cwd string was made here, before the fork), no locks.
+        unsafe {
+            self.inner
+                .pre_exec(move || enter_container(pidfd, join, cwd.as_deref(), uid, gid));
+        }
+        let inner = &mut self.inner;
+        // Joining a pid namespace only affects the children of the thread that joins, so a
+        // short-lived thread joins it and forks; the caller's threads are never moved.
+        let spawned = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    rustix::thread::move_into_thread_name_spaces(
+                        rustix::fd::AsFd::as_fd(init),
+                        rustix::thread::ThreadNameSpaceType::PROCESS_ID,
+                    )
+                    .map_err(io::Error::from)?;
+                    inner.spawn()
+                })
+                .join()
+        });
+        let child = match spawned {
+            Ok(result) => result.map_err(|e| self.spawn_error(e))?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        self.track(&child);
+        Ok(child)
+    }
+
+    /// Runs the process to completion and collects its output (stdout and stderr piped, stdin
+    /// null, unless set otherwise).
+    pub fn output(&mut self) -> io::Result<Output> {
+        if !self.stdin_set {
+            self.inner.stdin(Stdio::null());
+        }
+        if !self.stdout_set {
+            self.inner.stdout(Stdio::piped());
+        }
+        if !self.stderr_set {
+            self.inner.stderr(Stdio::piped());
+        }
+        self.spawn()?.wait_with_output()
+    }
+
+    /// Runs the process to completion and returns its exit status.
+    pub fn status(&mut self) -> io::Result<ExitStatus> {
+        self.spawn()?.wait()
+    }
+
+    fn spawn_error(&self, err: io::Error) -> io::Error {
+        if !self.container.is_running() {
+            return crate::Error::NotRunning {
+                pid: self.container.init_pid(),
+            }
+            .into();
+        }
+        let cwd = self
+            .cwd
+            .as_ref()
+            .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned());
+        let place = match cwd {
+            Some(cwd) => format!(" (working directory {cwd})"),
+            None => String::new(),
+        };
+        io::Error::new(
+            err.kind(),
+            format!(
+                "spawn {} in the container{place}: {err}",
+                Path::new(&self.program).display()
+            ),
+        )
+    }
+
+    /// Keeps a pidfd of the child so that teardown can reap it (see [`Container::stop`]),
+    /// forgetting those already reaped by their owner.
+    fn track(&self, child: &Child) {
+        let Ok(pidfd) = Pidfd::open(child.id()) else {
+            return;
+        };
+        let mut spawned = self
+            .container
+            .spawned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        spawned.retain(|p| !is_reaped(p));
+        spawned.push(pidfd);
+    }
+}
+
+/// Whether a child of ours has already been reaped (by its `Child` handle).
+fn is_reaped(pidfd: &Pidfd) -> bool {
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    matches!(
+        waitid(
+            WaitId::PidFd(rustix::fd::AsFd::as_fd(pidfd)),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT
+        ),
+        Err(Errno::CHILD)
+    )
+}
+
+/// Runs in the forked child before exec: marks inherited fds close-on-exec, becomes
+/// non-dumpable, joins the container's namespaces, changes directory (verifying it is inside)
+/// and ids. System calls only.
+fn enter_container(
+    pidfd: i32,
+    join: Namespaces,
+    cwd: Option<&std::ffi::CStr>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> io::Result<()> {
+    let os = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
+    // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
+    // the container. std's own error pipe is close-on-exec already.
+    raw::close_range(3, u32::MAX, true).map_err(os)?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(os)?;
+    // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
+    // open for the whole spawn (and the child has its own copy of the fd table).
+    let init = unsafe { BorrowedFd::borrow_raw(pidfd) };
+    rustix::thread::move_into_thread_name_spaces(
+        init,
+        rustix::thread::ThreadNameSpaceType::from_bits_retain(join.bits()),
+    )
+    .map_err(os)?;
+    // Joining the mount namespace set root and cwd to the container's root.
+    if let Some(cwd) = cwd {
+        rustix::process::chdir(cwd).map_err(os)?;
+        if !raw::cwd_is_reachable().map_err(os)? {
+            return Err(os(Errno::PERM));
+        }
+    }
+    raw::set_ids(uid, gid).map_err(os)
+}

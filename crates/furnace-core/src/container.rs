@@ -1,0 +1,633 @@
+//! The container: a builder, start-up, and teardown.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use furnace_sys::raw::{self, Forked};
+use furnace_sys::{Errno, ExitKind, Namespaces, Pidfd, Signal};
+
+use crate::error::{Error, PathProblem, Result};
+use crate::init;
+use crate::plan::{self, cstring, BindOp, Op, Plan};
+
+/// A bind mount from the host into a container.
+///
+/// The destination is a path *inside* the container, absolute or relative to its root (both
+/// mean the same). It is resolved inside the root: a symlink on the way that would lead out of
+/// the root is an error, never followed onto the host. A missing destination is created — a
+/// directory for a directory source, an empty file otherwise — with its parents.
+///
+/// ```
+/// use furnace_core::BindMount;
+/// let data = BindMount::new("/srv/data", "/data").read_only();
+/// assert!(data.is_read_only());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    source: PathBuf,
+    destination: PathBuf,
+    read_only: bool,
+}
+
+impl BindMount {
+    /// A writable bind mount of host `source` at `destination` inside the container.
+    pub fn new(source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Self {
+        Self {
+            source: source.into(),
+            destination: destination.into(),
+            read_only: false,
+        }
+    }
+
+    /// Makes it read-only, submounts included.
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The host path.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The path inside the container.
+    pub fn destination(&self) -> &Path {
+        &self.destination
+    }
+
+    /// Whether it is read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+}
+
+/// Configures a container over a root directory; [`start`](ContainerBuilder::start) makes it.
+///
+/// ```no_run
+/// use furnace_core::Container;
+/// let container = Container::builder("/srv/rootfs")
+///     .isolate_network(true)
+///     .bind_ro("/etc/ssl", "/etc/ssl")
+///     .hostname("builder")
+///     .start()?;
+/// let out = container.command("hostname").output()?;
+/// assert_eq!(out.stdout, b"builder\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ContainerBuilder {
+    root: PathBuf,
+    isolate_network: bool,
+    binds: Vec<BindMount>,
+    hostname: String,
+}
+
+impl ContainerBuilder {
+    /// Gives the container its own network namespace with only `lo` (up). By default it shares
+    /// the host's network, like the original furnace.
+    pub fn isolate_network(&mut self, isolate: bool) -> &mut Self {
+        self.isolate_network = isolate;
+        self
+    }
+
+    /// Adds a writable bind mount of host `source` at `destination` inside.
+    pub fn bind(
+        &mut self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> &mut Self {
+        self.mount(BindMount::new(source, destination))
+    }
+
+    /// Adds a read-only bind mount of host `source` at `destination` inside.
+    pub fn bind_ro(
+        &mut self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> &mut Self {
+        self.mount(BindMount::new(source, destination).read_only())
+    }
+
+    /// Adds a bind mount.
+    pub fn mount(&mut self, bind: BindMount) -> &mut Self {
+        self.binds.push(bind);
+        self
+    }
+
+    /// Sets the hostname inside (default `localhost`).
+    pub fn hostname(&mut self, name: impl Into<String>) -> &mut Self {
+        self.hostname = name.into();
+        self
+    }
+
+    /// Starts the container: checks the inputs, starts PID 1 in new namespaces, and returns
+    /// once it reports that the root is set up.
+    ///
+    /// Bad input is reported before any namespace exists. A step that fails inside is reported
+    /// as [`Error::Setup`] with its number, what it did and the errno; PID 1 is reaped by then,
+    /// so nothing of the half-made container is left.
+    pub fn start(&self) -> Result<Container> {
+        let prepared = self.prepare()?;
+        Container::launch(prepared)
+    }
+
+    /// Validates inputs and computes the plan: everything that can fail before a fork.
+    fn prepare(&self) -> Result<Prepared> {
+        let root = canonical_root(&self.root)?;
+        validate_hostname(&self.hostname)?;
+        let mut ops = vec![Op::MakeRootSlave];
+        let mut namespaces = Namespaces::MNT
+            | Namespaces::PID
+            | Namespaces::UTS
+            | Namespaces::IPC
+            | Namespaces::CGROUP;
+        if self.isolate_network {
+            namespaces |= Namespaces::NET;
+            ops.push(Op::LoopbackUp);
+        }
+        let root_is_mount =
+            furnace_sys::mountinfo::is_mount_point(&root).map_err(Error::sys("check the root"))?;
+        let root_c = cstring(&root);
+        if !root_is_mount {
+            ops.push(Op::SelfBindRoot(root_c.clone()));
+        }
+        ops.push(Op::OpenRoot(root_c));
+        let root_fd = open_dir(&root).map_err(|e| Error::InvalidRoot {
+            path: self.root.clone(),
+            problem: e,
+        })?;
+        for bind in &self.binds {
+            ops.push(Op::Bind(prepare_bind(bind, &root_fd)?));
+        }
+        if !self.isolate_network {
+            if let Some(resolv) = resolv_conf_bind(&root_fd) {
+                ops.push(Op::Bind(resolv));
+            }
+        }
+        ops.push(Op::PivotRoot);
+        plan::standard_mounts(&mut ops, &host_loop_devices());
+        ops.push(Op::Hostname(cstring(&self.hostname)));
+        Ok(Prepared {
+            root,
+            namespaces,
+            plan: Plan { ops },
+        })
+    }
+}
+
+struct Prepared {
+    root: PathBuf,
+    namespaces: Namespaces,
+    plan: Plan,
+}
+
+fn canonical_root(root: &Path) -> Result<PathBuf> {
+    let invalid = |problem| Error::InvalidRoot {
+        path: root.to_path_buf(),
+        problem,
+    };
+    let canonical = std::fs::canonicalize(root).map_err(|e| invalid(PathProblem::from_io(&e)))?;
+    if !canonical.is_dir() {
+        return Err(invalid(PathProblem::NotADirectory));
+    }
+    if canonical == Path::new("/") {
+        return Err(invalid(PathProblem::KindMismatch(
+            "is the host's own root directory",
+        )));
+    }
+    Ok(canonical)
+}
+
+fn validate_hostname(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > 64 {
+        Some("is longer than 64 bytes")
+    } else if name
+        .bytes()
+        .any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace())
+    {
+        Some("contains a NUL byte, a slash or white space")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::InvalidHostname {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, PathProblem> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(PathProblem::from_errno)
+}
+
+/// Checks a bind's source on the host and walks its destination inside the root as far as it
+/// exists, with the same in-root rules PID 1 will use, so a bad destination is an error now.
+fn prepare_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<BindOp> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let source_err = |problem| Error::BindSource {
+        path: bind.source.clone(),
+        problem,
+    };
+    let dest_err = |problem| Error::BindDestination {
+        path: bind.destination.clone(),
+        problem,
+    };
+    let source =
+        std::fs::canonicalize(&bind.source).map_err(|e| source_err(PathProblem::from_io(&e)))?;
+    let source_is_dir = source.is_dir();
+    let parts = plan::inside_components(&bind.destination).map_err(dest_err)?;
+    let (dest_prefixes, dest_names) = plan::prefixes(&parts);
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    for (index, prefix) in dest_prefixes.iter().enumerate() {
+        let is_last = index + 1 == dest_prefixes.len();
+        // A file destination that is a symlink gets replaced, so do not follow the last one.
+        let nofollow = if is_last && !source_is_dir {
+            OFlags::NOFOLLOW
+        } else {
+            OFlags::empty()
+        };
+        match rustix::fs::openat2(
+            root_fd,
+            prefix.as_c_str(),
+            OFlags::PATH | OFlags::CLOEXEC | nofollow,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => {
+                let st = rustix::fs::fstat(&fd).map_err(|e| dest_err(PathProblem::Errno(e)))?;
+                let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::Directory;
+                if !is_last && !is_dir {
+                    return Err(dest_err(PathProblem::NotADirectory));
+                }
+                if is_last && is_dir && !source_is_dir {
+                    return Err(dest_err(PathProblem::KindMismatch(
+                        "is a directory, but the source is not",
+                    )));
+                }
+                if is_last && !is_dir && source_is_dir {
+                    return Err(dest_err(PathProblem::KindMismatch(
+                        "is not a directory, but the source is",
+                    )));
+                }
+            }
+            // The rest will be created by PID 1.
+            Err(Errno::NOENT) => break,
+            Err(e) => return Err(dest_err(PathProblem::from_errno(e))),
+        }
+    }
+    Ok(BindOp {
+        source: cstring(&source),
+        source_is_dir,
+        dest_prefixes,
+        dest_names,
+        read_only: bind.read_only,
+        optional: false,
+        shown: bind.destination.clone(),
+    })
+}
+
+/// With the host's network, the host's `/etc/resolv.conf` is bound read-only over the
+/// container's, when both exist (a missing file in an existing `/etc` is created).
+fn resolv_conf_bind(root_fd: &OwnedFd) -> Option<BindOp> {
+    let host = std::fs::canonicalize("/etc/resolv.conf").ok()?;
+    let parts = [OsStr::new("etc"), OsStr::new("resolv.conf")];
+    let (dest_prefixes, dest_names) = plan::prefixes(&parts);
+    let etc = rustix::fs::openat2(
+        root_fd,
+        c"etc",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+        rustix::fs::ResolveFlags::BENEATH,
+    );
+    etc.ok()?;
+    Some(BindOp {
+        source: cstring(&host),
+        source_is_dir: false,
+        dest_prefixes,
+        dest_names,
+        read_only: true,
+        optional: true,
+        shown: PathBuf::from("/etc/resolv.conf"),
+    })
+}
+
+/// `loop-control` and every `/dev/loopN` of the host, with their numbers and modes, so that
+/// `mount -o loop` works inside (privileged profile, as the original).
+fn host_loop_devices() -> Vec<(String, u32, u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
+    let mut devices: Vec<(String, u32, u32, u32)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            let is_loop = name == "loop-control"
+                || name
+                    .strip_prefix("loop")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !is_loop {
+                return None;
+            }
+            let meta = entry.metadata().ok()?;
+            let ft = meta.file_type();
+            if !(ft.is_block_device() || ft.is_char_device()) {
+                return None;
+            }
+            let rdev = meta.rdev();
+            Some((
+                name,
+                rustix::fs::major(rdev),
+                rustix::fs::minor(rdev),
+                meta.mode() & 0o7777,
+            ))
+        })
+        .collect();
+    devices.sort();
+    devices
+}
+
+/// A running container: PID 1 in fresh namespaces over a root directory.
+///
+/// Run processes in it with [`command`](Container::command). Dropping it kills every process
+/// inside and waits until PID 1 is gone; with the last process, the namespaces and every mount
+/// made inside vanish. If the owning process dies instead — even by `SIGKILL` — PID 1 notices
+/// (it holds a pidfd of the owner) and the same happens.
+#[derive(Debug)]
+pub struct Container {
+    pub(crate) init: Pidfd,
+    root: PathBuf,
+    pub(crate) namespaces: Namespaces,
+    /// pidfds of the processes spawned into the container that may still need reaping at
+    /// teardown (see [`Container::stop`]).
+    pub(crate) spawned: Mutex<Vec<Pidfd>>,
+    stopped: bool,
+}
+
+impl Container {
+    /// A builder for a container over `root`, with the defaults: host network, no binds,
+    /// hostname `localhost`.
+    pub fn builder(root: impl Into<PathBuf>) -> ContainerBuilder {
+        ContainerBuilder {
+            root: root.into(),
+            isolate_network: false,
+            binds: Vec::new(),
+            hostname: "localhost".into(),
+        }
+    }
+
+    /// Starts a container over `root` with the defaults.
+    pub fn start(root: impl Into<PathBuf>) -> Result<Container> {
+        Self::builder(root).start()
+    }
+
+    fn launch(prepared: Prepared) -> Result<Container> {
+        use rustix::pipe::{pipe_with, PipeFlags};
+        let sys = Error::sys;
+        let owner = Pidfd::open(std::process::id()).map_err(sys("open a pidfd of this process"))?;
+        let devnull =
+            raw::open(c"/dev/null", rustix::fs::OFlags::RDWR, 0).map_err(|e| Error::Sys {
+                context: "open /dev/null",
+                source: furnace_sys::Error::new("open", "/dev/null", e),
+            })?;
+        let (mut ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::Sys {
+            context: "create the ready pipe",
+            source: furnace_sys::Error::new("pipe2", "", e),
+        })?;
+        let owner_fd: OwnedFd = owner.into();
+        // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
+        // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
+        let forked = unsafe { raw::clone3(prepared.namespaces) }.map_err(|e| Error::Sys {
+            context: "start the container's init",
+            source: furnace_sys::Error::new("clone3", prepared.namespaces.names(), e),
+        })?;
+        let (pid, pidfd) = match forked {
+            Forked::Child => init::run(&prepared.plan, ready_w, owner_fd, devnull),
+            Forked::Parent { pid, pidfd } => (pid, pidfd),
+        };
+        drop((ready_w, owner_fd, devnull));
+        let init = Pidfd::from_owned(pidfd, pid);
+        let mut report = [0u8; init::REPORT_LEN];
+        let read = read_report(&mut ready_r, &mut report);
+        drop(ready_r);
+        let failure = match read {
+            Ok(true) => match init::decode(report) {
+                (init::READY, _) => None,
+                (step, errno) => Some(setup_error(&prepared.plan, step, errno)),
+            },
+            // EOF without a report: init died (killed from outside, or crashed).
+            Ok(false) | Err(_) => None.or(Some(Error::InitDied {
+                pid,
+                how: ExitKind::Exited(-1),
+            })),
+        };
+        if let Some(err) = failure {
+            let how = init.wait().unwrap_or(ExitKind::Exited(-1));
+            return Err(match err {
+                Error::InitDied { pid, .. } => Error::InitDied { pid, how },
+                other => other,
+            });
+        }
+        Ok(Container {
+            init,
+            root: prepared.root,
+            namespaces: prepared.namespaces,
+            spawned: Mutex::new(Vec::new()),
+            stopped: false,
+        })
+    }
+
+    /// The host pid of the container's PID 1.
+    pub fn init_pid(&self) -> u32 {
+        self.init.pid()
+    }
+
+    /// The root directory (canonical host path).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether PID 1 is still alive.
+    pub fn is_running(&self) -> bool {
+        !self.init.has_exited().unwrap_or(true)
+    }
+
+    pub(crate) fn ensure_running(&self) -> Result<()> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::NotRunning {
+                pid: self.init.pid(),
+            })
+        }
+    }
+
+    /// Kills every process in the container and waits until PID 1 is gone, returning what went
+    /// wrong, if anything. Dropping the container does the same and ignores errors.
+    ///
+    /// The kernel keeps PID 1 alive until every process of its pid namespace has been reaped,
+    /// including the children this process spawned into it; teardown reaps those that were
+    /// killed with it, so a [`std::process::Child`] still held afterwards reports an error
+    /// from `wait` (`ECHILD`) — wait for your children before stopping their container.
+    pub fn stop(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        match self.init.send_signal(Signal::KILL) {
+            Ok(()) | Err(_) => {}
+        }
+        let mut spawned =
+            std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
+        loop {
+            if self
+                .init
+                .try_wait()
+                .map_err(Error::sys("reap the container's init"))?
+                .is_some()
+            {
+                return Ok(());
+            }
+            // PID 1 is blocked in the kernel until our own children in its namespace are
+            // reaped: reap those that have died, then wait for any of them or PID 1 to change.
+            spawned.retain(|child| match child.has_exited() {
+                Ok(true) => {
+                    let _ = child.try_wait();
+                    false
+                }
+                Ok(false) => true,
+                Err(_) => false,
+            });
+            wait_any(&self.init, &spawned, Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds: Vec<PollFd<'_>> = std::iter::once(init)
+        .chain(others)
+        .map(|p| PollFd::new(p, PollFlags::IN))
+        .collect();
+    let ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: timeout.as_nanos() as _,
+    };
+    let _ = poll(&mut fds, Some(&ts));
+}
+
+fn read_report(pipe: &mut OwnedFd, buf: &mut [u8; init::REPORT_LEN]) -> std::io::Result<bool> {
+    let mut file = std::fs::File::from(pipe.try_clone()?);
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
+    let operation = match step {
+        0 => "prepare the init process".to_owned(),
+        n => plan
+            .ops
+            .get(n as usize - 1)
+            .map_or_else(|| "unknown step".to_owned(), ToString::to_string),
+    };
+    Error::Setup {
+        step: step as usize,
+        operation,
+        errno: Errno::from_raw_os_error(errno),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_roots_are_refused_before_anything_starts() {
+        let err = Container::start("/nonexistent/furnace-root").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidRoot {
+                    problem: PathProblem::Missing,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Container::start("/etc/hostname").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidRoot {
+                    problem: PathProblem::NotADirectory,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Container::start("/").unwrap_err();
+        assert!(err.to_string().contains("host's own root"), "{err}");
+    }
+
+    #[test]
+    fn hostnames_are_checked() {
+        assert!(validate_hostname("localhost").is_ok());
+        assert!(validate_hostname("").is_err());
+        assert!(validate_hostname("a b").is_err());
+        assert!(validate_hostname(&"x".repeat(65)).is_err());
+        let err = Container::builder("/tmp")
+            .hostname("bad/name")
+            .start()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidHostname { .. }), "{err}");
+    }
+
+    #[test]
+    fn setup_errors_name_the_step() {
+        let plan = Plan {
+            ops: vec![Op::MakeRootSlave, Op::Hostname(cstring("x"))],
+        };
+        let err = setup_error(&plan, 2, libc::EPERM);
+        assert_eq!(
+            err.to_string(),
+            "container set-up step 2 (sethostname x): EPERM (Operation not permitted)"
+        );
+        assert!(setup_error(&plan, 0, libc::EBADF)
+            .to_string()
+            .contains("prepare the init process"));
+    }
+}

@@ -1,0 +1,311 @@
+//! PID 1: carries out the plan in the new namespaces, reports, then reaps and waits.
+//!
+//! Everything here runs in the child of `clone3`, a copy of one thread of a program that may
+//! have had many: only system calls, no allocation, no locks, and the way out is
+//! [`raw::exit`]. Errors are bare errnos, reported with the step number over the ready pipe;
+//! the parent turns them into messages.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use furnace_sys::raw;
+use furnace_sys::Errno;
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
+use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
+
+use crate::plan::{BindOp, MountOp, Op, Plan};
+
+/// What PID 1 writes on the ready pipe: the failed step's index (or [`READY`]) and an errno.
+pub(crate) const REPORT_LEN: usize = 8;
+/// The step value that means "set-up finished".
+pub(crate) const READY: u32 = u32::MAX;
+
+pub(crate) fn encode(step: u32, errno: i32) -> [u8; REPORT_LEN] {
+    let mut out = [0u8; REPORT_LEN];
+    out[..4].copy_from_slice(&step.to_le_bytes());
+    out[4..].copy_from_slice(&errno.to_le_bytes());
+    out
+}
+
+pub(crate) fn decode(bytes: [u8; REPORT_LEN]) -> (u32, i32) {
+    let step = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+    let errno = i32::from_le_bytes(bytes[4..].try_into().expect("4 bytes"));
+    (step, errno)
+}
+
+/// The body of PID 1. Never returns.
+///
+/// `ready` is the write end of the report pipe, `owner` a pidfd of the process that started
+/// the container (it polls readable when that whole process is gone), `devnull` the host's
+/// `/dev/null`, which becomes PID 1's stdio so that it holds none of the caller's pipes.
+pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd) -> ! {
+    if let Err(errno) = prepare_process(&ready, &owner, devnull) {
+        report_and_exit(&ready, 0, errno);
+    }
+    let mut root: Option<OwnedFd> = None;
+    for (index, op) in plan.ops.iter().enumerate() {
+        if let Err(errno) = execute(op, &mut root) {
+            report_and_exit(&ready, index as u32 + 1, errno);
+        }
+    }
+    drop(root);
+    if raw::write_all(&ready, &encode(READY, 0)).is_err() {
+        raw::exit(1);
+    }
+    drop(ready);
+    wait_for_owner(&owner)
+}
+
+/// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
+fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result<(), Errno> {
+    raw::reset_signals()?;
+    // Orphans reparented to PID 1 are reaped by the kernel as they exit: no zombie stays.
+    raw::autoreap_children()?;
+    // Non-dumpable: processes in the container cannot ptrace PID 1 or open its /proc files
+    // (unless they hold CAP_SYS_PTRACE, as the privileged profile's root does).
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
+    rustix::thread::set_name(c"furnace-init")?;
+    rustix::process::umask(Mode::empty());
+    for stdio in 0..3 {
+        raw::dup2(devnull.as_fd(), stdio)?;
+    }
+    drop(devnull);
+    let mut keep = [ready.as_raw_fd(), owner.as_raw_fd()];
+    keep.sort_unstable();
+    raw::close_all_except(&keep)
+}
+
+fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
+    let _ = raw::write_all(ready, &encode(step, errno.raw_os_error()));
+    raw::exit(1)
+}
+
+/// Waits until the owner process is gone, then exits; the kernel then kills every process
+/// left in the pid namespace. Drop and `stop` do not wait for this: they SIGKILL PID 1.
+fn wait_for_owner(owner: &OwnedFd) -> ! {
+    use rustix::event::{poll, PollFd, PollFlags};
+    loop {
+        let mut fds = [PollFd::new(owner, PollFlags::IN)];
+        match poll(&mut fds, None) {
+            Ok(n) if n > 0 => raw::exit(0),
+            Ok(_) | Err(Errno::INTR) => continue,
+            Err(_) => raw::exit(2),
+        }
+    }
+}
+
+fn execute(op: &Op, root: &mut Option<OwnedFd>) -> Result<(), Errno> {
+    match op {
+        Op::MakeRootSlave => rustix::mount::mount_change(
+            c"/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        ),
+        Op::LoopbackUp => raw::loopback_up(),
+        Op::SelfBindRoot(path) => {
+            rustix::mount::mount_bind_recursive(path.as_c_str(), path.as_c_str())
+        }
+        Op::OpenRoot(path) => {
+            *root = Some(raw::open(path, OFlags::PATH | OFlags::DIRECTORY, 0)?);
+            Ok(())
+        }
+        Op::Bind(bind) => self::bind(bind, root.as_ref().ok_or(Errno::BADF)?),
+        Op::PivotRoot => pivot(root.take().ok_or(Errno::BADF)?),
+        Op::Mount(m) => mount(m),
+        Op::Mkdir { path, mode } => {
+            match rustix::fs::mkdir(path.as_c_str(), Mode::from_raw_mode(*mode)) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Op::Mknod {
+            path,
+            block,
+            major,
+            minor,
+            mode,
+        } => {
+            let kind = if *block {
+                FileType::BlockDevice
+            } else {
+                FileType::CharacterDevice
+            };
+            // umask is 0 in PID 1, so the mode is exact.
+            rustix::fs::mknodat(
+                CWD,
+                path.as_c_str(),
+                kind,
+                Mode::from_raw_mode(*mode),
+                rustix::fs::makedev(*major, *minor),
+            )
+        }
+        Op::Symlink { target, path } => {
+            rustix::fs::symlinkat(target.as_c_str(), CWD, path.as_c_str())
+        }
+        Op::Hostname(name) => rustix::system::sethostname(name.as_bytes()),
+    }
+}
+
+/// In-root resolution: relative to the root fd, never above it, absolute symlinks refused
+/// (`EXDEV`), no `/proc` magic links. The rootfs cannot send us to a host path.
+const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
+
+fn open_beneath(root: &OwnedFd, path: &std::ffi::CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat2(
+        root,
+        path,
+        flags | OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        BENEATH,
+    )
+}
+
+/// Opens directory `index` of the destination, creating it (and so, step by step, its
+/// parents) when missing.
+fn ensure_dir(
+    root: &OwnedFd,
+    bind: &BindOp,
+    index: usize,
+    parent: &OwnedFd,
+) -> Result<OwnedFd, Errno> {
+    let path = &bind.dest_prefixes[index];
+    match open_beneath(root, path, OFlags::DIRECTORY) {
+        Err(Errno::NOENT) => {
+            match rustix::fs::mkdirat(
+                parent,
+                bind.dest_names[index].as_c_str(),
+                Mode::from_raw_mode(0o755),
+            ) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e),
+            }
+            open_beneath(root, path, OFlags::DIRECTORY)
+        }
+        other => other,
+    }
+}
+
+/// Opens (or creates) the file the destination names; a symlink there is replaced by an empty
+/// file for explicit binds (as the original did) and followed, inside the root, for implied
+/// ones.
+fn ensure_file(root: &OwnedFd, bind: &BindOp, parent: &OwnedFd) -> Result<OwnedFd, Errno> {
+    let last = bind.dest_prefixes.len() - 1;
+    let path = &bind.dest_prefixes[last];
+    let name = bind.dest_names[last].as_c_str();
+    let create = || -> Result<OwnedFd, Errno> {
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        drop(rustix::fs::openat(
+            parent,
+            name,
+            flags,
+            Mode::from_raw_mode(0o644),
+        )?);
+        open_beneath(root, path, OFlags::NOFOLLOW)
+    };
+    if bind.optional {
+        return match open_beneath(root, path, OFlags::empty()) {
+            Err(Errno::NOENT) => create(),
+            other => other,
+        };
+    }
+    match open_beneath(root, path, OFlags::NOFOLLOW) {
+        Ok(fd) => match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+            FileType::Symlink => {
+                rustix::fs::unlinkat(parent, name, rustix::fs::AtFlags::empty())?;
+                create()
+            }
+            FileType::Directory => Err(Errno::ISDIR),
+            _ => Ok(fd),
+        },
+        Err(Errno::NOENT) => create(),
+        Err(e) => Err(e),
+    }
+}
+
+fn bind(bind: &BindOp, root: &OwnedFd) -> Result<(), Errno> {
+    let dest = match resolve_destination(bind, root) {
+        Ok(fd) => fd,
+        Err(_) if bind.optional => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let tree = rustix::mount::open_tree(
+        CWD,
+        bind.source.as_c_str(),
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )?;
+    if bind.read_only {
+        raw::make_tree_read_only(tree.as_fd())?;
+    }
+    rustix::mount::move_mount(
+        &tree,
+        c"",
+        &dest,
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> {
+    let last = bind.dest_prefixes.len() - 1;
+    let mut parent: Option<OwnedFd> = None;
+    for index in 0..last {
+        let dir = ensure_dir(root, bind, index, parent.as_ref().unwrap_or(root))?;
+        parent = Some(dir);
+    }
+    let parent = parent.as_ref().unwrap_or(root);
+    if bind.source_is_dir {
+        ensure_dir(root, bind, last, parent)
+    } else {
+        ensure_file(root, bind, parent)
+    }
+}
+
+/// `pivot_root(".", ".")` stacks the old root on the new one, so no directory for it is
+/// written into the caller's tree. The old root is made slave before the lazy detach, so the
+/// unmount cannot propagate to the host.
+fn pivot(root: OwnedFd) -> Result<(), Errno> {
+    rustix::process::fchdir(&root)?;
+    rustix::process::pivot_root(c".", c".")?;
+    rustix::mount::mount_change(
+        c".",
+        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+    )?;
+    rustix::mount::unmount(c".", UnmountFlags::DETACH)?;
+    rustix::process::chdir(c"/")
+}
+
+/// Mounts a filesystem after the pivot. The mount point must be a real directory: a symlink
+/// at `/proc` or `/sys` would otherwise redirect the mount.
+fn mount(m: &MountOp) -> Result<(), Errno> {
+    let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    match raw::open(&m.target, dir_flags, 0) {
+        Ok(_) => {}
+        Err(Errno::NOENT) => {
+            match rustix::fs::mkdir(m.target.as_c_str(), Mode::from_raw_mode(m.dir_mode)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e),
+            }
+            raw::open(&m.target, dir_flags, 0)?;
+        }
+        Err(e) => return Err(e),
+    }
+    rustix::mount::mount(
+        m.source.as_c_str(),
+        m.target.as_c_str(),
+        m.fstype.as_c_str(),
+        rustix::mount::MountFlags::from_bits_retain(m.flags.bits() as _),
+        m.data.as_deref(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips() {
+        assert_eq!(decode(encode(READY, 0)), (READY, 0));
+        assert_eq!(decode(encode(7, libc::EPERM)), (7, libc::EPERM));
+    }
+}

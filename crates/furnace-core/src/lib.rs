@@ -1,0 +1,32 @@
+//! A sturdier `chroot`: a real PID 1 in fresh namespaces over a root directory, processes run
+//! inside with the interface of `std::process`, and nothing left behind.
+//!
+//! ```no_run
+//! use furnace_core::Container;
+//! let container = Container::start("/srv/rootfs")?;
+//! let ps = container.command("ps").arg("aux").output()?;
+//! print!("{}", String::from_utf8_lossy(&ps.stdout)); // PID 1 and ps, nothing else
+//! drop(container); // every process inside is killed, every mount gone
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Container::builder`] configures networking, bind mounts and the hostname;
+//! [`Container::command`] returns a [`Command`] that mirrors `std::process::Command` and
+//! returns std's own `Child`, `Output` and `ExitStatus`. [`host`] has RAII guards for
+//! building a root on the host (bind and overlay mounts).
+//!
+//! This is the *privileged* profile, like the original furnace: root inside the container is
+//! root on the host (full capabilities, host loop devices). It protects against accidents, not
+//! against hostile payloads — see the project's `docs/SECURITY.md`.
+#![warn(missing_docs)]
+
+mod command;
+mod container;
+mod error;
+pub mod host;
+mod init;
+mod plan;
+
+pub use command::Command;
+pub use container::{BindMount, Container, ContainerBuilder};
+pub use error::{Error, PathProblem, Result};

@@ -1,0 +1,302 @@
+//! Allocation-free primitives for code that runs between `fork` and `exec` (or in a forked
+//! PID 1 that never execs).
+//!
+//! After a multi-threaded program forks, only async-signal-safe functions may be called in the
+//! child: another thread may have held the allocator's lock at the moment of the fork. Every
+//! function here makes system calls only, allocates nothing, takes no lock, and reports the
+//! bare [`Errno`]; the caller maps it to a step of its plan. Most of these are calls that
+//! rustix deliberately leaves out.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::error::Errno;
+use crate::ns::Namespaces;
+
+/// The result type of this module: a bare errno, nothing allocated.
+pub type RawResult<T> = Result<T, Errno>;
+
+fn check(ret: libc::c_long) -> RawResult<libc::c_long> {
+    if ret < 0 {
+        Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        ))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// What [`clone3`] returned.
+#[derive(Debug)]
+pub enum Forked {
+    /// In the parent: the child's pid (in the parent's pid namespace) and its pidfd.
+    Parent {
+        /// The child's pid as the parent sees it.
+        pid: u32,
+        /// A close-on-exec pidfd of the child.
+        pidfd: OwnedFd,
+    },
+    /// In the child.
+    Child,
+}
+
+/// `clone3(2)` used like `fork(2)`, creating the child in new `namespaces` and returning a
+/// pidfd of it (`CLONE_PIDFD`). The child gets `SIGCHLD` as its exit signal, so the parent can
+/// wait for it like any child.
+///
+/// # Safety
+///
+/// The same as for `fork(2)` in a multi-threaded program: the child is a copy of the calling
+/// thread only, and until it execs or exits (with [`exit`], never by returning into code that
+/// unwinds or runs destructors), it may call only async-signal-safe functions — no allocation,
+/// no locks, no `println!`. Atfork handlers are not run.
+pub unsafe fn clone3(namespaces: Namespaces) -> RawResult<Forked> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: u64::from(namespaces.bits()) | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size we pass; with no CLONE_VM and no stack
+    // the kernel duplicates the address space like fork, so both sides return here on their
+    // own copy of the stack. The caller upholds the post-fork restrictions.
+    let ret = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
+    if ret == 0 {
+        Ok(Forked::Child)
+    } else {
+        // SAFETY: with CLONE_PIDFD the kernel stored a new, close-on-exec pidfd that nothing
+        // else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        Ok(Forked::Parent {
+            pid: ret as u32,
+            pidfd,
+        })
+    }
+}
+
+/// Ends the calling process at once with `code`: no destructors, no atexit handlers, no
+/// stdio flushing (`_exit(2)`). The only correct way out of a forked child.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// `close_range(first, last, flags)`: closes the fds in `first..=last`, or only marks them
+/// close-on-exec when `cloexec_only` is set (`CLOSE_RANGE_CLOEXEC`).
+pub fn close_range(first: u32, last: u32, cloexec_only: bool) -> RawResult<()> {
+    let flags = if cloexec_only {
+        libc::CLOSE_RANGE_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: closing descriptors is memory-safe; callers use it in a single-threaded child
+    // where no live `OwnedFd` of the closed range will be used again.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) }).map(drop)
+}
+
+/// Closes every fd except those in `keep` (which must be sorted ascending).
+pub fn close_all_except(keep: &[RawFd]) -> RawResult<()> {
+    let mut next = 0u32;
+    for &fd in keep {
+        let fd = fd as u32;
+        if fd > next {
+            close_range(next, fd - 1, false)?;
+        }
+        next = fd + 1;
+    }
+    close_range(next, u32::MAX, false)
+}
+
+/// `dup2(old, new)` on raw descriptors, for stdio set-up in a forked child.
+pub fn dup2(old: BorrowedFd<'_>, new: RawFd) -> RawResult<()> {
+    // SAFETY: dup2 only manipulates the fd table; `new` is a plain number chosen by the caller.
+    check(unsafe { libc::dup2(old.as_raw_fd(), new) } as libc::c_long).map(drop)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_RDONLY)`: makes the mount
+/// tree at `fd` read-only, every submount included, keeping all other flags.
+pub fn make_tree_read_only(fd: BorrowedFd<'_>) -> RawResult<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a valid NUL-terminated empty string and `attr` a valid mount_attr
+    // of the size passed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Resets every catchable signal to its default action and unblocks all signals — a forked
+/// child must not run handlers that belong to its parent's code.
+pub fn reset_signals() -> RawResult<()> {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is a valid disposition for every signal; signal() is
+        // async-signal-safe. Errors (for signals glibc reserves) are ignored on purpose.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    unblock_all_signals()
+}
+
+/// Unblocks every signal in the calling thread.
+pub fn unblock_all_signals() -> RawResult<()> {
+    // SAFETY: an all-zero sigset is the empty set, passed by pointer to sigprocmask.
+    let ret = unsafe {
+        let empty: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut())
+    };
+    if ret != 0 {
+        return Err(Errno::from_raw_os_error(ret));
+    }
+    Ok(())
+}
+
+/// Sets `SIGCHLD` to `SIG_IGN`: the kernel then reaps this process's children (including
+/// orphans reparented to it) as soon as they exit, so none stays a zombie.
+pub fn autoreap_children() -> RawResult<()> {
+    // SAFETY: SIG_IGN for SIGCHLD is a valid disposition; signal() is async-signal-safe.
+    let prev = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    if prev == libc::SIG_ERR {
+        return Err(Errno::INVAL);
+    }
+    Ok(())
+}
+
+/// Brings the loopback interface `lo` of the current network namespace up
+/// (`SIOCGIFFLAGS` / `SIOCSIFFLAGS` with `IFF_UP`).
+pub fn loopback_up() -> RawResult<()> {
+    let sock = rustix::net::socket_with(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    // SAFETY: an all-zero ifreq is valid; the name is copied within its 16 bytes.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads into the ifreq we own, on a socket we own.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+    // SAFETY: the flags member of the union is the one SIOCGIFFLAGS filled in.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the ifreq we own.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } as libc::c_long)
+        .map(drop)
+}
+
+/// Whether the calling process's working directory is reachable from its root: after a
+/// `chdir`, `getcwd(2)` prefixes `(unreachable)` when the directory lies outside the root
+/// (for instance an fd of the host's filesystem), which is how a container escape through a
+/// leaked directory fd shows.
+pub fn cwd_is_reachable() -> RawResult<bool> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into our buffer.
+    let ret = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    match check(ret) {
+        Ok(_) => Ok(buf[0] == b'/'),
+        // The path does not fit: it is long, but a path nonetheless — unreachable ones are short.
+        Err(Errno::RANGE) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `setgroups(0)`, `setgid`, `setuid`, in that order (the only order that works: after
+/// `setuid` the process may no longer change its groups).
+pub fn set_ids(uid: Option<u32>, gid: Option<u32>) -> RawResult<()> {
+    if let Some(gid) = gid {
+        // SAFETY: setgroups with an empty list reads no memory; setgid takes a plain number.
+        check(unsafe { libc::setgroups(0, std::ptr::null()) } as libc::c_long)?;
+        // SAFETY: as above.
+        check(unsafe { libc::setgid(gid) } as libc::c_long)?;
+    }
+    if let Some(uid) = uid {
+        if gid.is_none() {
+            // SAFETY: setgroups with an empty list reads no memory.
+            check(unsafe { libc::setgroups(0, std::ptr::null()) } as libc::c_long)?;
+        }
+        // SAFETY: setuid takes a plain number.
+        check(unsafe { libc::setuid(uid) } as libc::c_long)?;
+    }
+    Ok(())
+}
+
+/// `open(path, flags)` returning an owned fd, for code that may not allocate (the path is
+/// already a C string).
+pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> RawResult<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(mode),
+    )
+}
+
+/// Writes all of `bytes` to `fd`, retrying on `EINTR` and short writes.
+pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> RawResult<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd.as_fd(), bytes) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cwd_of_the_test_is_reachable() {
+        assert!(cwd_is_reachable().unwrap());
+    }
+
+    #[test]
+    fn write_all_through_a_pipe() {
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        write_all(&w, b"hello").unwrap();
+        let mut buf = [0u8; 8];
+        let n = rustix::io::read(&r, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+    }
+}
