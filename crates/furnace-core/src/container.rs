@@ -1,7 +1,6 @@
 //! The container: a builder, start-up, and teardown.
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -176,7 +175,7 @@ impl ContainerBuilder {
         Ok(Prepared {
             root,
             namespaces,
-            plan: Plan { ops },
+            plan: Plan { ops, process_strings: furnace_sys::raw::ProcessStrings::of_self() },
         })
     }
 }
@@ -406,7 +405,7 @@ impl Container {
                 context: "open /dev/null",
                 source: furnace_sys::Error::new("open", "/dev/null", e),
             })?;
-        let (mut ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::Sys {
+        let (ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::Sys {
             context: "create the ready pipe",
             source: furnace_sys::Error::new("pipe2", "", e),
         })?;
@@ -423,34 +422,25 @@ impl Container {
         };
         drop((ready_w, owner_fd, devnull));
         let init = Pidfd::from_owned(pidfd, pid);
-        let mut report = [0u8; init::REPORT_LEN];
-        let read = read_report(&mut ready_r, &mut report);
+        let report = read_report(&ready_r);
         drop(ready_r);
-        let failure = match read {
-            Ok(true) => match init::decode(report) {
-                (init::READY, _) => None,
-                (step, errno) => Some(setup_error(&prepared.plan, step, errno)),
-            },
+        let setup_failure = match report {
+            Some((init::READY, _)) => {
+                return Ok(Container {
+                    init,
+                    root: prepared.root,
+                    namespaces: prepared.namespaces,
+                    spawned: Mutex::new(Vec::new()),
+                    stopped: false,
+                })
+            }
+            Some((step, errno)) => Some(setup_error(&prepared.plan, step, errno)),
             // EOF without a report: init died (killed from outside, or crashed).
-            Ok(false) | Err(_) => None.or(Some(Error::InitDied {
-                pid,
-                how: ExitKind::Exited(-1),
-            })),
+            None => None,
         };
-        if let Some(err) = failure {
-            let how = init.wait().unwrap_or(ExitKind::Exited(-1));
-            return Err(match err {
-                Error::InitDied { pid, .. } => Error::InitDied { pid, how },
-                other => other,
-            });
-        }
-        Ok(Container {
-            init,
-            root: prepared.root,
-            namespaces: prepared.namespaces,
-            spawned: Mutex::new(Vec::new()),
-            stopped: false,
-        })
+        // Reap init, and with it everything made in its namespaces.
+        let how = init.wait().unwrap_or(ExitKind::Exited(-1));
+        Err(setup_failure.unwrap_or(Error::InitDied { pid, how }))
     }
 
     /// The host pid of the container's PID 1.
@@ -494,9 +484,8 @@ impl Container {
             return Ok(());
         }
         self.stopped = true;
-        match self.init.send_signal(Signal::KILL) {
-            Ok(()) | Err(_) => {}
-        }
+        // ESRCH means init already died on its own: nothing to kill, still something to reap.
+        let _ = self.init.send_signal(Signal::KILL);
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
         loop {
@@ -542,18 +531,19 @@ fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) {
     let _ = poll(&mut fds, Some(&ts));
 }
 
-fn read_report(pipe: &mut OwnedFd, buf: &mut [u8; init::REPORT_LEN]) -> std::io::Result<bool> {
-    let mut file = std::fs::File::from(pipe.try_clone()?);
+/// Reads PID 1's report: `None` when the pipe closed first (PID 1 died).
+fn read_report(pipe: &OwnedFd) -> Option<(u32, i32)> {
+    let mut buf = [0u8; init::REPORT_LEN];
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => return Ok(false),
+        match rustix::io::read(pipe, &mut buf[filled..]) {
+            Ok(0) => return None,
             Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
         }
     }
-    Ok(true)
+    Some(init::decode(buf))
 }
 
 fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
@@ -620,6 +610,7 @@ mod tests {
     fn setup_errors_name_the_step() {
         let plan = Plan {
             ops: vec![Op::MakeRootSlave, Op::Hostname(cstring("x"))],
+            process_strings: None,
         };
         let err = setup_error(&plan, 2, libc::EPERM);
         assert_eq!(

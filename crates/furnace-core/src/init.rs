@@ -38,6 +38,11 @@ pub(crate) fn decode(bytes: [u8; REPORT_LEN]) -> (u32, i32) {
 /// the container (it polls readable when that whole process is gone), `devnull` the host's
 /// `/dev/null`, which becomes PID 1's stdio so that it holds none of the caller's pipes.
 pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd) -> ! {
+    if let Some(strings) = &plan.process_strings {
+        // SAFETY: the ranges were read from our parent, whose memory this process is a copy
+        // of; this is the only thread, and nothing here reads arguments or environment.
+        unsafe { strings.overwrite(b"furnace-init") };
+    }
     if let Err(errno) = prepare_process(&ready, &owner, devnull) {
         report_and_exit(&ready, 0, errno);
     }

@@ -110,6 +110,8 @@ impl fmt::Display for Op {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Plan {
     pub ops: Vec<Op>,
+    /// Where the parent's argument and environment strings are, so PID 1 can blank them.
+    pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
 }
 
 /// Turns any path into a C string; paths never contain NUL (the OS cannot produce one).
