@@ -175,7 +175,10 @@ impl ContainerBuilder {
         Ok(Prepared {
             root,
             namespaces,
-            plan: Plan { ops, process_strings: furnace_sys::raw::ProcessStrings::of_self() },
+            plan: Plan {
+                ops,
+                process_strings: furnace_sys::raw::ProcessStrings::of_self(),
+            },
         })
     }
 }

@@ -1,15 +1,21 @@
 //! Capabilities of the calling thread, through the `caps` crate: query and drop.
 
-use caps::{Capability, CapsHashSet};
+use caps::Capability;
 
 use crate::error::{Errno, Error, Result};
 
 pub use caps::Capability as Cap;
 
-fn fail(op: &str, err: caps::errors::CapsError) -> Error {
-    // The caps crate reports errors as text; keep it, and recover the errno it came from.
-    let errno = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::PERM);
-    Error::new("capset", format!("{op}: {err}"), errno)
+fn fail(call: &'static str, op: &str, err: caps::errors::CapsError) -> Error {
+    // The caps crate reports errors as text only; the kernel refuses capability changes with
+    // EPERM, and anything else it reports is a bad argument.
+    let text = err.to_string();
+    let errno = if text.contains("EPERM") || text.contains("permitted") {
+        Errno::PERM
+    } else {
+        Errno::INVAL
+    };
+    Error::new(call, format!("{op}: {text}"), errno)
 }
 
 /// The capabilities in one set of the calling thread.
@@ -23,18 +29,18 @@ fn fail(op: &str, err: caps::errors::CapsError) -> Error {
 /// # Ok::<(), furnace_sys::Error>(())
 /// ```
 pub fn read(set: CapSet) -> Result<CapsHashSet> {
-    caps::read(None, set).map_err(|e| fail("read", e))
+    caps::read(None, set).map_err(|e| fail("capget", "read", e))
 }
 
 /// Whether the calling thread has `cap` in its effective set.
 pub fn has_effective(cap: Capability) -> Result<bool> {
-    caps::has_cap(None, CapSet::Effective, cap).map_err(|e| fail("query", e))
+    caps::has_cap(None, CapSet::Effective, cap).map_err(|e| fail("capget", "query", e))
 }
 
 /// Drops `cap` from `set` of the calling thread. Dropping from the bounding set needs
 /// `CAP_SETPCAP` and cannot be undone.
 pub fn drop_cap(set: CapSet, cap: Capability) -> Result<()> {
-    caps::drop(None, set, cap).map_err(|e| fail(&format!("drop {cap} from {set:?}"), e))
+    caps::drop(None, set, cap).map_err(|e| fail("capset", &format!("drop {cap} from {set:?}"), e))
 }
 
 /// Reduces the bounding, permitted and effective sets to `keep`, and empties the inheritable
@@ -45,21 +51,22 @@ pub fn restrict_to(keep: &CapsHashSet) -> Result<()> {
             drop_cap(CapSet::Bounding, cap)?;
         }
     }
-    caps::clear(None, CapSet::Ambient).map_err(|e| fail("clear ambient", e))?;
-    caps::clear(None, CapSet::Inheritable).map_err(|e| fail("clear inheritable", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| fail("prctl", "clear ambient", e))?;
+    caps::clear(None, CapSet::Inheritable).map_err(|e| fail("capset", "clear inheritable", e))?;
     let effective: CapsHashSet = read(CapSet::Effective)?
         .intersection(keep)
         .copied()
         .collect();
-    caps::set(None, CapSet::Effective, &effective).map_err(|e| fail("set effective", e))?;
+    caps::set(None, CapSet::Effective, &effective)
+        .map_err(|e| fail("capset", "set effective", e))?;
     let permitted: CapsHashSet = read(CapSet::Permitted)?
         .intersection(keep)
         .copied()
         .collect();
-    caps::set(None, CapSet::Permitted, &permitted).map_err(|e| fail("set permitted", e))
+    caps::set(None, CapSet::Permitted, &permitted).map_err(|e| fail("capset", "set permitted", e))
 }
 
-pub use caps::CapSet;
+pub use caps::{CapSet, CapsHashSet};
 
 #[cfg(test)]
 mod tests {

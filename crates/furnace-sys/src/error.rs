@@ -83,12 +83,11 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Converts to an `io::Error` of the matching kind; the errno and the message stay reachable
+/// through `get_ref().downcast_ref::<furnace_sys::Error>()`.
 impl From<Error> for io::Error {
     fn from(err: Error) -> Self {
-        io::Error::new(
-            io::ErrorKind::from(io::Error::from_raw_os_error(err.raw_os_error()).kind()),
-            err,
-        )
+        io::Error::new(io::Error::from_raw_os_error(err.raw_os_error()).kind(), err)
     }
 }
 

@@ -79,8 +79,10 @@ impl Pidfd {
     /// # Ok::<(), furnace_sys::Error>(())
     /// ```
     pub fn open(pid: u32) -> Result<Self> {
-        let raw = Pid::from_raw(pid as i32)
-            .ok_or_else(|| Error::new("pidfd_open", pid.to_string(), Errno::SRCH))?;
+        let raw = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| Error::new("pidfd_open", format!("pid {pid}"), Errno::SRCH))?;
         let fd = rustix::process::pidfd_open(raw, PidfdFlags::empty())
             .map_err(|e| Error::new("pidfd_open", format!("pid {pid}"), e))?;
         Ok(Self { fd, pid })

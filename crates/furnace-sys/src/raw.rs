@@ -164,7 +164,7 @@ pub fn make_tree_read_only(fd: BorrowedFd<'_>) -> RawResult<()> {
 /// Resets every catchable signal to its default action and unblocks all signals — a forked
 /// child must not run handlers that belong to its parent's code.
 pub fn reset_signals() -> RawResult<()> {
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
