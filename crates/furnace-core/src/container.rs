@@ -461,16 +461,6 @@ impl Container {
         !self.init.has_exited().unwrap_or(true)
     }
 
-    pub(crate) fn ensure_running(&self) -> Result<()> {
-        if self.is_running() {
-            Ok(())
-        } else {
-            Err(Error::NotRunning {
-                pid: self.init.pid(),
-            })
-        }
-    }
-
     /// Kills every process in the container and waits until PID 1 is gone, returning what went
     /// wrong, if anything. Dropping the container does the same and ignores errors.
     ///
