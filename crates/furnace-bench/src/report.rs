@@ -1,0 +1,194 @@
+//! The report: a markdown table and an SVG bar chart.
+
+use std::fmt::Write;
+
+use crate::stats::Samples;
+use crate::Results;
+
+fn ms(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn table(out: &mut String, title: &str, rows: &[(String, Samples)], reference: &str) {
+    let base = rows
+        .iter()
+        .find(|(name, _)| name == reference)
+        .map(|(_, s)| s.median());
+    let _ = writeln!(out, "### {title}\n");
+    let _ = writeln!(out, "| tool | median | p10 – p90 | runs | × {reference} |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (name, samples) in rows {
+        let (lo, hi) = samples.spread();
+        let ratio = base.map_or("–".to_owned(), |b| format!("{:.2}", samples.median() / b));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} – {} | {} | {ratio} |",
+            ms(samples.median()),
+            ms(lo),
+            ms(hi),
+            samples.len()
+        );
+    }
+    out.push('\n');
+}
+
+/// The whole report as markdown.
+pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String {
+    let mut out = String::from("# Benchmarks\n\n");
+    let _ =
+        writeln!(
+        out,
+        "Written by `cargo xtask bench`{}. One run, the tools interleaved round by round on the \
+         same root (the test image, mounted read-only); medians with the 10th–90th percentile \
+         spread, and ratios to furnace. Absolute times on a shared machine are noise; the ratios \
+         are the result.\n",
+        if quick { " in quick mode (few iterations: numbers are rough)" } else { "" }
+    );
+    if !machine.is_empty() {
+        let _ = writeln!(out, "{machine}\n");
+    }
+    out.push_str("![lifecycle medians](benchmarks.svg)\n\n");
+    table(
+        &mut out,
+        "Start, run `/bin/true`, tear down — host network",
+        &results.lifecycle,
+        "furnace (library)",
+    );
+    table(
+        &mut out,
+        "Start, run `/bin/true`, tear down — isolated network",
+        &results.lifecycle_isolated,
+        "furnace (library)",
+    );
+    table(
+        &mut out,
+        "One more `/bin/true` in a running container, against the host",
+        &results.spawn,
+        "host, from Rust",
+    );
+    let _ = writeln!(
+        out,
+        "### PID 1's private memory (`Private_*` of `smaps_rollup`), idle\n"
+    );
+    let _ = writeln!(out, "| tool | private memory |\n|---|---:|");
+    for (name, kib) in &results.memory_kib {
+        let _ = writeln!(out, "| {name} | {kib} KiB |");
+    }
+    out.push('\n');
+    if let Some(scale) = &results.scale {
+        let _ = writeln!(
+            out,
+            "### {} containers alive at once (library)\n",
+            scale.count
+        );
+        let _ = writeln!(
+            out,
+            "| start all | PID 1 private memory, each | tear down all | mounts left |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| {} | {} KiB | {} | {} |\n",
+            ms(scale.start_all.as_secs_f64() * 1e6),
+            scale.private_kib_each,
+            ms(scale.teardown_all.as_secs_f64() * 1e6),
+            scale.leftover_mounts
+        );
+    }
+    let _ = writeln!(
+        out,
+        "### Throughput: containers started, used and torn down per second, two at a time\n"
+    );
+    let _ = writeln!(out, "| tool | per second |\n|---|---:|");
+    for (name, rate) in &results.throughput {
+        let _ = writeln!(out, "| {name} | {rate:.0} |");
+    }
+    out.push('\n');
+    out
+}
+
+/// A horizontal bar chart of the lifecycle medians (both network modes), with the spawn
+/// ratio in the caption.
+pub(crate) fn svg(results: &Results) -> String {
+    let rows: Vec<(&str, f64, f64)> = results
+        .lifecycle
+        .iter()
+        .map(|(name, s)| {
+            let isolated = results
+                .lifecycle_isolated
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(f64::NAN, |(_, s)| s.median());
+            (name.as_str(), s.median(), isolated)
+        })
+        .collect();
+    // Python's bars would flatten every other: clip the scale at 5× the slowest non-Python tool.
+    let scale_max = rows
+        .iter()
+        .filter(|(n, _, _)| !n.starts_with("python"))
+        .flat_map(|(_, a, b)| [*a, *b])
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max)
+        * 1.25;
+    let (left, width, bar, gap) = (190.0, 420.0, 14.0, 12.0);
+    let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + 40.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        out,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="10" y="22" font-size="15" font-weight="bold">Start, run /bin/true, tear down (median, lower is better)</text>"#
+    );
+    let _ = writeln!(
+        out,
+        r##"<rect x="{left}" y="32" width="12" height="10" fill="#d9480f"/><text x="{}" y="41">host network</text><rect x="{}" y="32" width="12" height="10" fill="#1c7ed6"/><text x="{}" y="41">isolated network</text>"##,
+        left + 16.0,
+        left + 120.0,
+        left + 136.0
+    );
+    let mut y = 60.0;
+    for (name, shared, isolated) in &rows {
+        let _ = writeln!(out, r#"<text x="10" y="{}">{name}</text>"#, y + bar + 4.0);
+        for (value, color, dy) in [(shared, "#d9480f", 0.0), (isolated, "#1c7ed6", bar)] {
+            if !value.is_finite() {
+                continue;
+            }
+            let w = (value / scale_max * width).min(width);
+            let clipped = if *value > scale_max { " ▶" } else { "" };
+            let _ = writeln!(
+                out,
+                r#"<rect x="{left}" y="{}" width="{w:.1}" height="{}" fill="{color}"/><text x="{:.1}" y="{}">{}{clipped}</text>"#,
+                y + dy,
+                bar - 2.0,
+                left + w + 6.0,
+                y + dy + bar - 4.0,
+                ms(*value)
+            );
+        }
+        y += 2.0 * bar + gap;
+    }
+    let spawn_ratio = results
+        .spawn
+        .first()
+        .zip(results.spawn.get(1))
+        .map(|((_, inside), (_, host))| inside.median() / host.median());
+    if let Some(ratio) = spawn_ratio {
+        let _ = writeln!(
+            out,
+            r#"<text x="10" y="{}">One more command inside a running furnace container costs {ratio:.2}× a host spawn from the same program.</text>"#,
+            y + 16.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}

@@ -1,0 +1,221 @@
+//! `cargo xtask bench [--quick]`: furnace against its peers, side by side, on the test image.
+//!
+//! Installs what the peers need (bubblewrap with apt-get; the original Python furnace 0.0.10
+//! from PyPI into a venv under `target/`), builds `furnace-bench` and the CLI in release mode,
+//! mounts the image with a throw-away overlay on top (the Python original writes into its
+//! root), and runs `furnace-bench`. The full run writes `docs/BENCHMARKS.md` and
+//! `docs/benchmarks.svg`; `--quick` (what CI runs) writes them under `target/bench/` instead and
+//! only checks that every tool ran and produced a number.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::audit;
+use crate::image;
+use crate::loopmount::LoopMount;
+use crate::util::{self, Context, Result};
+
+/// The version of the original furnace the benchmark compares with.
+const PYTHON_FURNACE: &str = "furnace==0.0.10";
+
+pub fn run(args: &[String]) -> Result<()> {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        _ => return Err("bench: usage: cargo xtask bench [--quick]".into()),
+    };
+    util::require_root("cargo xtask bench")?;
+    let image = image::ensure(false)?;
+    util::ensure_tool("bwrap", "bubblewrap")?;
+    util::ensure_tool("unshare", "util-linux")?;
+    let python = python_venv()?;
+    eprintln!("bench: building furnace-bench and the CLI (release)");
+    util::run(util::cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "furnace-bench",
+        "-p",
+        "furnace-cli",
+    ]))?;
+    util::check_interrupted()?;
+    let release = util::target_dir().join("release");
+    let (markdown, svg) = if quick {
+        let dir = util::target_dir().join("bench");
+        std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        (dir.join("BENCHMARKS.md"), dir.join("benchmarks.svg"))
+    } else {
+        let docs = util::workspace_root().join("docs");
+        (docs.join("BENCHMARKS.md"), docs.join("benchmarks.svg"))
+    };
+
+    let before = audit::snapshot()?;
+    let result = (|| {
+        let mount = LoopMount::new(&image, "furnace-bench")?;
+        let overlay = Overlay::new(mount.path());
+        let outcome = overlay.and_then(|overlay| {
+            let mut cmd = Command::new(release.join("furnace-bench"));
+            cmd.arg("--root")
+                .arg(&overlay.merged)
+                .arg("--cli")
+                .arg(release.join("furnace"))
+                .arg("--python")
+                .arg(&python)
+                .arg("--markdown")
+                .arg(&markdown)
+                .arg("--svg")
+                .arg(&svg)
+                .arg("--machine")
+                .arg(machine());
+            if quick {
+                cmd.arg("--quick");
+            }
+            let status = util::run(&mut cmd);
+            let cleanup = overlay.cleanup();
+            status.and(cleanup)
+        });
+        let cleanup = mount.cleanup();
+        outcome.and(cleanup)
+    })();
+    let audit = audit::finish(&before);
+    result.and(audit)?;
+    eprintln!(
+        "bench: wrote {} and {}",
+        util::display_path(&markdown),
+        util::display_path(&svg)
+    );
+    Ok(())
+}
+
+/// A venv with the original furnace, made once under `target/`.
+fn python_venv() -> Result<PathBuf> {
+    let venv = util::target_dir().join("bench-venv");
+    let python = venv.join("bin/python");
+    let has_furnace = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import furnace.context"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if python.is_file() && has_furnace(&python) {
+        return Ok(python);
+    }
+    let system = util::ensure_tool("python3", "python3")?;
+    eprintln!(
+        "bench: creating {} with {PYTHON_FURNACE}",
+        util::display_path(&venv)
+    );
+    if util::run(Command::new(&system).args(["-m", "venv"]).arg(&venv)).is_err() {
+        util::ensure_tool("pip3", "python3-venv")?;
+        util::run(
+            Command::new(&system)
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+        )?;
+    }
+    util::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", PYTHON_FURNACE]))?;
+    if !has_furnace(&python) {
+        return Err(format!(
+            "{PYTHON_FURNACE} did not install into {}",
+            venv.display()
+        ));
+    }
+    Ok(python)
+}
+
+/// A writable overlay over the read-only image: upper and work in a temp dir.
+struct Overlay {
+    dir: PathBuf,
+    merged: PathBuf,
+    mounted: bool,
+}
+
+impl Overlay {
+    fn new(lower: &Path) -> Result<Overlay> {
+        let dir = util::make_temp_dir(Path::new("/tmp/furnace-bench-overlay."))?;
+        let mut overlay = Overlay {
+            merged: dir.join("merged"),
+            dir,
+            mounted: false,
+        };
+        for sub in ["upper", "work", "merged"] {
+            std::fs::create_dir(overlay.dir.join(sub)).with_context(|| format!("mkdir {sub}"))?;
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            overlay.dir.join("upper").display(),
+            overlay.dir.join("work").display()
+        );
+        util::run(
+            Command::new("mount")
+                .args(["-t", "overlay", "overlay", "-o", &options])
+                .arg(&overlay.merged),
+        )?;
+        overlay.mounted = true;
+        Ok(overlay)
+    }
+
+    fn cleanup(mut self) -> Result<()> {
+        self.release()
+    }
+
+    fn release(&mut self) -> Result<()> {
+        if self.mounted {
+            let target = util::cstring(&self.merged)?;
+            // SAFETY: umount2 reads the NUL-terminated path only.
+            if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } != 0 {
+                return Err(format!(
+                    "umount {}: {}",
+                    self.merged.display(),
+                    std::io::Error::last_os_error()
+                ));
+            }
+            self.mounted = false;
+        }
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("remove {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if let Err(e) = self.release() {
+            eprintln!("xtask: warning: {e}");
+        }
+    }
+}
+
+/// One line about the machine: CPU, cores, memory, kernel, date.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "Machine: {cpu}, {cores} CPUs, {mem_gib:.0} GiB; Linux {}; {date}.",
+        kernel.trim()
+    )
+}

@@ -1,0 +1,148 @@
+//! `cargo xtask test` (the README's test command) and `cargo xtask ci` (what CI runs).
+
+use std::process::Command;
+
+use crate::audit;
+use crate::image;
+use crate::itest::{self, SuiteReport, Summary};
+use crate::util::{self, Result};
+
+/// `cargo xtask test`: the unit tests (with the privileged tests of furnace-sys — they need
+/// root), each run under the leak audit, then the whole integration suite.
+pub fn test(args: &[String]) -> Result<()> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "test: unknown argument `{arg}` (see `cargo xtask help`)"
+        ));
+    }
+    util::require_root("cargo xtask test")?;
+    let unit = unit_tests();
+    util::check_interrupted()?;
+    let integration = match image::ensure(false) {
+        Ok(image) => itest::run_suite(&image, &[]),
+        Err(e) => SuiteReport {
+            name: "itest",
+            summary: Summary::default(),
+            failures: vec![e],
+        },
+    };
+    eprintln!();
+    eprintln!("test: {}", unit.verdict());
+    eprintln!("test: {}", integration.verdict());
+    match (unit.ok(), integration.ok()) {
+        (true, true) => Ok(()),
+        (false, true) => Err("unit tests failed".into()),
+        (true, false) => Err("integration tests failed".into()),
+        (false, false) => Err("unit and integration tests failed".into()),
+    }
+}
+
+/// `cargo test --workspace --exclude furnace-tests`, under the leak audit.
+fn unit_tests() -> SuiteReport {
+    let mut report = SuiteReport {
+        name: "unit",
+        summary: Summary::default(),
+        failures: vec![],
+    };
+    let before = match audit::snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
+    let mut cmd = util::cargo();
+    cmd.args([
+        "test",
+        "--no-fail-fast",
+        "--workspace",
+        "--exclude",
+        "furnace-tests",
+    ]);
+    match itest::run_libtest(&mut cmd) {
+        Ok((status, summary)) => {
+            report.summary = summary;
+            eprintln!("{}", summary.line("unit"));
+            if !status.success() {
+                report
+                    .failures
+                    .push(format!("cargo test --workspace: {status}"));
+            }
+            if summary.failed > 0 {
+                report
+                    .failures
+                    .push(format!("{} test(s) failed", summary.failed));
+            }
+        }
+        Err(e) => report.failures.push(e),
+    }
+    if let Err(e) = audit::finish(&before) {
+        report.failures.push(e);
+    }
+    report
+}
+
+/// `cargo xtask ci`: format, lints and docs (all three run, whatever one of them says), then
+/// everything `cargo xtask test` runs.
+pub fn ci(args: &[String]) -> Result<()> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "ci: unknown argument `{arg}` (see `cargo xtask help`)"
+        ));
+    }
+    util::require_root("cargo xtask ci")?;
+    let mut steps: Vec<(&str, Result<()>)> = Vec::new();
+
+    let mut fmt = util::cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    steps.push(("cargo fmt --check", step(&mut fmt)));
+
+    let mut clippy = util::cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(("cargo clippy -D warnings", step(&mut clippy)));
+
+    let mut doc = util::cargo();
+    let rustdocflags = match std::env::var("RUSTDOCFLAGS") {
+        Ok(flags) if !flags.trim().is_empty() => format!("{flags} -Dwarnings"),
+        _ => "-Dwarnings".to_string(),
+    };
+    doc.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", rustdocflags);
+    steps.push(("cargo doc -Dwarnings", step(&mut doc)));
+
+    util::check_interrupted()?;
+    steps.push(("tests (unit + itest)", test(&[])));
+
+    util::check_interrupted()?;
+    steps.push(("bench --quick", crate::bench::run(&["--quick".to_owned()])));
+
+    eprintln!();
+    let mut failed = Vec::new();
+    for (name, result) in &steps {
+        match result {
+            Ok(()) => eprintln!("ci: {name}: ok"),
+            Err(e) => {
+                eprintln!("ci: {name}: FAILED ({e})");
+                failed.push(*name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("ci: all steps passed");
+        Ok(())
+    } else {
+        Err(format!("ci failed: {}", failed.join(", ")))
+    }
+}
+
+fn step(cmd: &mut Command) -> Result<()> {
+    eprintln!("ci: running {}", util::describe(cmd));
+    util::run(cmd)
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask demo`: the README's first command. Builds (or reuses) the test image, mounts it
+//! read-only, builds the `furnace` command line and runs `furnace run <mount point> ps aux` over
+//! the read-only mount point — it prints PID 1 and `ps`, nothing else — then unmounts, detaches
+//! and runs the leak audit.
+
+use std::process::{Command, Stdio};
+
+use crate::audit;
+use crate::image;
+use crate::loopmount::LoopMount;
+use crate::util::{self, Result};
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "demo: unknown argument `{arg}` (see `cargo xtask help`)"
+        ));
+    }
+    util::require_root("cargo xtask demo")?;
+    let image = image::ensure(false)?;
+
+    eprintln!("demo: building the furnace command line");
+    util::run(util::cargo().args(["build", "--quiet", "-p", "furnace-cli"]))
+        .map_err(|e| format!("building the furnace command line failed: {e}"))?;
+    util::check_interrupted()?;
+    let furnace = util::target_dir().join("debug/furnace");
+    if !furnace.is_file() {
+        return Err(format!("{} is missing after the build", furnace.display()));
+    }
+
+    let before = audit::snapshot()?;
+    let result = (|| {
+        let mount = LoopMount::new(&image, "furnace-demo")?;
+        let mut cmd = Command::new(&furnace);
+        cmd.arg("run")
+            .arg(mount.path())
+            .args(["ps", "aux"])
+            .stdin(Stdio::inherit());
+        eprintln!("demo: {}", describe_short(&cmd));
+        let status = util::run_status(&mut cmd);
+        let cleanup = mount.cleanup();
+        let status = status?;
+        cleanup?;
+        util::check_interrupted()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`furnace run` failed ({status})"))
+        }
+    })();
+    let audit = audit::finish(&before);
+    result.and(audit)
+}
+
+/// The command line with the binary shortened to its path inside the workspace.
+fn describe_short(cmd: &Command) -> String {
+    let full = util::describe(cmd);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let short = util::display_path(std::path::Path::new(&program));
+    full.replacen(&program, &short, 1)
+}
