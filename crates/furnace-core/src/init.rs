@@ -74,7 +74,9 @@ fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result
         raw::dup2(devnull.as_fd(), stdio)?;
     }
     drop(devnull);
-    let mut keep = [ready.as_raw_fd(), owner.as_raw_fd()];
+    // Keep stdio (now /dev/null) and the two fds PID 1 needs; close everything else it
+    // inherited from the caller.
+    let mut keep = [0, 1, 2, ready.as_raw_fd(), owner.as_raw_fd()];
     keep.sort_unstable();
     raw::close_all_except(&keep)
 }

@@ -118,7 +118,8 @@ pub fn close_range(first: u32, last: u32, cloexec_only: bool) -> RawResult<()> {
     check(unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) }).map(drop)
 }
 
-/// Closes every fd except those in `keep` (which must be sorted ascending).
+/// Closes every fd except those in `keep` (which must be sorted ascending and free of
+/// duplicates). Stdio is not special: list 0, 1 and 2 to keep them.
 pub fn close_all_except(keep: &[RawFd]) -> RawResult<()> {
     let mut next = 0u32;
     for &fd in keep {
