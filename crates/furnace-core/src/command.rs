@@ -215,7 +215,18 @@ impl Command<'_> {
                 .pre_exec(move || enter_container(pidfd, join, cwd.as_deref(), uid, gid));
         }
         let spawned = {
-            let _in_pid_ns = ChildrenInPidNs::enter(init)?;
+            // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
+            // while the kernel still waits for our unreaped children in it): not running.
+            let _in_pid_ns = ChildrenInPidNs::enter(init).map_err(|e| {
+                if e.raw_os_error() == Some(libc::ESRCH) {
+                    crate::Error::NotRunning {
+                        pid: self.container.init_pid(),
+                    }
+                    .into()
+                } else {
+                    self.spawn_error(e)
+                }
+            })?;
             self.inner.spawn()
         };
         let child = spawned.map_err(|e| self.spawn_error(e))?;

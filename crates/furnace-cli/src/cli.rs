@@ -1,0 +1,263 @@
+//! The shape of the command line: clap definitions, help texts with examples, and parsing.
+//!
+//! Values are kept as the user typed them (`OsString`s); turning them into bind mounts and
+//! environment variables, with messages that name the bad argument, is [`crate::options`]'s job.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Examples shown at the end of `furnace --help`.
+const EXAMPLES: &str = "\
+Examples:
+  furnace run /srv/rootfs ps aux
+  furnace run --isolate-net /srv/rootfs ip -o link
+  furnace run --ro-bind ./src:/src -w /src /srv/rootfs ls -l
+  furnace run /srv/rootfs cat /etc/passwd | gzip > passwd.gz
+  furnace shell --hostname builder /srv/rootfs
+
+Exit status: the command's own; 128+N when it died of signal N; 125 when furnace itself
+failed; 126 when the command cannot be executed; 127 when it is not found in the container.";
+
+/// Examples shown at the end of `furnace run --help`.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  furnace run /srv/rootfs ps aux                      # PID 1 and ps, nothing else
+  furnace run /srv/rootfs -- sh -c 'echo $$'          # `--` ends furnace's options
+  furnace run --isolate-net /srv/rootfs ip -o link    # only lo
+  furnace run --ro-bind ./data:/data /srv/rootfs ls /data
+  furnace run --bind /tmp/out:/out -e LANG=C.UTF-8 -w /out /srv/rootfs touch made-inside
+  echo hi | furnace run /srv/rootfs cat               # stdin, stdout and stderr pass through
+  furnace run /srv/rootfs cat /etc/passwd | gzip > passwd.gz
+
+Exit status: the command's own; 128+N when it died of signal N; 125 when furnace itself
+failed; 126 when the command cannot be executed; 127 when it is not found in the container.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to furnace are forwarded to the command.";
+
+/// Examples shown at the end of `furnace shell --help`.
+const SHELL_EXAMPLES: &str = "\
+Examples:
+  furnace shell /srv/rootfs
+  furnace shell --isolate-net --hostname sandbox /srv/rootfs
+  furnace shell --ro-bind \"$PWD\":/work -e TERM=xterm /srv/rootfs
+
+The shell is bash when the root has it, else /bin/sh; its prompt reads [furnace HOST DIR].
+It uses your terminal directly: job control, Ctrl-C and the window size work as outside.";
+
+/// `furnace`: run commands in throw-away containers over a root directory.
+#[derive(Debug, Parser)]
+#[command(
+    name = "furnace",
+    version,
+    about = "Run a command in a throw-away container over a root directory",
+    long_about = "Run a command in a throw-away container over a root directory: a sturdier \
+                  chroot with a real PID 1 in fresh pid, mount, uts, ipc and cgroup namespaces \
+                  (and network, on request). Each invocation starts its own container and tears \
+                  it down when the command ends: no process, mount or namespace is left behind.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// The sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run COMMAND in a fresh container over ROOTFS, then tear the container down.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Start an interactive shell in a fresh container over ROOTFS.
+    #[command(after_help = SHELL_EXAMPLES)]
+    Shell(ShellArgs),
+}
+
+/// The options of `furnace run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// How to set up the container.
+    #[command(flatten)]
+    pub container: ContainerArgs,
+    /// Working directory inside the container (default: /).
+    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The root directory of the container.
+    #[arg(value_name = "ROOTFS")]
+    pub rootfs: PathBuf,
+    /// The command to run inside, found through PATH inside the container, and its arguments.
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 1..
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// The options of `furnace shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// How to set up the container.
+    #[command(flatten)]
+    pub container: ContainerArgs,
+    /// The root directory of the container.
+    #[arg(value_name = "ROOTFS")]
+    pub rootfs: PathBuf,
+}
+
+/// The options that describe the container, shared by `run` and `shell`.
+#[derive(Debug, Args)]
+pub struct ContainerArgs {
+    /// Give the container its own network namespace with only lo (up) [default: the host's
+    /// network]
+    #[arg(long)]
+    pub isolate_net: bool,
+    /// Bind-mount host SRC at DST inside the container (repeatable). SRC may be relative to the
+    /// current directory; DST is a path inside the container and is created when missing
+    #[arg(long = "bind", value_name = "SRC:DST")]
+    pub binds: Vec<OsString>,
+    /// The same, read-only (repeatable)
+    #[arg(long = "ro-bind", value_name = "SRC:DST")]
+    pub ro_binds: Vec<OsString>,
+    /// Hostname inside the container
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    pub hostname: String,
+    /// Set an environment variable for the command (repeatable); the rest of furnace's
+    /// environment is inherited
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<OsString>,
+    /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
+    #[arg(skip)]
+    pub mounts: Vec<BindArg>,
+}
+
+/// One `--bind` or `--ro-bind` value, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindArg {
+    /// `true` for `--ro-bind`.
+    pub read_only: bool,
+    /// The `SRC:DST` text.
+    pub value: OsString,
+}
+
+impl BindArg {
+    /// The option's name as the user typed it, for messages.
+    pub fn option_name(&self) -> &'static str {
+        if self.read_only {
+            "--ro-bind"
+        } else {
+            "--bind"
+        }
+    }
+}
+
+/// Parses `args` (the program name first). `--help` and `--version` come back as errors too,
+/// as clap does; see [`clap::Error::use_stderr`].
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Some((_, sub)) = matches.subcommand() {
+        let container = match &mut cli.command {
+            CliCommand::Run(run) => &mut run.container,
+            CliCommand::Shell(shell) => &mut shell.container,
+        };
+        container.mounts = ordered_binds(sub);
+    }
+    Ok(cli)
+}
+
+/// `--bind` and `--ro-bind` values interleaved as they appeared: a bind nested in another
+/// must be made after it, whichever option each one used.
+fn ordered_binds(matches: &ArgMatches) -> Vec<BindArg> {
+    let mut indexed: Vec<(usize, BindArg)> = Vec::new();
+    for (id, read_only) in [("binds", false), ("ro_binds", true)] {
+        let values = matches.get_many::<OsString>(id).into_iter().flatten();
+        let indices = matches.indices_of(id).into_iter().flatten();
+        indexed.extend(indices.zip(values).map(|(index, value)| {
+            (
+                index,
+                BindArg {
+                    read_only,
+                    value: value.clone(),
+                },
+            )
+        }));
+    }
+    indexed.sort_by_key(|(index, _)| *index);
+    indexed.into_iter().map(|(_, bind)| bind).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut all = vec!["furnace", "run"];
+        all.extend_from_slice(args);
+        match parse(all).expect("parses").command {
+            CliCommand::Run(run) => run,
+            CliCommand::Shell(_) => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_arguments_are_not_taken_as_options() {
+        let run = run_args(&["/r", "ls", "-l", "-e", "x"]);
+        assert_eq!(run.rootfs, PathBuf::from("/r"));
+        assert_eq!(run.command, ["ls", "-l", "-e", "x"]);
+        assert!(run.container.env.is_empty());
+        let run = run_args(&["-e", "A=1", "/r", "--", "sh", "-c", "echo"]);
+        assert_eq!(run.container.env, ["A=1"]);
+        assert_eq!(run.command, ["sh", "-c", "echo"]);
+    }
+
+    #[test]
+    fn binds_keep_their_command_line_order() {
+        let run = run_args(&[
+            "--ro-bind",
+            "/a:/x",
+            "--bind",
+            "/b:/x/y",
+            "--ro-bind",
+            "/c:/z",
+            "/r",
+            "true",
+        ]);
+        let order: Vec<(bool, &str)> = run
+            .container
+            .mounts
+            .iter()
+            .map(|b| (b.read_only, b.value.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            order,
+            [(true, "/a:/x"), (false, "/b:/x/y"), (true, "/c:/z")]
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let run = run_args(&["/r", "true"]);
+        assert_eq!(run.container.hostname, "localhost");
+        assert!(!run.container.isolate_net);
+        assert!(run.cwd.is_none());
+    }
+
+    #[test]
+    fn a_command_is_required() {
+        assert!(parse(["furnace", "run", "/r"]).is_err());
+        assert!(parse(["furnace", "shell"]).is_err());
+    }
+}

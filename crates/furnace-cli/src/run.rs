@@ -1,0 +1,142 @@
+//! `furnace run` and `furnace shell`: start a container, run the command in it with the
+//! caller's stdio, forward signals, tear the container down, and pass the status on.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitStatus;
+
+use furnace_core::Container;
+use furnace_sys::DisplayErrno;
+
+use crate::cli::{ContainerArgs, RunArgs, ShellArgs};
+use crate::exit::{self, Failure};
+use crate::forward::Forwarder;
+use crate::options;
+use crate::signals::SignalPipe;
+use crate::terminal::TerminalGuard;
+
+/// `furnace run`: the exit status to leave with (failures are reported on stderr).
+pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
+    let result = options::env_vars(&args.container).and_then(|env| {
+        with_container(
+            &args.rootfs,
+            &args.container,
+            signals,
+            |container, forwarder| run_command(container, forwarder, args, &env),
+        )
+    });
+    result.unwrap_or_else(|failure| failure.report())
+}
+
+/// `furnace shell`: the exit status to leave with (failures are reported on stderr).
+pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
+    let result = options::env_vars(&args.container).and_then(|env| {
+        // The library's shell inherits furnace's environment, so `-e` goes there. This runs
+        // before any other thread exists (the forwarder starts in `with_container`).
+        for (key, value) in env {
+            std::env::set_var(key, value);
+        }
+        with_container(
+            &args.rootfs,
+            &args.container,
+            signals,
+            |container, forwarder| {
+                forwarder.forward_to_children(container.init_pid());
+                container
+                    .interactive_shell()
+                    .map_err(|e| Failure::spawn(&e))
+            },
+        )
+    });
+    result.unwrap_or_else(|failure| failure.report())
+}
+
+/// Starts the container, runs `body` in it, tears it down, and returns the exit status for
+/// what `body` ran. The terminal (if any) is restored last, after everything inside is gone.
+fn with_container(
+    rootfs: &Path,
+    args: &ContainerArgs,
+    signals: SignalPipe,
+    body: impl FnOnce(&Container, &Forwarder) -> Result<ExitStatus, Failure>,
+) -> Result<u8, Failure> {
+    let builder = options::builder(rootfs, args)?;
+    let _terminal = TerminalGuard::save();
+    let forwarder = Forwarder::start(signals)
+        .map_err(|e| Failure::furnace(format_args!("start the signal-forwarding thread: {e}")))?;
+    let container = builder.start().map_err(Failure::furnace)?;
+    let status = body(&container, &forwarder)?;
+    tear_down(container);
+    Ok(exit::code_of(status))
+}
+
+/// Spawns the command with the caller's stdio, tells the forwarder about it, waits for it.
+fn run_command(
+    container: &Container,
+    forwarder: &Forwarder,
+    args: &RunArgs,
+    env: &[(OsString, OsString)],
+) -> Result<ExitStatus, Failure> {
+    let Some((program, arguments)) = args.command.split_first() else {
+        return Err(Failure::furnace("no command given"));
+    };
+    let mut command = container.command(program);
+    command.args(arguments).envs(env.iter().cloned());
+    if let Some(cwd) = &args.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| spawn_failure(container, args.cwd.as_deref(), &e))?;
+    forwarder.forward_to(&child);
+    child
+        .wait()
+        .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")))
+}
+
+/// The failure for a spawn error: a bad working directory is furnace's failure (125), as with
+/// `env -C`; otherwise the command was not found (127) or cannot be executed (126).
+fn spawn_failure(container: &Container, cwd: Option<&Path>, err: &std::io::Error) -> Failure {
+    if let Some(cwd) = cwd {
+        if let Err(errno) = check_cwd(container, cwd) {
+            return Failure::furnace(format_args!(
+                "working directory {} inside the container: {}",
+                cwd.display(),
+                DisplayErrno(errno)
+            ));
+        }
+    }
+    Failure::spawn(err)
+}
+
+/// Whether `cwd` is a directory inside the container, resolved in the container's root as
+/// PID 1 sees it (a relative `cwd` is relative to `/`, as the library takes it).
+fn check_cwd(container: &Container, cwd: &Path) -> Result<(), furnace_sys::Errno> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let root = rustix::fs::open(
+        format!("/proc/{}/root", container.init_pid()).as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let inside = cwd.strip_prefix("/").unwrap_or(cwd);
+    let inside = if inside.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        inside
+    };
+    rustix::fs::openat2(
+        &root,
+        inside,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )
+    .map(drop)
+}
+
+/// Stops the container: every process inside is killed and every mount made inside goes.
+/// A failure here is reported, but the command's status is still what furnace exits with.
+fn tear_down(container: Container) {
+    if let Err(err) = container.stop() {
+        Failure::furnace(format_args!("warning: tearing down the container: {err}")).report();
+    }
+}
