@@ -40,6 +40,8 @@ pub fn run(args: &[String]) -> Result<()> {
         "furnace-cli",
     ]))?;
     util::check_interrupted()?;
+    let static_cli = crate::dist::build_static_cli()?;
+    util::check_interrupted()?;
     let release = util::target_dir().join("release");
     let (markdown, svg) = if quick {
         let dir = util::target_dir().join("bench");
@@ -60,6 +62,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 .arg(&overlay.merged)
                 .arg("--cli")
                 .arg(release.join("furnace"))
+                .arg("--cli-static")
+                .arg(&static_cli)
                 .arg("--python")
                 .arg(&python)
                 .arg("--markdown")

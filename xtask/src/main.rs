@@ -7,6 +7,7 @@ mod audit;
 mod bench;
 mod ci;
 mod demo;
+mod dist;
 mod image;
 mod itest;
 mod loopmount;
@@ -31,6 +32,7 @@ Commands (all but `help` need root):
   bench [--quick]          furnace against bubblewrap, the Python original, unshare and the
                            host, in one run; writes docs/BENCHMARKS.md and docs/benchmarks.svg
                            (--quick: a few iterations, output under target/bench/)
+  dist                     build the furnace CLI as one static binary (prints its path)
   ci                       cargo fmt --check, clippy -D warnings, doc -Dwarnings, `test`, then
                            `bench --quick`
   help                     this text
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         "image" => image::run,
         "ci" => ci::ci,
         "bench" => bench::run,
+        "dist" => dist::run,
         other => {
             eprintln!("xtask: unknown command `{other}`\n\n{USAGE}");
             return ExitCode::from(2);

@@ -6,7 +6,8 @@
 //! reported, and ratios to furnace.
 //!
 //! ```text
-//! furnace-bench --root DIR --cli PATH [--python PATH] [--quick] [--markdown FILE] [--svg FILE]
+//! furnace-bench --root DIR --cli PATH [--cli-static PATH] [--python PATH] [--quick]
+//!               [--markdown FILE] [--svg FILE] [--machine TEXT]
 //! ```
 
 mod peers;
@@ -27,6 +28,7 @@ use crate::stats::Samples;
 struct Options {
     root: PathBuf,
     cli: PathBuf,
+    cli_static: Option<PathBuf>,
     python: Option<PathBuf>,
     quick: bool,
     markdown: Option<PathBuf>,
@@ -39,6 +41,7 @@ fn parse_args() -> Result<Options, String> {
     let mut opts = Options {
         root: PathBuf::new(),
         cli: PathBuf::new(),
+        cli_static: None,
         python: None,
         quick: false,
         markdown: None,
@@ -53,6 +56,7 @@ fn parse_args() -> Result<Options, String> {
         match arg.to_str() {
             Some("--root") => opts.root = value()?.into(),
             Some("--cli") => opts.cli = value()?.into(),
+            Some("--cli-static") => opts.cli_static = Some(value()?.into()),
             Some("--python") => opts.python = Some(value()?.into()),
             Some("--markdown") => opts.markdown = Some(value()?.into()),
             Some("--svg") => opts.svg = Some(value()?.into()),
@@ -162,7 +166,12 @@ fn main() -> ExitCode {
 
 fn run(opts: &Options) -> Result<Results, String> {
     let plan = Plan::new(opts.quick);
-    let peers = Peer::all(&opts.root, &opts.cli, opts.python.as_deref());
+    let peers = Peer::all(
+        &opts.root,
+        &opts.cli,
+        opts.cli_static.as_deref(),
+        opts.python.as_deref(),
+    );
     let mut results = Results::default();
     for isolated in [false, true] {
         let label = if isolated {

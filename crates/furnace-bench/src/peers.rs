@@ -10,8 +10,10 @@ use crate::stats::Samples;
 /// Which tool a [`Peer`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tool {
-    /// `furnace run` (the CLI of this workspace).
+    /// `furnace run` (the CLI of this workspace), as `cargo build --release` makes it.
     Cli,
+    /// The same CLI linked statically (`cargo xtask dist`): no dynamic loading at start.
+    CliStatic,
     /// bubblewrap, with the same namespaces.
     Bwrap,
     /// The original Python furnace 0.0.10, driven by a small script in-process.
@@ -67,21 +69,23 @@ elif mode == "memory":
 
 impl Peer {
     /// The peers available on this machine (Python only when a venv is given).
-    pub fn all(root: &Path, cli: &Path, python: Option<&Path>) -> Vec<Peer> {
-        let mut peers = vec![
-            Peer {
-                tool: Tool::Cli,
-                root: root.into(),
-                program: cli.into(),
-                driver: None,
-            },
-            Peer {
-                tool: Tool::Bwrap,
-                root: root.into(),
-                program: "bwrap".into(),
-                driver: None,
-            },
-        ];
+    pub fn all(
+        root: &Path,
+        cli: &Path,
+        cli_static: Option<&Path>,
+        python: Option<&Path>,
+    ) -> Vec<Peer> {
+        let peer = |tool, program: &Path| Peer {
+            tool,
+            root: root.into(),
+            program: program.into(),
+            driver: None,
+        };
+        let mut peers = vec![peer(Tool::Cli, cli)];
+        if let Some(cli_static) = cli_static {
+            peers.push(peer(Tool::CliStatic, cli_static));
+        }
+        peers.push(peer(Tool::Bwrap, Path::new("bwrap")));
         if let Some(python) = python {
             let driver = std::env::temp_dir()
                 .join(format!("furnace-bench-driver-{}.py", std::process::id()));
@@ -97,18 +101,8 @@ impl Peer {
                 });
             }
         }
-        peers.push(Peer {
-            tool: Tool::Unshare,
-            root: root.into(),
-            program: "unshare".into(),
-            driver: None,
-        });
-        peers.push(Peer {
-            tool: Tool::Host,
-            root: root.into(),
-            program: root.join("bin/true"),
-            driver: None,
-        });
+        peers.push(peer(Tool::Unshare, Path::new("unshare")));
+        peers.push(peer(Tool::Host, &root.join("bin/true")));
         peers
     }
 
@@ -116,6 +110,7 @@ impl Peer {
     pub fn name(&self) -> &'static str {
         match self.tool {
             Tool::Cli => "furnace (CLI)",
+            Tool::CliStatic => "furnace (CLI, static)",
             Tool::Bwrap => "bubblewrap",
             Tool::Python => "python furnace 0.0.10",
             Tool::Unshare => "unshare + new root",
@@ -126,7 +121,7 @@ impl Peer {
     fn command(&self, isolated: bool) -> Command {
         let root = &self.root;
         match self.tool {
-            Tool::Cli => {
+            Tool::Cli | Tool::CliStatic => {
                 let mut c = Command::new(&self.program);
                 c.arg("run");
                 if isolated {

@@ -103,6 +103,9 @@ pub struct ShellArgs {
     /// How to set up the container.
     #[command(flatten)]
     pub container: ContainerArgs,
+    /// Working directory inside the container (default: /).
+    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
     /// The root directory of the container.
     #[arg(value_name = "ROOTFS")]
     pub rootfs: PathBuf,

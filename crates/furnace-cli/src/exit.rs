@@ -40,13 +40,18 @@ impl Failure {
     ///
     /// The library reports `NotFound` when the program is missing inside the container and
     /// `PermissionDenied` when it is not executable; exec's other refusals (a bad binary
-    /// format, a directory, a busy text file) also mean "exists but cannot be executed", but
-    /// only an unwrapped error still carries their errno (the library re-wraps spawn errors
-    /// with context, keeping only the kind).
+    /// format, a directory, a busy text file) also mean "exists but cannot be executed". The
+    /// library's `Error::Spawn` keeps the original error, errno included, as its source.
     /// A bad working directory must be ruled out first by the caller, since `chdir` fails
     /// with the same errors (see `run::check_cwd`).
     pub fn spawn(err: &io::Error) -> Self {
-        let code = match (err.kind(), err.raw_os_error()) {
+        let errno = err
+            .raw_os_error()
+            .or_else(|| match err.get_ref()?.downcast_ref() {
+                Some(furnace_core::Error::Spawn { source, .. }) => source.raw_os_error(),
+                _ => None,
+            });
+        let code = match (err.kind(), errno) {
             (io::ErrorKind::NotFound, _) => NOT_FOUND,
             (io::ErrorKind::PermissionDenied, _) => NOT_EXECUTABLE,
             (_, Some(libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::ELOOP)) => NOT_EXECUTABLE,
@@ -114,9 +119,18 @@ mod tests {
         assert_eq!(Failure::spawn(&e(libc::EACCES)).code(), NOT_EXECUTABLE);
         assert_eq!(Failure::spawn(&e(libc::ENOEXEC)).code(), NOT_EXECUTABLE);
         assert_eq!(Failure::spawn(&e(libc::EPIPE)).code(), FURNACE_FAILED);
-        // The library re-wraps spawn errors with context, keeping the kind.
-        let wrapped = io::Error::new(io::ErrorKind::PermissionDenied, "spawn x: denied");
+        // The library wraps spawn errors with context; the errno stays in the source.
+        let wrapped: io::Error = furnace_core::Error::Spawn {
+            program: "x".into(),
+            cwd: None,
+            source: e(libc::ETXTBSY),
+        }
+        .into();
+        assert_eq!(wrapped.raw_os_error(), None);
         assert_eq!(Failure::spawn(&wrapped).code(), NOT_EXECUTABLE);
+        assert!(Failure::spawn(&wrapped)
+            .to_string()
+            .starts_with("spawn x in the container: "));
     }
 
     #[test]

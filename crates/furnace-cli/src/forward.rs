@@ -1,11 +1,13 @@
-//! Forwarding caught signals to the command (see [`crate::signals`] for the catching).
+//! Waiting for the command while forwarding caught signals to it (see [`crate::signals`] for
+//! the catching).
 //!
-//! The [`Forwarder`] thread takes each caught SIGINT, SIGTERM, SIGHUP or SIGQUIT and passes it
-//! on:
+//! [`Forwarder::wait`] polls the signal pipe and a pidfd of the command together, in the main
+//! thread — furnace has no other thread, which keeps its forks cheap — and passes each caught
+//! SIGINT, SIGTERM, SIGHUP or SIGQUIT on:
 //!
-//! - to the command, through a pidfd (never to a recycled pid), once it is known; a signal
-//!   that arrives while the container is still starting is kept and delivered as soon as the
-//!   command exists;
+//! - to the command, through its pidfd (never to a recycled pid); signals that arrived while
+//!   the container was starting wait in the pipe and are delivered as soon as the command
+//!   exists;
 //! - not at all when it came from the terminal (sent by the kernel to the whole foreground
 //!   process group, e.g. Ctrl-C) and the command is in furnace's own process group: it has
 //!   its own copy already, and a second one would be a second Ctrl-C;
@@ -15,152 +17,65 @@
 //!
 //! A command that ignores a forwarded signal keeps running, and furnace keeps waiting for it.
 
-use std::process::Child;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::io;
+use std::process::{Child, ExitStatus};
 use std::time::Duration;
 
-use furnace_sys::{Pidfd, Signal};
+use furnace_sys::{Errno, Pidfd, Signal};
 
 use crate::signals::{Received, SignalPipe};
 
-/// How often a signal that found nobody to go to is retried (see [`Target::Children`]).
-const RETRY_INTERVAL: Duration = Duration::from_millis(50);
-
-/// Where forwarded signals go.
+/// Forwards caught signals to the command while waiting for it.
 #[derive(Debug)]
-enum Target {
-    /// The command has not started yet: signals are kept until it has.
-    NotYet,
-    /// The command, through a pidfd.
-    Process(Pidfd),
-    /// Every child process of furnace except the container's PID 1 (this host pid). Used for
-    /// `furnace shell`, whose shell the library spawns and waits for without handing out its
-    /// pid; a signal that arrives before the shell exists is retried until it does.
-    Children {
-        /// The container's PID 1, which is also a child of furnace.
-        except: u32,
-    },
-}
-
-/// What the forwarding thread and the main thread share.
-#[derive(Debug)]
-struct State {
-    target: Target,
-    /// Signals that found nobody to go to yet.
-    pending: Vec<Signal>,
+pub struct Forwarder {
+    pipe: SignalPipe,
     /// How many SIGINT/SIGTERM were forwarded (for the escalation to SIGKILL).
     stop_requests: u32,
 }
 
-/// The forwarding thread's handle: tells it where signals go.
-#[derive(Debug, Clone)]
-pub struct Forwarder {
-    state: Arc<Mutex<State>>,
-}
-
 impl Forwarder {
-    /// Starts the forwarding thread, which reads `pipe` until the process exits.
-    pub fn start(pipe: SignalPipe) -> std::io::Result<Self> {
-        let forwarder = Forwarder {
-            state: Arc::new(Mutex::new(State {
-                target: Target::NotYet,
-                pending: Vec::new(),
-                stop_requests: 0,
-            })),
-        };
-        let thread = forwarder.clone();
-        std::thread::Builder::new()
-            .name("furnace-signals".into())
-            .spawn(move || thread.run(pipe))?;
-        Ok(forwarder)
-    }
-
-    /// Sends further signals to `child`, and those that arrived before it started.
-    pub fn forward_to(&self, child: &Child) {
-        // Without a pidfd (out of fds?), no signal can be forwarded safely: they stay pending.
-        if let Ok(pidfd) = Pidfd::open(child.id()) {
-            self.set_target(Target::Process(pidfd));
+    /// A forwarder reading the pipe the signal handler writes to.
+    pub fn new(pipe: SignalPipe) -> Self {
+        Forwarder {
+            pipe,
+            stop_requests: 0,
         }
     }
 
-    /// Sends further signals to every child process of furnace except the container's PID 1.
-    pub fn forward_to_children(&self, init_pid: u32) {
-        self.set_target(Target::Children { except: init_pid });
-    }
-
-    fn set_target(&self, target: Target) {
-        let mut state = self.lock();
-        state.target = target;
-        state.retry_pending();
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The thread's body: take each signal and pass it on; retry pending ones meanwhile.
-    fn run(self, mut pipe: SignalPipe) {
+    /// Waits for `child` to exit, forwarding every caught signal to it meanwhile.
+    pub fn wait(&mut self, child: &mut Child) -> io::Result<ExitStatus> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let pidfd = Pidfd::open(child.id())?;
         loop {
-            let timeout = (!self.lock().pending.is_empty()).then_some(RETRY_INTERVAL);
-            match pipe.next(timeout) {
-                Some(received) => self.lock().receive(received),
-                None => self.lock().retry_pending(),
+            let mut fds = [
+                PollFd::new(self.pipe.reader(), PollFlags::IN),
+                PollFd::new(&pidfd, PollFlags::IN),
+            ];
+            match poll(&mut fds, None) {
+                // The handler itself interrupts the poll: go round and read what it wrote.
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
             }
-        }
-    }
-}
-
-impl State {
-    /// Passes a signal on, or keeps it for when there is somebody to receive it.
-    fn receive(&mut self, received: Received) {
-        if !self.deliver(received) {
-            self.pending.push(received.signal);
-        }
-    }
-
-    /// Delivers the pending signals that can be delivered now, in order.
-    fn retry_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        for (index, &signal) in pending.iter().enumerate() {
-            let received = Received {
-                signal,
-                to_process_group: false,
-            };
-            if !self.deliver(received) {
-                self.pending.extend_from_slice(&pending[index..]);
-                return;
+            let (signalled, exited) = (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
+            if signalled {
+                while let Some(received) = self.pipe.next(Some(Duration::ZERO)) {
+                    self.deliver(&pidfd, received);
+                }
+            }
+            if exited {
+                return child.wait();
             }
         }
     }
 
-    /// Sends the signal to the target; `false` when there is no target yet.
-    fn deliver(&mut self, received: Received) -> bool {
-        let children;
-        let targets: &[Pidfd] = match &self.target {
-            Target::NotYet => return false,
-            Target::Process(pidfd) => std::slice::from_ref(pidfd),
-            Target::Children { except } => {
-                children = children_except(*except);
-                &children
-            }
-        };
-        if targets.is_empty() {
-            return false;
-        }
-        let recipients: Vec<&Pidfd> = targets
-            .iter()
-            .filter(|p| !(received.to_process_group && in_our_process_group(p.pid())))
-            .collect();
-        if recipients.is_empty() {
-            // They all received it from the kernel already.
-            return true;
+    /// Sends one caught signal to the command, unless it already got it from the terminal.
+    fn deliver(&mut self, pidfd: &Pidfd, received: Received) {
+        if received.to_process_group && in_our_process_group(pidfd.pid()) {
+            return;
         }
         let signal = escalate(&mut self.stop_requests, received.signal);
-        for pidfd in recipients {
-            // An error means the process has exited already: nothing to do.
-            let _ = pidfd.send_signal(signal);
-        }
-        true
+        // An error means the command has exited already: nothing to do.
+        let _ = pidfd.send_signal(signal);
     }
 }
 
@@ -189,43 +104,11 @@ fn in_our_process_group(pid: u32) -> bool {
     rustix::process::getpgid(Some(pid)).is_ok_and(|pgid| pgid == rustix::process::getpgrp())
 }
 
-/// pidfds of furnace's child processes (of every thread), except `except`.
-fn children_except(except: u32) -> Vec<Pidfd> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|pid| pid.parse::<u32>().ok())
-                .collect::<Vec<_>>()
-        })
-        .filter(|&pid| pid != except)
-        .filter_map(|pid| Pidfd::open(pid).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::ExitStatusExt;
 
     use super::*;
-
-    fn state(target: Target) -> State {
-        State {
-            target,
-            pending: Vec::new(),
-            stop_requests: 0,
-        }
-    }
-
-    fn received(signal: Signal) -> Received {
-        Received {
-            signal,
-            to_process_group: false,
-        }
-    }
 
     #[test]
     fn the_second_stop_request_becomes_sigkill() {
@@ -237,18 +120,24 @@ mod tests {
     }
 
     #[test]
-    fn signals_wait_for_the_command_then_reach_it() {
-        let mut state = state(Target::NotYet);
-        state.receive(received(Signal::TERM));
-        assert_eq!(state.pending, [Signal::TERM]);
+    fn a_forwarded_signal_reaches_the_command() {
+        let mut forwarder = Forwarder {
+            pipe: SignalPipe::for_test(),
+            stop_requests: 0,
+        };
         let mut child = std::process::Command::new("sleep")
             .arg("60")
             .spawn()
             .expect("spawn sleep");
-        state.target = Target::Process(Pidfd::open(child.id()).expect("pidfd"));
-        state.retry_pending();
-        assert!(state.pending.is_empty());
-        let status = child.wait().expect("wait");
+        let pidfd = Pidfd::open(child.id()).expect("pidfd");
+        forwarder.deliver(
+            &pidfd,
+            Received {
+                signal: Signal::TERM,
+                to_process_group: false,
+            },
+        );
+        let status = forwarder.wait(&mut child).expect("wait");
         assert_eq!(status.signal(), Some(libc::SIGTERM));
     }
 }

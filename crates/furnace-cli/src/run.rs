@@ -31,20 +31,22 @@ pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
 /// `furnace shell`: the exit status to leave with (failures are reported on stderr).
 pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
     let result = options::env_vars(&args.container).and_then(|env| {
-        // The library's shell inherits furnace's environment, so `-e` goes there. This runs
-        // before any other thread exists (the forwarder starts in `with_container`).
-        for (key, value) in env {
-            std::env::set_var(key, value);
-        }
         with_container(
             &args.rootfs,
             &args.container,
             signals,
             |container, forwarder| {
-                forwarder.forward_to_children(container.init_pid());
-                container
-                    .interactive_shell()
-                    .map_err(|e| Failure::spawn(&e))
+                let mut command = container.shell_command();
+                command.envs(env.iter().cloned());
+                if let Some(cwd) = &args.cwd {
+                    command.current_dir(cwd);
+                }
+                let mut child = command
+                    .spawn()
+                    .map_err(|e| spawn_failure(container, args.cwd.as_deref(), &e))?;
+                forwarder
+                    .wait(&mut child)
+                    .map_err(|e| Failure::furnace(format_args!("wait for the shell: {e}")))
             },
         )
     });
@@ -57,22 +59,21 @@ fn with_container(
     rootfs: &Path,
     args: &ContainerArgs,
     signals: SignalPipe,
-    body: impl FnOnce(&Container, &Forwarder) -> Result<ExitStatus, Failure>,
+    body: impl FnOnce(&Container, &mut Forwarder) -> Result<ExitStatus, Failure>,
 ) -> Result<u8, Failure> {
     let builder = options::builder(rootfs, args)?;
     let _terminal = TerminalGuard::save();
-    let forwarder = Forwarder::start(signals)
-        .map_err(|e| Failure::furnace(format_args!("start the signal-forwarding thread: {e}")))?;
+    let mut forwarder = Forwarder::new(signals);
     let container = builder.start().map_err(Failure::furnace)?;
-    let status = body(&container, &forwarder)?;
+    let status = body(&container, &mut forwarder)?;
     tear_down(container);
     Ok(exit::code_of(status))
 }
 
-/// Spawns the command with the caller's stdio, tells the forwarder about it, waits for it.
+/// Spawns the command with the caller's stdio and waits for it, forwarding signals.
 fn run_command(
     container: &Container,
-    forwarder: &Forwarder,
+    forwarder: &mut Forwarder,
     args: &RunArgs,
     env: &[(OsString, OsString)],
 ) -> Result<ExitStatus, Failure> {
@@ -87,9 +88,8 @@ fn run_command(
     let mut child = command
         .spawn()
         .map_err(|e| spawn_failure(container, args.cwd.as_deref(), &e))?;
-    forwarder.forward_to(&child);
-    child
-        .wait()
+    forwarder
+        .wait(&mut child)
         .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")))
 }
 

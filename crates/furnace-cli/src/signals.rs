@@ -3,15 +3,13 @@
 //!
 //! [`catch_forwarded`] installs, first thing in `main` and before any thread or container
 //! exists, a handler that writes each signal (number and origin) into a close-on-exec pipe;
-//! the forwarding thread reads the pipe with [`SignalPipe::next`].
+//! [`crate::forward::Forwarder`] reads the pipe with [`SignalPipe::next`] while it waits for
+//! the command.
 //!
-//! Why a handler and not the usual "block them everywhere, `sigwait` in one thread": a blocked
-//! mask is inherited by every process furnace spawns: std keeps the parent's mask in children
-//! (rust-lang/rust#101077; checked with rustc 1.95) and furnace-core's `Command` does not clear
-//! it either, so the command would run with the four signals blocked, deaf to Ctrl-C and
-//! `kill`. A caught signal, by contrast, is reset to its default action by `execve`, so the
-//! command starts with default dispositions and an unchanged mask; furnace-core's PID 1 resets
-//! its own dispositions.
+//! Why a handler and not "block them, `sigwait` in a thread": furnace stays single-threaded
+//! (a fork from a multi-threaded process costs cross-CPU TLB flushes, and furnace forks twice
+//! per run), and a caught signal is reset to its default action by `execve`, so the command
+//! starts with default dispositions; furnace-core's PID 1 resets its own.
 //! The handler uses `SA_RESTART`, so furnace's own system calls are not cut short. A signal
 //! that furnace was started with ignored (`nohup`) is left ignored, for the command too.
 
@@ -128,6 +126,21 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut
 }
 
 impl SignalPipe {
+    /// The pipe's read end, to poll together with other fds.
+    pub fn reader(&self) -> &File {
+        &self.reader
+    }
+
+    /// A pipe nobody writes to, for tests of its readers.
+    #[cfg(test)]
+    pub fn for_test() -> SignalPipe {
+        let (reader, _writer) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+        SignalPipe {
+            reader: File::from(reader),
+        }
+    }
+
     /// The next caught signal, waiting at most `timeout` (for ever with `None`). `None` when
     /// the time is up, or when the wait was interrupted (by this very handler).
     pub fn next(&mut self, timeout: Option<Duration>) -> Option<Received> {

@@ -3,8 +3,9 @@
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Output, Stdio};
 
 use furnace_sys::{raw, Errno, Namespaces, Pidfd};
@@ -67,6 +68,13 @@ impl Container {
     /// Runs an interactive shell inside, wired to this process's terminal: `bash` when the
     /// container has it, else `/bin/sh`, with a prompt that says it is the container.
     pub fn interactive_shell(&self) -> io::Result<ExitStatus> {
+        self.shell_command().status()
+    }
+
+    /// The command [`interactive_shell`](Container::interactive_shell) runs, to adjust or
+    /// spawn yourself: `bash --norc -i` when the container has bash, else `/bin/sh -i`, with
+    /// `PS1` saying it is the container and `FURNACE_CONTAINER=1`.
+    pub fn shell_command(&self) -> Command<'_> {
         let bash = self.has_file_inside(c"bin/bash") || self.has_file_inside(c"usr/bin/bash");
         let mut command = if bash {
             let mut c = self.command("bash");
@@ -79,8 +87,8 @@ impl Container {
         };
         command
             .env("PS1", r"[furnace \h \w]\$ ")
-            .env("FURNACE_CONTAINER", "1")
-            .status()
+            .env("FURNACE_CONTAINER", "1");
+        command
     }
 
     /// Whether `path` (relative to the container's root) exists inside, resolved inside the
@@ -264,18 +272,13 @@ impl Command<'_> {
         let cwd = self
             .cwd
             .as_ref()
-            .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned());
-        let place = match cwd {
-            Some(cwd) => format!(" (working directory {cwd})"),
-            None => String::new(),
-        };
-        io::Error::new(
-            err.kind(),
-            format!(
-                "spawn {} in the container{place}: {err}",
-                Path::new(&self.program).display()
-            ),
-        )
+            .map(|c| PathBuf::from(std::ffi::OsStr::from_bytes(c.as_bytes())));
+        crate::Error::Spawn {
+            program: PathBuf::from(&self.program),
+            cwd,
+            source: err,
+        }
+        .into()
     }
 
     /// Keeps a pidfd of the child so that teardown can reap it (see [`Container::stop`]),
@@ -367,6 +370,9 @@ fn enter_container(
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
     // the container. std's own error pipe is close-on-exec already.
     raw::close_range(3, u32::MAX, true).map_err(os)?;
+    // The caller's signal mask is inherited through fork and exec (std does not reset it):
+    // a caller that blocks SIGTERM would hand a command that cannot be stopped.
+    raw::unblock_all_signals().map_err(os)?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(os)?;
     // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is

@@ -69,6 +69,18 @@ pub enum Error {
         /// The host pid init had.
         pid: u32,
     },
+    /// A command could not be started in the container: not found, not executable, or its
+    /// working directory or ids could not be applied. The source keeps the errno.
+    #[error("spawn {} in the container{}: {source}", DisplayPath(program), InDir(cwd.as_deref()))]
+    Spawn {
+        /// The program as given.
+        program: PathBuf,
+        /// The working directory inside, when one was set.
+        cwd: Option<PathBuf>,
+        /// What `std::process::Command::spawn` reported.
+        #[source]
+        source: std::io::Error,
+    },
     /// A host-side call failed (while preparing, spawning, or tearing down).
     #[error("{context}: {source}")]
     Sys {
@@ -140,6 +152,17 @@ impl PathProblem {
     }
 }
 
+struct InDir<'a>(Option<&'a std::path::Path>);
+
+impl std::fmt::Display for InDir<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(dir) => write!(f, " (working directory {})", DisplayPath(dir)),
+            None => Ok(()),
+        }
+    }
+}
+
 struct DisplayExit(ExitKind);
 
 impl std::fmt::Display for DisplayExit {
@@ -169,6 +192,7 @@ impl From<Error> for std::io::Error {
                 ..
             } => std::io::ErrorKind::NotFound,
             Error::NotRunning { .. } => std::io::ErrorKind::BrokenPipe,
+            Error::Spawn { source, .. } => source.kind(),
             Error::Sys { source, .. } => {
                 std::io::Error::from_raw_os_error(source.raw_os_error()).kind()
             }
