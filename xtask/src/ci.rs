@@ -16,6 +16,14 @@ pub fn test(args: &[String]) -> Result<()> {
         ));
     }
     util::require_root("cargo xtask test")?;
+    let (unit, integration) = all_tests()?;
+    let result = verdict(&unit, &integration);
+    println!("{}", closing_line(&unit, &integration));
+    result
+}
+
+/// The unit tests, then the integration suite, with their reports printed.
+fn all_tests() -> Result<(SuiteReport, SuiteReport)> {
     let unit = unit_tests();
     util::check_interrupted()?;
     let integration = match image::ensure(false) {
@@ -29,12 +37,24 @@ pub fn test(args: &[String]) -> Result<()> {
     eprintln!();
     eprintln!("test: {}", unit.verdict());
     eprintln!("test: {}", integration.verdict());
+    Ok((unit, integration))
+}
+
+fn verdict(unit: &SuiteReport, integration: &SuiteReport) -> Result<()> {
     match (unit.ok(), integration.ok()) {
         (true, true) => Ok(()),
         (false, true) => Err("unit tests failed".into()),
         (true, false) => Err("integration tests failed".into()),
         (false, false) => Err("unit and integration tests failed".into()),
     }
+}
+
+/// `tests: N passed, M failed` over both suites: the last line a run prints, for readers that
+/// look for the count there.
+fn closing_line(unit: &SuiteReport, integration: &SuiteReport) -> String {
+    let passed = unit.summary.passed + integration.summary.passed;
+    let failed = unit.summary.failed + integration.summary.failed;
+    format!("tests: {passed} passed, {failed} failed")
 }
 
 /// `cargo test --workspace --exclude furnace-tests`, under the leak audit.
@@ -118,7 +138,8 @@ pub fn ci(args: &[String]) -> Result<()> {
     steps.push(("cargo doc -Dwarnings", step(&mut doc)));
 
     util::check_interrupted()?;
-    steps.push(("tests (unit + itest)", test(&[])));
+    let (unit, integration) = all_tests()?;
+    steps.push(("tests (unit + itest)", verdict(&unit, &integration)));
 
     util::check_interrupted()?;
     steps.push(("bench --quick", crate::bench::run(&["--quick".to_owned()])));
@@ -134,12 +155,14 @@ pub fn ci(args: &[String]) -> Result<()> {
             }
         }
     }
-    if failed.is_empty() {
+    let result = if failed.is_empty() {
         eprintln!("ci: all steps passed");
         Ok(())
     } else {
         Err(format!("ci failed: {}", failed.join(", ")))
-    }
+    };
+    println!("{}", closing_line(&unit, &integration));
+    result
 }
 
 fn step(cmd: &mut Command) -> Result<()> {
