@@ -373,7 +373,7 @@ fn throughput(
     let mut out = vec![("furnace (library)".to_owned(), lib)];
     for peer in peers
         .iter()
-        .filter(|p| matches!(p.tool, Tool::Cli | Tool::Bwrap))
+        .filter(|p| matches!(p.tool, Tool::Cli | Tool::CliStatic | Tool::Bwrap))
     {
         let rate = run_parallel(plan.throughput_for, || peer.lifecycle(false, 1).map(drop))?;
         out.push((peer.name().to_owned(), rate));

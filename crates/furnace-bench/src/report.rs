@@ -52,6 +52,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         let _ = writeln!(out, "{machine}\n");
     }
     out.push_str("![lifecycle medians](benchmarks.svg)\n\n");
+    summary(&mut out, results);
     table(
         &mut out,
         "Start, run `/bin/true`, tear down — host network",
@@ -109,6 +110,56 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
     }
     out.push('\n');
     out
+}
+
+fn median_of(rows: &[(String, Samples)], name: &str) -> Option<f64> {
+    rows.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, s)| s.median())
+}
+
+/// The ratios the project steers by, computed from the tables below.
+fn summary(out: &mut String, results: &Results) {
+    let life = &results.lifecycle;
+    let ratio = |a: &str, b: &str| Some(median_of(life, a)? / median_of(life, b)?);
+    let show = |r: Option<f64>| r.map_or("–".to_owned(), |r| format!("{r:.2}"));
+    let spawn = results
+        .spawn
+        .first()
+        .zip(results.spawn.get(1))
+        .map(|((_, inside), (_, host))| inside.median() / host.median());
+    let _ = writeln!(out, "### Summary (host network)\n");
+    let _ = writeln!(out, "| ratio | value |\n|---|---:|");
+    for (what, value) in [
+        (
+            "furnace CLI ÷ bubblewrap",
+            ratio("furnace (CLI)", "bubblewrap"),
+        ),
+        (
+            "furnace CLI, static ÷ bubblewrap",
+            ratio("furnace (CLI, static)", "bubblewrap"),
+        ),
+        (
+            "furnace CLI, static ÷ unshare + new root",
+            ratio("furnace (CLI, static)", "unshare + new root"),
+        ),
+        (
+            "furnace library ÷ unshare + new root",
+            ratio("furnace (library)", "unshare + new root"),
+        ),
+        (
+            "python furnace ÷ furnace CLI, static",
+            ratio("python furnace 0.0.10", "furnace (CLI, static)"),
+        ),
+        (
+            "python furnace ÷ furnace library",
+            ratio("python furnace 0.0.10", "furnace (library)"),
+        ),
+        ("spawn in a container ÷ host spawn (Rust)", spawn),
+    ] {
+        let _ = writeln!(out, "| {what} | {} |", show(value));
+    }
+    out.push('\n');
 }
 
 /// A horizontal bar chart of the lifecycle medians (both network modes), with the spawn
