@@ -118,6 +118,11 @@ pub struct ContainerArgs {
     /// network]
     #[arg(long)]
     pub isolate_net: bool,
+    /// The hardened profile, for code you do not trust: reduced capabilities, no_new_privs,
+    /// masked and read-only /proc and /sys paths, no host loop devices, no controlling
+    /// terminal [default: the privileged profile, root inside is root on the host]
+    #[arg(long)]
+    pub hardened: bool,
     /// Bind-mount host SRC at DST inside the container (repeatable). SRC may be relative to the
     /// current directory; DST is a path inside the container and is created when missing
     #[arg(long = "bind", value_name = "SRC:DST")]

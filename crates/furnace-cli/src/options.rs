@@ -89,6 +89,7 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
     let mut builder = Container::builder(rootfs);
     builder
         .isolate_network(args.isolate_net)
+        .hardened(args.hardened)
         .hostname(args.hostname.clone());
     for arg in &args.mounts {
         builder.mount(bind_mount(arg)?);

@@ -216,11 +216,13 @@ impl Command<'_> {
         let join = self.container.namespaces - Namespaces::PID;
         let cwd = self.cwd.clone();
         let (uid, gid) = (self.uid, self.gid);
+        let capabilities = self.container.capabilities;
         // SAFETY: the closure runs in the forked child before exec and makes system calls only:
         // no allocation (the cwd string was made here, before the fork), no locks.
         unsafe {
-            self.inner
-                .pre_exec(move || enter_container(pidfd, join, cwd.as_deref(), uid, gid));
+            self.inner.pre_exec(move || {
+                enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)
+            });
         }
         let spawned = {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
@@ -363,6 +365,7 @@ fn enter_container(
     pidfd: i32,
     join: Namespaces,
     cwd: Option<&std::ffi::CStr>,
+    capabilities: Option<u64>,
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> io::Result<()> {
@@ -389,6 +392,14 @@ fn enter_container(
         if !raw::cwd_is_reachable().map_err(os)? {
             return Err(os(Errno::PERM));
         }
+    }
+    if let Some(keep) = capabilities {
+        // Hardened: reduce capabilities while still root (dropping from the bounding set
+        // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
+        // that its terminal is not our controlling terminal.
+        raw::restrict_capabilities(keep).map_err(os)?;
+        raw::no_new_privs().map_err(os)?;
+        raw::new_session().map_err(os)?;
     }
     raw::set_ids(uid, gid).map_err(os)
 }

@@ -148,6 +148,12 @@ fn execute(op: &Op, root: &mut Option<OwnedFd>) -> Result<(), Errno> {
             rustix::fs::symlinkat(target.as_c_str(), CWD, path.as_c_str())
         }
         Op::Hostname(name) => rustix::system::sethostname(name.as_bytes()),
+        Op::Mask(path) => mask(path),
+        Op::ReadOnly(path) => read_only(path),
+        Op::DropPrivileges => {
+            raw::restrict_capabilities(0)?;
+            raw::no_new_privs()
+        }
     }
 }
 
@@ -304,6 +310,85 @@ fn mount(m: &MountOp) -> Result<(), Errno> {
         rustix::mount::MountFlags::from_bits_retain(m.flags.bits() as _),
         m.data.as_deref(),
     )
+}
+
+/// Opens `path` itself (not what a symlink there points to) as an `O_PATH` fd; `None` when
+/// nothing is there.
+fn open_target(path: &std::ffi::CStr) -> Result<Option<OwnedFd>, Errno> {
+    match raw::open(path, OFlags::PATH | OFlags::NOFOLLOW, 0) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
+    rustix::mount::move_mount(
+        tree,
+        c"",
+        target,
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+/// Hides `path`. The mask source is runtime-owned and verified: an empty read-only tmpfs made
+/// here for directories, and for files the `/dev/null` PID 1 created in its own `/dev`,
+/// checked to be the 1:3 character device — never a path a process inside could have
+/// replaced with a link to something else.
+fn mask(path: &std::ffi::CStr) -> Result<(), Errno> {
+    use rustix::mount::{
+        fsconfig_create, fsmount, fsopen, FsMountFlags, FsOpenFlags, MountAttrFlags,
+    };
+    let Some(target) = open_target(path)? else {
+        return Ok(());
+    };
+    let st = rustix::fs::fstat(&target)?;
+    let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let fs = fsopen(c"tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)?;
+        fsconfig_create(&fs)?;
+        let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+        fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?
+    } else {
+        let null = raw::open(c"/dev/null", OFlags::PATH | OFlags::NOFOLLOW, 0)?;
+        let st = rustix::fs::fstat(&null)?;
+        let is_null = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
+            && rustix::fs::major(st.st_rdev) == 1
+            && rustix::fs::minor(st.st_rdev) == 3;
+        if !is_null {
+            return Err(Errno::NODEV);
+        }
+        rustix::mount::open_tree(
+            &null,
+            c"",
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_EMPTY_PATH,
+        )?
+    };
+    attach(&tree, &target)
+}
+
+/// Makes `path` and its submounts read-only: a recursive bind of it onto itself, read-only
+/// through `mount_setattr`, which keeps the other flags (`nosuid`, `nodev`, `noexec`) as they
+/// are.
+fn read_only(path: &std::ffi::CStr) -> Result<(), Errno> {
+    let Some(target) = open_target(path)? else {
+        return Ok(());
+    };
+    let tree = rustix::mount::open_tree(
+        &target,
+        c"",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE
+            | OpenTreeFlags::AT_EMPTY_PATH,
+    )?;
+    raw::make_tree_read_only(tree.as_fd())?;
+    attach(&tree, &target)
 }
 
 #[cfg(test)]

@@ -15,9 +15,10 @@
 //! returns std's own `Child`, `Output` and `ExitStatus`. [`host`] has RAII guards for
 //! building a root on the host (bind and overlay mounts).
 //!
-//! This is the *privileged* profile, like the original furnace: root inside the container is
-//! root on the host (full capabilities, host loop devices). It protects against accidents, not
-//! against hostile payloads — see the project's `docs/SECURITY.md`.
+//! By default this is the *privileged* profile, like the original furnace: root inside the
+//! container is root on the host (full capabilities, host loop devices). It protects against
+//! accidents, not against hostile payloads. For code you do not trust, use
+//! [`ContainerBuilder::hardened`] — see the project's `docs/SECURITY.md`.
 #![warn(missing_docs)]
 
 mod command;
@@ -28,5 +29,5 @@ mod init;
 mod plan;
 
 pub use command::Command;
-pub use container::{BindMount, Container, ContainerBuilder};
+pub use container::{BindMount, Container, ContainerBuilder, HARDENED_CAPABILITIES};
 pub use error::{Error, PathProblem, Result};

@@ -76,6 +76,16 @@ pub(crate) enum Op {
     Symlink { target: CString, path: CString },
     /// Set the hostname of the new UTS namespace.
     Hostname(CString),
+    /// Hide a path (after the pivot): a directory under an empty read-only tmpfs, anything
+    /// else under the container's own `/dev/null`, checked to be the 1:3 device first. A
+    /// missing path is skipped.
+    Mask(CString),
+    /// Make a path and everything mounted below it read-only (after the pivot). A missing
+    /// path is skipped.
+    ReadOnly(CString),
+    /// Drop every capability of PID 1 and set `no_new_privs`: it has nothing left to do but
+    /// wait.
+    DropPrivileges,
 }
 
 impl fmt::Display for Op {
@@ -102,6 +112,9 @@ impl fmt::Display for Op {
             } => write!(f, "mknod {} {major}:{minor}", show(path)),
             Op::Symlink { target, path } => write!(f, "symlink {} -> {}", show(path), show(target)),
             Op::Hostname(name) => write!(f, "sethostname {}", show(name)),
+            Op::Mask(path) => write!(f, "mask {}", show(path)),
+            Op::ReadOnly(path) => write!(f, "make {} read-only", show(path)),
+            Op::DropPrivileges => f.write_str("drop PID 1's capabilities"),
         }
     }
 }
@@ -271,6 +284,47 @@ pub(crate) fn standard_mounts(ops: &mut Vec<Op>, loop_devices: &[(String, u32, u
         path: cstring("/run/lock"),
         mode: 0o1777,
     });
+}
+
+/// Paths the hardened profile hides: Docker's masked list. `thermal_throttle` directories are
+/// per CPU; the caller passes those it found in the host's `/sys` (the same sysfs the
+/// container mounts).
+pub(crate) const MASKED_PATHS: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// Paths the hardened profile makes read-only: the engines' common list.
+pub(crate) const READ_ONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The hardened profile's steps after the standard mounts.
+pub(crate) fn hardening(ops: &mut Vec<Op>, extra_masks: &[String]) {
+    for path in MASKED_PATHS
+        .iter()
+        .copied()
+        .chain(extra_masks.iter().map(String::as_str))
+    {
+        ops.push(Op::Mask(cstring(path)));
+    }
+    for path in READ_ONLY_PATHS {
+        ops.push(Op::ReadOnly(cstring(path)));
+    }
 }
 
 #[cfg(test)]

@@ -283,6 +283,91 @@ pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> RawResult<()> {
     Ok(())
 }
 
+/// Reduces the calling thread's capabilities to `keep` (a bit mask, bit N = capability N):
+/// drops every other capability from the bounding set, clears the ambient set, and sets the
+/// effective and permitted sets to `keep` (as far as they hold it) with an empty inheritable
+/// set. A process that then execs as root gets `keep` at most.
+///
+/// Needs `CAP_SETPCAP` for the bounding set: call it before dropping privileges otherwise.
+pub fn restrict_capabilities(keep: u64) -> RawResult<()> {
+    for cap in 0..64u64 {
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes a capability number and reads no memory.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if ret != 0 {
+            match Errno::from_raw_os_error(
+                std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EINVAL),
+            ) {
+                // Past the kernel's last capability.
+                Errno::INVAL => break,
+                e => return Err(e),
+            }
+        }
+    }
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL reads no memory.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } as libc::c_long)?;
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two `CapData` records (version 3) into `data`, which we own.
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    let current = u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32);
+    let wanted = current & keep;
+    for (half, record) in data.iter_mut().enumerate() {
+        let bits = (wanted >> (32 * half)) as u32;
+        *record = CapData {
+            effective: bits,
+            permitted: bits,
+            inheritable: 0,
+        };
+    }
+    // SAFETY: capset reads the header and two `CapData` records we own.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two 32-bit records.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: `execve` can no longer grant privileges.
+pub fn no_new_privs() -> RawResult<()> {
+    rustix::thread::set_no_new_privs(true)
+}
+
+/// `setsid()`: a new session without a controlling terminal, so the process cannot inject
+/// input into the terminal it inherited (`TIOCSTI` needs it to be the controlling terminal,
+/// or `CAP_SYS_ADMIN`).
+pub fn new_session() -> RawResult<()> {
+    rustix::process::setsid().map(drop)
+}
+
 /// The address ranges of this process's argument and environment strings, as the kernel
 /// records them (`/proc/self/stat` fields 48–51). Read it *before* forking: it allocates.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
