@@ -11,6 +11,7 @@ use std::process::{Child, ExitStatus, Output, Stdio};
 use furnace_sys::{raw, Errno, Namespaces, Pidfd};
 
 use crate::container::Container;
+use crate::failpoint::Failpoint;
 use crate::plan::cstring;
 
 /// A process to run inside a [`Container`]: `std::process::Command`'s builder, whose program,
@@ -217,13 +218,18 @@ impl Command<'_> {
         let cwd = self.cwd.clone();
         let (uid, gid) = (self.uid, self.gid);
         let capabilities = self.container.capabilities;
+        let failpoint = self.container.failpoint.clone();
         // SAFETY: the closure runs in the forked child before exec and makes system calls only:
         // no allocation (the cwd string was made here, before the fork), no locks.
         unsafe {
             self.inner.pre_exec(move || {
-                enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)
+                Failpoint::hit(failpoint.as_ref(), "spawn-forked");
+                enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)?;
+                Failpoint::hit(failpoint.as_ref(), "spawn-pre-exec");
+                Ok(())
             });
         }
+        Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");
         let spawned = {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
             // while the kernel still waits for our unreaped children in it): not running.

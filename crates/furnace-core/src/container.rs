@@ -11,6 +11,7 @@ use furnace_sys::raw::{self, Forked};
 use furnace_sys::{Errno, ExitKind, Namespaces, Pidfd, Signal};
 
 use crate::error::{Error, PathProblem, Result};
+use crate::failpoint::Failpoint;
 use crate::init;
 use crate::plan::{self, cstring, BindOp, Op, Plan};
 
@@ -214,6 +215,7 @@ impl ContainerBuilder {
             plan: Plan {
                 ops,
                 process_strings: furnace_sys::raw::ProcessStrings::of_self(),
+                failpoint: Failpoint::from_env(),
             },
         })
     }
@@ -458,6 +460,8 @@ pub struct Container {
     pub(crate) namespaces: Namespaces,
     /// The capability mask commands are reduced to (hardened profile), or `None`.
     pub(crate) capabilities: Option<u64>,
+    /// A test-only failpoint (see [`crate::failpoint`]).
+    pub(crate) failpoint: Option<Failpoint>,
     /// pidfds of the processes spawned into the container that may still need reaping at
     /// teardown (see [`Container::stop`]).
     pub(crate) spawned: Mutex<Vec<Pidfd>>,
@@ -496,6 +500,8 @@ impl Container {
             source: furnace_sys::Error::new("pipe2", "", e),
         })?;
         let owner_fd: OwnedFd = owner.into();
+        let failpoint = prepared.plan.failpoint.as_ref();
+        Failpoint::hit(failpoint, "pre-clone");
         // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
         // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
         let forked = unsafe { raw::clone3(prepared.namespaces) }.map_err(|e| Error::Sys {
@@ -507,19 +513,22 @@ impl Container {
             Forked::Parent { pid, pidfd } => (pid, pidfd),
         };
         drop((ready_w, owner_fd, devnull));
+        Failpoint::hit(failpoint, "post-clone");
         let init = Pidfd::from_owned(pidfd, pid);
         let report = read_report(&ready_r);
         drop(ready_r);
         let setup_failure = match report {
             Some((init::READY, _)) => {
+                Failpoint::hit(failpoint, "ready-received");
                 return Ok(Container {
                     init,
                     root: prepared.root,
                     namespaces: prepared.namespaces,
                     capabilities: prepared.capabilities,
+                    failpoint: prepared.plan.failpoint.clone(),
                     spawned: Mutex::new(Vec::new()),
                     stopped: false,
-                })
+                });
             }
             Some((step, errno)) => Some(setup_error(&prepared.plan, step, errno)),
             // EOF without a report: init died (killed from outside, or crashed).
@@ -568,6 +577,7 @@ impl Container {
         self.stopped = true;
         // ESRCH means init already died on its own: nothing to kill, still something to reap.
         let _ = self.init.send_signal(Signal::KILL);
+        Failpoint::hit(self.failpoint.as_ref(), "teardown-signalled");
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
         loop {
@@ -735,6 +745,7 @@ mod tests {
         let plan = Plan {
             ops: vec![Op::MakeRootSlave, Op::Hostname(cstring("x"))],
             process_strings: None,
+            failpoint: None,
         };
         let err = setup_error(&plan, 2, libc::EPERM);
         assert_eq!(

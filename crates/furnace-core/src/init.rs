@@ -12,6 +12,7 @@ use furnace_sys::Errno;
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
 use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
 
+use crate::failpoint::Failpoint;
 use crate::plan::{BindOp, MountOp, Op, Plan};
 
 /// What PID 1 writes on the ready pipe: the failed step's index (or [`READY`]) and an errno.
@@ -46,13 +47,23 @@ pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd)
     if let Err(errno) = prepare_process(&ready, &owner, devnull) {
         report_and_exit(&ready, 0, errno);
     }
+    let failpoint = plan.failpoint.as_ref();
+    Failpoint::hit(failpoint, "pid1-start");
     let mut root: Option<OwnedFd> = None;
     for (index, op) in plan.ops.iter().enumerate() {
         if let Err(errno) = execute(op, &mut root) {
             report_and_exit(&ready, index as u32 + 1, errno);
         }
+        Failpoint::hit_step(failpoint, index + 1);
     }
+    Failpoint::hit(failpoint, "pid1-ready");
     drop(root);
+    // From now on the owner's *process*, not the starting thread, bounds PID 1's life (the
+    // thread may end as soon as `start` returns). Cleared before reporting, so that no window
+    // exists where a returning thread could take PID 1 with it.
+    if rustix::process::set_parent_process_death_signal(None).is_err() {
+        raw::exit(1);
+    }
     if raw::write_all(&ready, &encode(READY, 0)).is_err() {
         raw::exit(1);
     }
@@ -62,6 +73,12 @@ pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd)
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
 fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result<(), Errno> {
+    // During set-up the starting thread is blocked in `start`, waiting for our report, so its
+    // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    if owner_is_gone(owner) {
+        raw::exit(1);
+    }
     raw::reset_signals()?;
     // Orphans reparented to PID 1 are reaped by the kernel as they exit: no zombie stays.
     raw::autoreap_children()?;
@@ -84,6 +101,17 @@ fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result
 fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
     let _ = raw::write_all(ready, &encode(step, errno.raw_os_error()));
     raw::exit(1)
+}
+
+/// Whether the owner process has already exited (its pidfd polls readable).
+fn owner_is_gone(owner: &OwnedFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(owner, PollFlags::IN)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
 }
 
 /// Waits until the owner process is gone, then exits; the kernel then kills every process

@@ -24,6 +24,7 @@
 mod command;
 mod container;
 mod error;
+mod failpoint;
 pub mod host;
 mod init;
 mod plan;

@@ -125,6 +125,8 @@ pub(crate) struct Plan {
     pub ops: Vec<Op>,
     /// Where the parent's argument and environment strings are, so PID 1 can blank them.
     pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
+    /// A test-only failpoint (see [`crate::failpoint`]).
+    pub failpoint: Option<crate::failpoint::Failpoint>,
 }
 
 /// Turns any path into a C string; paths never contain NUL (the OS cannot produce one).
