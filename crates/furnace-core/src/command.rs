@@ -223,10 +223,15 @@ impl Command<'_> {
         // no allocation (the cwd string was made here, before the fork), no locks.
         unsafe {
             self.inner.pre_exec(move || {
-                Failpoint::hit(failpoint.as_ref(), "spawn-forked");
-                enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)?;
-                Failpoint::hit(failpoint.as_ref(), "spawn-pre-exec");
-                Ok(())
+                // A panic here must end the child, never unwind into std's (or the caller's)
+                // code in a process that is a copy of the caller.
+                let entered = std::panic::catch_unwind(|| {
+                    Failpoint::hit(failpoint.as_ref(), "spawn-forked");
+                    enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)?;
+                    Failpoint::hit(failpoint.as_ref(), "spawn-pre-exec");
+                    Ok(())
+                });
+                entered.unwrap_or_else(|_| raw::exit(127))
             });
         }
         Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");

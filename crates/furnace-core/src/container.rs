@@ -509,7 +509,14 @@ impl Container {
             source: furnace_sys::Error::new("clone3", prepared.namespaces.names(), e),
         })?;
         let (pid, pidfd) = match forked {
-            Forked::Child => init::run(&prepared.plan, ready_w, owner_fd, devnull),
+            Forked::Child => {
+                // A panic in PID 1 must never unwind into the caller's code, which this
+                // process is a copy of: it would run the caller's program a second time.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    init::run(&prepared.plan, ready_w, owner_fd, devnull)
+                }));
+                raw::exit(1)
+            }
             Forked::Parent { pid, pidfd } => (pid, pidfd),
         };
         drop((ready_w, owner_fd, devnull));
