@@ -130,6 +130,18 @@ fn failpoints_are_compiled_in_and_reach_every_stage() {
     );
 }
 
+/// One owner per stage, all running at once, each armed with `<stage>:<action>`.
+fn owners_at(root: &Path, stages: &[String], action: &str) -> Vec<(String, Child)> {
+    stages
+        .iter()
+        .map(|stage| {
+            let failpoint = format!("{stage}:{action}");
+            let child = owner(root, &failpoint);
+            (failpoint, child)
+        })
+        .collect()
+}
+
 /// Dying at a stage (`exit`: no destructor, no clean-up; `kill`: SIGKILL) leaves nothing.
 /// The owners for all stages run at once (containers over one root may), then the check.
 fn dying_at_every_stage_leaves_nothing(action: &str) {
@@ -137,14 +149,7 @@ fn dying_at_every_stage_leaves_nothing(action: &str) {
     let root = scratch.root();
     let stages = all_stages(&root);
     let leaks = LeakCheck::snapshot();
-    let mut owners: Vec<(String, Child)> = stages
-        .iter()
-        .map(|stage| {
-            let failpoint = format!("{stage}:{action}");
-            let child = owner(&root, &failpoint);
-            (failpoint, child)
-        })
-        .collect();
+    let mut owners = owners_at(&root, &stages, action);
     for (failpoint, child) in &mut owners {
         wait_with_deadline(child, failpoint);
     }
@@ -172,14 +177,7 @@ fn owner_killed_while_any_stage_hangs_leaves_nothing() {
     let root = scratch.root();
     let stages = all_stages(&root);
     let leaks = LeakCheck::snapshot();
-    let mut owners: Vec<(String, Child)> = stages
-        .iter()
-        .map(|stage| {
-            let failpoint = format!("{stage}:pause");
-            let child = owner(&root, &failpoint);
-            (failpoint, child)
-        })
-        .collect();
+    let mut owners = owners_at(&root, &stages, "pause");
     // Give them time to reach their stage; a kill before one gets there must clean up as well.
     std::thread::sleep(Duration::from_millis(300));
     for (failpoint, child) in &mut owners {

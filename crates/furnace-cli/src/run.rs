@@ -36,17 +36,8 @@ pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
             &args.container,
             signals,
             |container, forwarder| {
-                let mut command = container.shell_command();
-                command.envs(env.iter().cloned());
-                if let Some(cwd) = &args.cwd {
-                    command.current_dir(cwd);
-                }
-                let mut child = command
-                    .spawn()
-                    .map_err(|e| spawn_failure(container, args.cwd.as_deref(), &e))?;
-                forwarder
-                    .wait(&mut child)
-                    .map_err(|e| Failure::furnace(format_args!("wait for the shell: {e}")))
+                let shell = container.shell_command();
+                run_to_end(container, forwarder, shell, &env, args.cwd.as_deref())
             },
         )
     });
@@ -70,7 +61,7 @@ fn with_container(
     Ok(exit::code_of(status))
 }
 
-/// Spawns the command with the caller's stdio and waits for it, forwarding signals.
+/// Runs the command line's command.
 fn run_command(
     container: &Container,
     forwarder: &mut Forwarder,
@@ -81,13 +72,26 @@ fn run_command(
         return Err(Failure::furnace("no command given"));
     };
     let mut command = container.command(program);
-    command.args(arguments).envs(env.iter().cloned());
-    if let Some(cwd) = &args.cwd {
+    command.args(arguments);
+    run_to_end(container, forwarder, command, env, args.cwd.as_deref())
+}
+
+/// Runs `command` with the caller's stdio, the `-e` variables and the `-w` directory, and
+/// waits for it, forwarding signals.
+fn run_to_end(
+    container: &Container,
+    forwarder: &mut Forwarder,
+    mut command: furnace_core::Command<'_>,
+    env: &[(OsString, OsString)],
+    cwd: Option<&Path>,
+) -> Result<ExitStatus, Failure> {
+    command.envs(env.iter().cloned());
+    if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
     let mut child = command
         .spawn()
-        .map_err(|e| spawn_failure(container, args.cwd.as_deref(), &e))?;
+        .map_err(|e| spawn_failure(container, cwd, &e))?;
     forwarder
         .wait(&mut child)
         .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")))
