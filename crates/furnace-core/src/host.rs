@@ -45,12 +45,12 @@ fn check_dir(what: &'static str, path: &Path) -> Result<PathBuf> {
 /// A bind mount on the host, unmounted (lazily, with its submounts) when dropped.
 #[derive(Debug)]
 pub struct BindMountGuard {
-    target: PathBuf,
-    mounted: bool,
+    mount: Mounted,
 }
 
 impl BindMountGuard {
-    /// Bind-mounts `source` (with its submounts) on `target`, read-only if asked.
+    /// Bind-mounts `source` (with its submounts) on `target`, read-only if asked (submounts
+    /// included).
     pub fn new(
         source: impl AsRef<Path>,
         target: impl AsRef<Path>,
@@ -70,11 +70,10 @@ impl BindMountGuard {
         })?;
         mount::bind_recursive(source, target).map_err(Error::sys("bind mount on the host"))?;
         let guard = Self {
-            target: target.to_path_buf(),
-            mounted: true,
+            mount: Mounted::at(target, "unmount the bind mount"),
         };
         if read_only {
-            mount::remount_read_only(target)
+            mount::make_read_only_recursive(target)
                 .map_err(Error::sys("make the bind mount read-only"))?;
         }
         Ok(guard)
@@ -82,22 +81,12 @@ impl BindMountGuard {
 
     /// Where it is mounted.
     pub fn path(&self) -> &Path {
-        &self.target
+        &self.mount.path
     }
 
     /// Unmounts now, returning the error if any.
-    pub fn unmount(mut self) -> Result<()> {
-        self.mounted = false;
-        mount::umount2(&self.target, UnmountFlags::DETACH)
-            .map_err(Error::sys("unmount the bind mount"))
-    }
-}
-
-impl Drop for BindMountGuard {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = mount::umount2(&self.target, UnmountFlags::DETACH);
-        }
+    pub fn unmount(self) -> Result<()> {
+        self.mount.unmount()
     }
 }
 
@@ -105,8 +94,7 @@ impl Drop for BindMountGuard {
 /// when dropped.
 #[derive(Debug)]
 pub struct OverlayMountGuard {
-    merged: PathBuf,
-    mounted: bool,
+    mount: Mounted,
 }
 
 impl OverlayMountGuard {
@@ -155,28 +143,48 @@ impl OverlayMountGuard {
         )
         .map_err(Error::sys("mount the overlay"))?;
         Ok(Self {
-            merged,
-            mounted: true,
+            mount: Mounted::at(&merged, "unmount the overlay"),
         })
     }
 
     /// The merged directory.
     pub fn path(&self) -> &Path {
-        &self.merged
+        &self.mount.path
     }
 
     /// Unmounts now, returning the error if any.
-    pub fn unmount(mut self) -> Result<()> {
-        self.mounted = false;
-        mount::umount2(&self.merged, UnmountFlags::DETACH)
-            .map_err(Error::sys("unmount the overlay"))
+    pub fn unmount(self) -> Result<()> {
+        self.mount.unmount()
     }
 }
 
-impl Drop for OverlayMountGuard {
+/// A mount point this module made: unmounted lazily, with its submounts, on drop.
+#[derive(Debug)]
+struct Mounted {
+    path: PathBuf,
+    what: &'static str,
+    mounted: bool,
+}
+
+impl Mounted {
+    fn at(path: &Path, what: &'static str) -> Mounted {
+        Mounted {
+            path: path.to_path_buf(),
+            what,
+            mounted: true,
+        }
+    }
+
+    fn unmount(mut self) -> Result<()> {
+        self.mounted = false;
+        mount::umount2(&self.path, UnmountFlags::DETACH).map_err(Error::sys(self.what))
+    }
+}
+
+impl Drop for Mounted {
     fn drop(&mut self) {
         if self.mounted {
-            let _ = mount::umount2(&self.merged, UnmountFlags::DETACH);
+            let _ = mount::umount2(&self.path, UnmountFlags::DETACH);
         }
     }
 }
