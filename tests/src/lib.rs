@@ -9,6 +9,9 @@
 //! - [`wait_until`], [`within`]: deadlines, so that a broken container fails a test instead of
 //!   hanging the suite (never used to assert speed).
 //! - [`Helper`]: drives the `furnace-test-helper` binary, for callers that die or panic.
+//! - [`probe`]: the static `/probe` helper (built from `tests/probe/probe.c`) and its answers.
+//! - [`hostside`]: an outside directory that must stay untouched, host mount guards, the
+//!   harness pids cgroup that fences fork bombs.
 //!
 //! Tests run four at a time in threads of one process. Every test works on its own
 //! [`Scratch`]; a test that checks the whole machine for leaks takes the scratch gate
@@ -29,6 +32,9 @@ use std::time::{Duration, Instant};
 
 use furnace_core::host::OverlayMountGuard;
 use furnace_core::Container;
+
+pub mod hostside;
+pub mod probe;
 
 /// The environment variable through which the runner passes the image's mount point.
 pub const IMAGE_ENV: &str = "FURNACE_TEST_IMAGE";

@@ -282,6 +282,14 @@ impl Command<'_> {
             }
             .into();
         }
+        if err.raw_os_error() == Some(libc::EISDIR) {
+            // Only the stdio check before exec reports EISDIR (execve says EACCES for a
+            // directory).
+            return crate::Error::StdioIsDirectory {
+                program: PathBuf::from(&self.program),
+            }
+            .into();
+        }
         let cwd = self
             .cwd
             .as_ref()
@@ -384,6 +392,9 @@ fn enter_container(
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
     // the container. std's own error pipe is close-on-exec already.
     raw::close_range(3, u32::MAX, true).map_err(os)?;
+    // Stdio is the one thing that crosses into the container; a directory there would be a
+    // door back to the host's filesystem (runc documents the same for passed fds).
+    raw::check_stdio_is_no_directory().map_err(os)?;
     // The caller's signal mask is inherited through fork and exec (std does not reset it):
     // a caller that blocks SIGTERM would hand a command that cannot be stopped.
     raw::unblock_all_signals().map_err(os)?;

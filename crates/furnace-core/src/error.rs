@@ -81,6 +81,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A command's stdin, stdout or stderr was a directory or a path-only (`O_PATH`) fd: refused,
+    /// because through it a process inside could walk the host's filesystem.
+    #[error(
+        "spawn {} in the container: its standard input, output or error is a directory or an \
+         O_PATH fd, which would open the host's filesystem to it",
+        DisplayPath(program)
+    )]
+    StdioIsDirectory {
+        /// The program as given.
+        program: PathBuf,
+    },
     /// A host-side call failed (while preparing, spawning, or tearing down).
     #[error("{context}: {source}")]
     Sys {
@@ -193,6 +204,7 @@ impl From<Error> for std::io::Error {
             } => std::io::ErrorKind::NotFound,
             Error::NotRunning { .. } => std::io::ErrorKind::BrokenPipe,
             Error::Spawn { source, .. } => source.kind(),
+            Error::StdioIsDirectory { .. } => std::io::ErrorKind::InvalidInput,
             Error::Sys { source, .. } => {
                 std::io::Error::from_raw_os_error(source.raw_os_error()).kind()
             }

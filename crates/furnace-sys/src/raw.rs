@@ -240,6 +240,30 @@ pub fn cwd_is_reachable() -> RawResult<bool> {
     }
 }
 
+/// Refuses stdio that is a directory or an `O_PATH` handle (`EISDIR` for both): either would
+/// give a process inside the container a handle on the filesystem it came from — the host's —
+/// from which `openat(fd, "..")` walks anywhere. A closed stdio fd is fine.
+pub fn check_stdio_is_no_directory() -> RawResult<()> {
+    for fd in 0..3 {
+        // SAFETY: fds 0–2 are only inspected here, never closed; an fd that is not open makes
+        // the calls below fail with EBADF, which is handled.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let flags = match rustix::fs::fcntl_getfl(fd) {
+            Ok(flags) => flags,
+            Err(Errno::BADF) => continue,
+            Err(e) => return Err(e),
+        };
+        if flags.contains(rustix::fs::OFlags::PATH) {
+            return Err(Errno::ISDIR);
+        }
+        let st = rustix::fs::fstat(fd)?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory {
+            return Err(Errno::ISDIR);
+        }
+    }
+    Ok(())
+}
+
 /// `setgroups(0)`, `setgid`, `setuid`, in that order (the only order that works: after
 /// `setuid` the process may no longer change its groups).
 pub fn set_ids(uid: Option<u32>, gid: Option<u32>) -> RawResult<()> {

@@ -10,6 +10,16 @@
 //! furnace-test-helper run ROOT PROGRAM [ARGS...]
 //!                                  run one command in a container, inheriting stdio, and exit
 //!                                  with its code (for poking at an image by hand)
+//! furnace-test-helper run-with ROOT [--bind SRC:DST] [--bind-ro SRC:DST] [--isolate-net]
+//!                                  [--hostname NAME] -- PROGRAM [ARGS...]
+//!                                  the same with options (for fault injection under strace)
+//! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
+//!                                  become a child subreaper, run PROGRAM (stdio inherited;
+//!                                  with --report-pid, first `spawned PID` on stderr), reap it
+//!                                  and every orphan that lands here, exit with its status once
+//!                                  nothing is left: a test that kills the owner of a container
+//!                                  then waits for its processes without depending on how
+//!                                  quickly the machine's init reaps orphans
 //! ```
 //!
 //! The report is one line on stdout:
@@ -28,10 +38,16 @@ const GRAB: &str = "for f in /proc/1/fd/*; do n=${f##*/}; \
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("reap") {
+        return reap(&args[1..]);
+    }
     let (Some(mode), Some(root)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: furnace-test-helper hold|panic|exit|run ROOT [PROGRAM ARGS...]");
+        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with ROOT [OPTIONS] [PROGRAM ARGS...]");
         return ExitCode::from(2);
     };
+    if mode == "run-with" {
+        return run_with(root, &args[2..]);
+    }
     let container = match Container::start(root) {
         Ok(c) => c,
         Err(e) => {
@@ -108,4 +124,130 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `run-with ROOT [OPTIONS] -- PROGRAM [ARGS...]`: start, run one command, stop, exit with its
+/// code; 3 when the container cannot start, 127 when the command cannot be spawned, 4 when
+/// stopping fails. Every error is one line on stderr.
+fn run_with(root: &str, args: &[String]) -> ExitCode {
+    let mut builder = Container::builder(root);
+    let mut rest = args.iter();
+    let mut command = Vec::new();
+    while let Some(arg) = rest.next() {
+        let mut value = |name: &str| {
+            rest.next().cloned().unwrap_or_else(|| {
+                eprintln!("furnace-test-helper run-with: {name} needs a value");
+                std::process::exit(2)
+            })
+        };
+        match arg.as_str() {
+            "--bind" | "--bind-ro" => {
+                let spec = value(arg);
+                let Some((src, dst)) = spec.split_once(':') else {
+                    eprintln!("furnace-test-helper run-with: {arg} wants SRC:DST, not {spec}");
+                    return ExitCode::from(2);
+                };
+                if arg == "--bind" {
+                    builder.bind(src, dst);
+                } else {
+                    builder.bind_ro(src, dst);
+                }
+            }
+            "--isolate-net" => {
+                builder.isolate_network(true);
+            }
+            "--hostname" => {
+                builder.hostname(value("--hostname"));
+            }
+            "--" => {
+                command.extend(rest.by_ref().cloned());
+                break;
+            }
+            other => {
+                eprintln!("furnace-test-helper run-with: unknown option {other}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some((program, program_args)) = command.split_first() else {
+        eprintln!("furnace-test-helper run-with: no program after --");
+        return ExitCode::from(2);
+    };
+    let container = match builder.start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("furnace-test-helper: cannot start a container over {root}: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let status = match container.command(program).args(program_args).status() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("furnace-test-helper: cannot run {program}: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    if let Err(e) = container.stop() {
+        eprintln!("furnace-test-helper: cannot stop the container: {e}");
+        return ExitCode::from(4);
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, sig) => ExitCode::from(128 + sig.unwrap_or(0) as u8),
+    }
+}
+
+/// `reap [--report-pid] PROGRAM [ARGS...]`: a child subreaper around PROGRAM.
+fn reap(args: &[String]) -> ExitCode {
+    let (report, command) = match args.first().map(String::as_str) {
+        Some("--report-pid") => (true, &args[1..]),
+        _ => (false, args),
+    };
+    let Some((program, program_args)) = command.split_first() else {
+        eprintln!("furnace-test-helper reap: no program");
+        return ExitCode::from(2);
+    };
+    // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER takes an integer and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        eprintln!(
+            "furnace-test-helper reap: PR_SET_CHILD_SUBREAPER: {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::from(2);
+    }
+    let child = match std::process::Command::new(program)
+        .args(program_args)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("furnace-test-helper reap: cannot run {program}: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    let first = child.id() as libc::pid_t;
+    if report {
+        eprintln!("spawned {first}");
+    }
+    let mut code = 1;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) writes the status into the integer it is given.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break; // ECHILD: nothing left
+        }
+        if pid == first {
+            code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+        }
+    }
+    drop(child);
+    ExitCode::from(code as u8)
 }

@@ -1,0 +1,368 @@
+/*
+ * probe: a small static helper that the security and load tests copy into a container's root
+ * as /probe (SECURITY.md §6). Each subcommand does one thing and prints one short, parseable
+ * answer on stdout: "ok ..." when the call succeeded, "err NAME" (the errno's name) when it
+ * failed. Usage errors exit 2; otherwise the exit status is 0 whatever the answer, so that the
+ * test, not the probe, judges.
+ *
+ *   probe fds                 every open fd but the one used to list them: "N TARGET" lines
+ *   probe status              the Cap*, NoNewPrivs and Seccomp lines of /proc/self/status
+ *   probe cwd                 getcwd(): "ok PATH" or "err NAME"
+ *   probe open-ro PATH        open(O_RDONLY), read up to 4 KiB: "ok N" (bytes read) or "err"
+ *   probe open-wo PATH        open(O_WRONLY) only, never writes: "ok" or "err NAME"
+ *   probe mknod-blk PATH MAJ MIN   mknod a block device (mode 0600)
+ *   probe read-dev PATH N     open and read N bytes of a device: "ok N" or "err NAME"
+ *   probe mount-proc DIR      mount a fresh procfs on DIR
+ *   probe mount-bind SRC DST  bind-mount SRC on DST
+ *   probe mount-cgroup DIR    mount a cgroup v1 hierarchy (name=furnace-probe) on DIR
+ *   probe remount-rw DIR      remount DIR read-write (MS_REMOUNT|MS_BIND)
+ *   probe umount DIR          umount2(DIR, 0)
+ *   probe userns-mount-proc DIR   unshare a user, mount and pid namespace (full capabilities
+ *                             there, no exec in between), then mount a fresh procfs on DIR
+ *                             from a child in the new pid namespace: the runc "no_pivot" case
+ *   probe handle-escape FILE  name_to_handle_at(FILE), then open_by_handle_at of inode 2 of
+ *                             its filesystem (the "shocker" attack)
+ *   probe ptrace PID          PTRACE_ATTACH to PID (detaches again when it worked)
+ *   probe create PATH         open(O_WRONLY|O_CREAT|O_EXCL), mode 0644 (to see EROFS)
+ *   probe tiocsti FD STR      ioctl(FD, TIOCSTI) for each byte of STR
+ *   probe tiocsti-highbits FD STR   the same with bit 32 of the request set (CVE-2019-10063)
+ *   probe orphans N           N times: fork a child that forks a grandchild and exits at once,
+ *                             so the grandchild (which exits a moment later) is orphaned
+ *   probe forkbomb BUDGET     a fork bomb bounded by BUDGET processes in all: every process
+ *                             keeps forking, children too, retrying while fork fails, until
+ *                             its share of the budget is used, then sleeps; meanwhile the
+ *                             first process probes with short-lived forks every millisecond
+ *                             and reports "eagain after K probes" once fork fails (or "never
+ *                             fenced" after ~5 s), then exits
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int answer(int ok, int err)
+{
+    if (ok)
+        printf("ok\n");
+    else
+        printf("err %s\n", strerrorname_np(err) ? strerrorname_np(err) : "?");
+    return 0;
+}
+
+static int cmd_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return answer(0, errno);
+    int own = dirfd(dir);
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = atoi(e->d_name);
+        if (fd == own)
+            continue;
+        char link[64], target[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+            n = 0;
+        target[n] = 0;
+        printf("%d %s\n", fd, target);
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int cmd_status(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return answer(0, errno);
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) ||
+            !strncmp(line, "Seccomp:", 8))
+            fputs(line, stdout);
+    fclose(f);
+    return 0;
+}
+
+static int cmd_cwd(void)
+{
+    char buf[4096];
+    if (!getcwd(buf, sizeof buf))
+        return answer(0, errno);
+    printf("ok %s\n", buf);
+    return 0;
+}
+
+static int cmd_read(const char *path, long want)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return answer(0, errno);
+    static char buf[65536];
+    if (want > (long)sizeof buf)
+        want = sizeof buf;
+    ssize_t n = read(fd, buf, want);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return answer(0, err);
+    printf("ok %zd\n", n);
+    return 0;
+}
+
+static int cmd_open_wo(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    return answer(fd >= 0, err);
+}
+
+static int cmd_handle_escape(const char *file)
+{
+    struct {
+        struct file_handle fh;
+        unsigned char bytes[MAX_HANDLE_SZ];
+    } h;
+    int mount_id;
+    h.fh.handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(AT_FDCWD, file, &h.fh, &mount_id, 0) < 0) {
+        printf("name_to_handle_at ");
+        return answer(0, errno);
+    }
+    int mfd = open(file, O_RDONLY | O_CLOEXEC);
+    if (mfd < 0) {
+        printf("open ");
+        return answer(0, errno);
+    }
+    /* An ext4/overlay/tmpfs handle starts with the inode number (32 bits) and generation:
+     * point it at inode 2, the root directory of the filesystem. */
+    if (h.fh.handle_bytes >= 4) {
+        unsigned int two = 2;
+        memcpy(h.fh.f_handle, &two, sizeof two);
+    }
+    int fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    close(mfd);
+    if (fd >= 0)
+        close(fd);
+    printf("open_by_handle_at ");
+    return answer(fd >= 0, err);
+}
+
+static int cmd_ptrace(pid_t pid)
+{
+    if (ptrace(PTRACE_ATTACH, pid, 0, 0) < 0)
+        return answer(0, errno);
+    int status;
+    waitpid(pid, &status, __WALL);
+    ptrace(PTRACE_DETACH, pid, 0, 0);
+    return answer(1, 0);
+}
+
+static int cmd_tiocsti(int fd, const char *s, int highbits)
+{
+    unsigned long request = TIOCSTI;
+    if (highbits)
+        request |= 1UL << 32;
+    for (; *s; s++)
+        if (syscall(SYS_ioctl, fd, request, s) < 0)
+            return answer(0, errno);
+    return answer(1, 0);
+}
+
+static int cmd_orphans(long n)
+{
+    long made = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t child = fork();
+        if (child < 0)
+            break;
+        if (child == 0) {
+            pid_t grandchild = fork();
+            if (grandchild == 0) {
+                usleep(1000);
+                _exit(0);
+            }
+            _exit(0);
+        }
+        waitpid(child, NULL, 0);
+        made++;
+    }
+    printf("ok %ld\n", made);
+    return 0;
+}
+
+static void sleep_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+/* One node of the bomb: keeps forking (children do the same) until this subtree's budget
+ * is used up, retrying every 2 ms while fork fails, so that a fence stays full; never
+ * returns. */
+static void bomb(long budget)
+{
+    /* budget: how many processes this node's subtree may hold, itself included. */
+    while (budget > 1) {
+        long child_budget = (budget - 1) / 2;
+        if (child_budget < 1)
+            child_budget = 1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            budget = child_budget;
+            continue;
+        }
+        if (pid < 0) {
+            usleep(2000);
+            continue;
+        }
+        budget -= child_budget;
+    }
+    sleep_forever();
+}
+
+static int cmd_forkbomb(long budget)
+{
+    pid_t root = fork();
+    if (root < 0)
+        return answer(0, errno);
+    if (root == 0) {
+        /* The bomb keeps nothing of the caller's: the test reads our stdout to EOF. */
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+        bomb(budget - 1);
+    }
+    /* Probe the fence: fork (and reap) one short-lived child every millisecond until fork
+     * fails, for at most ~5 s. */
+    for (long attempt = 0; attempt < 5000; attempt++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        if (pid < 0) {
+            int err = errno;
+            printf("%s after %ld probes\n", err == EAGAIN ? "eagain" : strerrorname_np(err),
+                   attempt);
+            return 0;
+        }
+        waitpid(pid, NULL, 0);
+        usleep(1000);
+    }
+    printf("never fenced\n");
+    return 0;
+}
+
+static int cmd_userns_mount_proc(const char *dir)
+{
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) < 0) {
+        printf("unshare ");
+        return answer(0, errno);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        printf("fork ");
+        return answer(0, errno);
+    }
+    if (pid == 0) {
+        int rc = mount("proc", dir, "proc", 0, NULL);
+        int err = errno;
+        if (rc == 0)
+            umount2(dir, MNT_DETACH);
+        printf("mount ");
+        answer(rc == 0, err);
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    return 0;
+}
+
+static int syscall_answer(int rc)
+{
+    return answer(rc == 0, errno);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2)
+        goto usage;
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "fds"))
+        return cmd_fds();
+    if (!strcmp(cmd, "status"))
+        return cmd_status();
+    if (!strcmp(cmd, "cwd"))
+        return cmd_cwd();
+    if (!strcmp(cmd, "open-ro") && argc == 3)
+        return cmd_read(argv[2], 4096);
+    if (!strcmp(cmd, "open-wo") && argc == 3)
+        return cmd_open_wo(argv[2]);
+    if (!strcmp(cmd, "mknod-blk") && argc == 5)
+        return syscall_answer(mknod(argv[2], S_IFBLK | 0600,
+                                    makedev(atoi(argv[3]), atoi(argv[4]))));
+    if (!strcmp(cmd, "read-dev") && argc == 4)
+        return cmd_read(argv[2], atol(argv[3]));
+    if (!strcmp(cmd, "mount-proc") && argc == 3)
+        return syscall_answer(mount("proc", argv[2], "proc", 0, NULL));
+    if (!strcmp(cmd, "mount-bind") && argc == 4)
+        return syscall_answer(mount(argv[2], argv[3], NULL, MS_BIND, NULL));
+    if (!strcmp(cmd, "mount-cgroup") && argc == 3)
+        return syscall_answer(mount("cgroup", argv[2], "cgroup", 0, "none,name=furnace-probe"));
+    if (!strcmp(cmd, "remount-rw") && argc == 3)
+        return syscall_answer(mount(NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL));
+    if (!strcmp(cmd, "userns-mount-proc") && argc == 3)
+        return cmd_userns_mount_proc(argv[2]);
+    if (!strcmp(cmd, "umount") && argc == 3)
+        return syscall_answer(umount2(argv[2], 0));
+    if (!strcmp(cmd, "handle-escape") && argc == 3)
+        return cmd_handle_escape(argv[2]);
+    if (!strcmp(cmd, "ptrace") && argc == 3)
+        return cmd_ptrace(atoi(argv[2]));
+    if (!strcmp(cmd, "create") && argc == 3) {
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return answer(fd >= 0, err);
+    }
+    if (!strcmp(cmd, "tiocsti") && argc == 4)
+        return cmd_tiocsti(atoi(argv[2]), argv[3], 0);
+    if (!strcmp(cmd, "tiocsti-highbits") && argc == 4)
+        return cmd_tiocsti(atoi(argv[2]), argv[3], 1);
+    if (!strcmp(cmd, "orphans") && argc == 3)
+        return cmd_orphans(atol(argv[2]));
+    if (!strcmp(cmd, "forkbomb") && argc == 3)
+        return cmd_forkbomb(atol(argv[2]));
+usage:
+    fprintf(stderr, "usage: probe fds|status|cwd|open-ro P|open-wo P|mknod-blk P MAJ MIN|"
+                    "read-dev P N|mount-proc D|mount-bind S D|mount-cgroup D|remount-rw D|umount D|"
+                    "userns-mount-proc D|"
+                    "create P|handle-escape F|ptrace PID|tiocsti[-highbits] FD STR|orphans N|"
+                    "forkbomb BUDGET\n");
+    return 2;
+}

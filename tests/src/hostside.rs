@@ -1,0 +1,272 @@
+//! Host-side fixtures for the security and load tests: an outside directory with a marker
+//! that must stay untouched, a tmpfs mount guard, a harness pids cgroup that fences fork
+//! bombs, and a snapshot of the machine's processes.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use furnace_sys::mount::{MountFlags, UnmountFlags};
+
+use crate::{all_processes, mount_points_under, unique_name, TempDir, DEADLINE};
+
+// ---------------------------------------------------------------------------------------------
+// A host directory that nothing may touch
+
+/// A host directory outside every root, holding one marker file. Tests point symlinks of a
+/// root at it and then check that nothing was created, changed or mounted there.
+#[derive(Debug)]
+pub struct Outside {
+    dir: TempDir,
+    content: String,
+}
+
+impl Outside {
+    /// Makes `/tmp/furnace-test-{tag}-*` with a file `marker`.
+    pub fn new(tag: &str) -> Outside {
+        let dir = TempDir::new(tag);
+        let content = format!("marker of {}\n", dir.path().display());
+        fs::write(dir.join("marker"), &content).expect("write the outside marker");
+        Outside { dir, content }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Panics unless the directory holds exactly its marker — a regular file, not a symlink,
+    /// with its content — and nothing is mounted at or under it.
+    pub fn assert_untouched(&self, context: &str) {
+        let mut names: Vec<String> = fs::read_dir(self.path())
+            .unwrap_or_else(|e| panic!("{context}: list {}: {e}", self.path().display()))
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec!["marker".to_owned()],
+            "{context}: something was created in the outside directory {}",
+            self.path().display()
+        );
+        let marker = self.dir.join("marker");
+        let meta = fs::symlink_metadata(&marker).expect("lstat the marker");
+        assert!(
+            meta.file_type().is_file(),
+            "{context}: the marker became {:?}",
+            meta.file_type()
+        );
+        assert_eq!(
+            fs::read_to_string(&marker).expect("read the marker"),
+            self.content,
+            "{context}: the marker's content changed"
+        );
+        assert_eq!(
+            mount_points_under(self.path()),
+            Vec::<PathBuf>::new(),
+            "{context}: something is mounted on the outside directory"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts made by the test on the host
+
+/// A mount the test made on the host, detached (with anything under it) when dropped.
+#[derive(Debug)]
+pub struct HostMount {
+    target: PathBuf,
+    mounted: bool,
+}
+
+impl HostMount {
+    /// Mounts a small tmpfs on `target` (an existing directory).
+    pub fn tmpfs(target: impl Into<PathBuf>) -> HostMount {
+        let target = target.into();
+        furnace_sys::mount::mount(
+            Some("furnace-test"),
+            &target,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            Some("size=1m,mode=755"),
+        )
+        .unwrap_or_else(|e| panic!("mount a tmpfs on {}: {e}", target.display()));
+        HostMount {
+            target,
+            mounted: true,
+        }
+    }
+
+    /// Bind-mounts `source` (recursively) on `target`.
+    pub fn bind(source: impl AsRef<Path>, target: impl Into<PathBuf>) -> HostMount {
+        let target = target.into();
+        furnace_sys::mount::bind_recursive(source.as_ref(), &target).unwrap_or_else(|e| {
+            panic!(
+                "bind {} on {}: {e}",
+                source.as_ref().display(),
+                target.display()
+            )
+        });
+        HostMount {
+            target,
+            mounted: true,
+        }
+    }
+
+    /// Its mount point.
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Unmounts it *without* `MNT_DETACH`: an error (`EBUSY`) means something pins it.
+    pub fn unmount(mut self) -> Result<(), furnace_sys::Error> {
+        furnace_sys::mount::umount2(&self.target, UnmountFlags::empty())?;
+        self.mounted = false;
+        Ok(())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = furnace_sys::mount::umount2(&self.target, UnmountFlags::DETACH);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness pids cgroup (cgroup v1 `pids` controller)
+
+/// Where this machine's cgroup v1 `pids` hierarchy is mounted.
+pub const PIDS_HIERARCHY: &str = "/sys/fs/cgroup/pids";
+
+/// A pids cgroup the test made, `/sys/fs/cgroup/pids/furnace-test-*`, with `pids.max` set
+/// before anything is put in it. Dropping it SIGKILLs whatever is still in it (processes the
+/// test started, in a container), waits until it is empty and removes it.
+#[derive(Debug)]
+pub struct PidsCgroup {
+    path: PathBuf,
+}
+
+impl PidsCgroup {
+    /// Creates the cgroup and sets `pids.max`.
+    ///
+    /// # Panics
+    /// Loudly when the pids controller is missing: fork bombs never run unfenced.
+    pub fn new(max: u32) -> PidsCgroup {
+        let hierarchy = Path::new(PIDS_HIERARCHY);
+        assert!(
+            hierarchy.join("cgroup.procs").exists(),
+            "no cgroup v1 pids hierarchy at {PIDS_HIERARCHY}: the fork-bomb test needs the pids \
+             controller to fence the bomb and refuses to run it unfenced"
+        );
+        let path = hierarchy.join(unique_name("pids"));
+        fs::create_dir(&path)
+            .unwrap_or_else(|e| panic!("create the pids cgroup {}: {e}", path.display()));
+        let cgroup = PidsCgroup { path };
+        assert!(
+            cgroup.path.join("pids.max").exists(),
+            "{} has no pids.max: the pids controller is not usable here",
+            cgroup.path.display()
+        );
+        fs::write(cgroup.path.join("pids.max"), max.to_string())
+            .unwrap_or_else(|e| panic!("set pids.max of {}: {e}", cgroup.path.display()));
+        assert_eq!(cgroup.max(), Some(max), "pids.max took the value");
+        cgroup
+    }
+
+    /// Its directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `pids.max` (`None` for `max`).
+    pub fn max(&self) -> Option<u32> {
+        fs::read_to_string(self.path.join("pids.max"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Moves process `pid` (host pid) into the cgroup; its future children are born there.
+    pub fn add(&self, pid: u32) {
+        fs::write(self.path.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", self.path.display()));
+    }
+
+    /// The processes in it.
+    pub fn procs(&self) -> Vec<u32> {
+        fs::read_to_string(self.path.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// `pids.current`.
+    pub fn current(&self) -> u32 {
+        fs::read_to_string(self.path.join("pids.current"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let procs = self.procs();
+            if procs.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for pid in procs {
+                // SAFETY: kill(2) has no memory effects; these are processes the test started
+                // (inside its container) and put into its own cgroup.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // rmdir succeeds once the last process is gone (zombies included).
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match fs::remove_dir(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == ErrorKind::NotFound => return,
+                Err(e) if Instant::now() >= deadline => {
+                    eprintln!(
+                        "furnace-tests: cannot remove the pids cgroup {}: {e}",
+                        self.path.display()
+                    );
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// `(pid, start time)` of every process on the machine: compare two to find new ones.
+pub fn process_keys() -> BTreeSet<(u32, u64)> {
+    all_processes()
+        .into_iter()
+        .map(|p| (p.pid, p.start))
+        .collect()
+}
+
+/// Live (not zombie) processes whose name is `comm` and which are not in `before`.
+pub fn new_live_processes_named(comm: &str, before: &BTreeSet<(u32, u64)>) -> Vec<String> {
+    all_processes()
+        .into_iter()
+        .filter(|p| p.comm == comm && p.state != 'Z' && p.state != 'X')
+        .filter(|p| !before.contains(&(p.pid, p.start)))
+        .map(|p| format!("{} ({}) state {} parent {}", p.pid, p.comm, p.state, p.ppid))
+        .collect()
+}
