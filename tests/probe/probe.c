@@ -306,6 +306,16 @@ static int syscall_answer(int rc)
     return answer(rc == 0, errno);
 }
 
+/* The id of the session keyring: it differs from the caller's when the command has its own. */
+static int cmd_session_keyring(void)
+{
+    long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* KEY_SPEC_SESSION_KEYRING */, 0);
+    if (id < 0)
+        return answer(0, errno);
+    printf("ok %ld\n", id);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -318,6 +328,8 @@ int main(int argc, char **argv)
         return cmd_status();
     if (!strcmp(cmd, "cwd"))
         return cmd_cwd();
+    if (!strcmp(cmd, "session-keyring"))
+        return cmd_session_keyring();
     if (!strcmp(cmd, "open-ro") && argc == 3)
         return cmd_read(argv[2], 4096);
     if (!strcmp(cmd, "open-wo") && argc == 3)

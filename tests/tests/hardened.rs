@@ -388,12 +388,50 @@ fn ptrace_of_pid1_fails() {
         &["EPERM"],
         "ptrace PID 1",
     );
-    // Nor can its memory or environment be read through /proc.
-    for file in ["/proc/1/environ", "/proc/1/mem"] {
+    // Nor its executable (a host binary: the caller's), memory or environment (C06, C07).
+    for file in ["/proc/1/environ", "/proc/1/mem", "/proc/1/exe"] {
         assert_fails(
             &probe_answer(&c, &["open-ro", file]),
             &["EACCES", "EPERM"],
             file,
+        );
+    }
+}
+
+// F08
+#[test]
+fn commands_get_a_session_keyring_of_their_own() {
+    let ours = {
+        // SAFETY: KEYCTL_GET_KEYRING_ID reads no memory of ours.
+        let id = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+        assert!(
+            id > 0,
+            "the test process has no session keyring: {}",
+            std::io::Error::last_os_error()
+        );
+        id.to_string()
+    };
+    let scratch = Scratch::new();
+    install_probe(&scratch);
+    for hardened in [true, false] {
+        let c = Container::builder(scratch.root())
+            .hardened(hardened)
+            .start()
+            .expect("start");
+        let theirs = match probe_answer(&c, &["session-keyring"]) {
+            Answer::Ok(id) => id,
+            Answer::Err(e) => panic!("the command cannot name its session keyring: {e}"),
+        };
+        assert_ne!(
+            theirs, ours,
+            "hardened={hardened}: the command shares the caller's session keyring"
+        );
+        // Two commands do not share one either.
+        let again = probe_answer(&c, &["session-keyring"]);
+        assert_ne!(
+            again,
+            Answer::Ok(theirs.clone()),
+            "hardened={hardened}: one keyring for two commands"
         );
     }
 }

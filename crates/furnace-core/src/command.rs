@@ -423,5 +423,8 @@ fn enter_container(
         raw::no_new_privs().map_err(os)?;
         raw::new_session().map_err(os)?;
     }
-    raw::set_ids(uid, gid).map_err(os)
+    raw::set_ids(uid, gid).map_err(os)?;
+    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
+    // credentials) stay out of reach.
+    raw::join_new_session_keyring().map_err(os)
 }

@@ -264,6 +264,21 @@ pub fn check_stdio_is_no_directory() -> RawResult<()> {
     Ok(())
 }
 
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: joins a new anonymous session keyring, so that
+/// the keys of the session the process came from (the caller's) are no longer in reach.
+pub fn join_new_session_keyring() -> RawResult<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: with a null name the call reads no memory of ours.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    })
+    .map(drop)
+}
+
 /// `setgroups(0)`, `setgid`, `setuid`, in that order (the only order that works: after
 /// `setuid` the process may no longer change its groups).
 pub fn set_ids(uid: Option<u32>, gid: Option<u32>) -> RawResult<()> {
