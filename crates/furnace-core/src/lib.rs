@@ -21,6 +21,7 @@
 //! [`ContainerBuilder::hardened`] — see the project's `docs/SECURITY.md`.
 #![warn(missing_docs)]
 
+mod builder;
 mod command;
 mod container;
 mod error;
@@ -29,6 +30,7 @@ pub mod host;
 mod init;
 mod plan;
 
+pub use builder::{BindMount, ContainerBuilder, HARDENED_CAPABILITIES};
 pub use command::Command;
-pub use container::{BindMount, Container, ContainerBuilder, HARDENED_CAPABILITIES};
+pub use container::Container;
 pub use error::{Error, PathProblem, Result};
