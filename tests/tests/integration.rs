@@ -640,6 +640,29 @@ mod exec {
     }
 
     #[test]
+    fn one_command_spawned_again_after_changes_applies_the_new_settings() {
+        let scratch = Scratch::new();
+        for hardened in [false, true] {
+            let c = Container::builder(scratch.root())
+                .hardened(hardened)
+                .start()
+                .expect("start");
+            let mut cmd = c.command("sh");
+            cmd.args(["-c", "pwd; id -u"]).uid(65534);
+            let first = cmd.output().expect("first spawn");
+            assert!(first.status.success(), "hardened={hardened}: {first:?}");
+            assert_eq!(String::from_utf8_lossy(&first.stdout), "/\n65534\n");
+            // The second spawn of the same command, changed in between, must neither re-run
+            // the first spawn's settings (a second setns after dropping privileges fails) nor
+            // ignore the new ones.
+            cmd.current_dir("/tmp").uid(0);
+            let second = cmd.output().expect("second spawn");
+            assert!(second.status.success(), "hardened={hardened}: {second:?}");
+            assert_eq!(String::from_utf8_lossy(&second.stdout), "/tmp\n0\n");
+        }
+    }
+
+    #[test]
     fn children_are_in_every_namespace_of_the_container() {
         let scratch = Scratch::new();
         for isolated in [false, true] {

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -42,9 +42,11 @@ pub struct Command<'c> {
     container: &'c Container,
     inner: std::process::Command,
     program: std::ffi::OsString,
-    cwd: Option<CString>,
-    uid: Option<u32>,
-    gid: Option<u32>,
+    /// What the child applies before exec. Boxed: the pre-exec hook, registered once, reads it
+    /// through a pointer, so its address must not change when the `Command` moves.
+    entry: Box<Entry>,
+    /// Whether the pre-exec hook is registered (std keeps every hook ever added).
+    hooked: bool,
     stdin_set: bool,
     stdout_set: bool,
     stderr_set: bool,
@@ -57,9 +59,16 @@ impl Container {
             container: self,
             inner: std::process::Command::new(program.as_ref()),
             program: program.as_ref().to_owned(),
-            cwd: None,
-            uid: None,
-            gid: None,
+            entry: Box::new(Entry {
+                pidfd: self.init.as_raw_fd(),
+                join: self.namespaces - Namespaces::PID,
+                cwd: None,
+                capabilities: self.capabilities,
+                uid: None,
+                gid: None,
+                failpoint: self.failpoint.clone(),
+            }),
+            hooked: false,
             stdin_set: false,
             stdout_set: false,
             stderr_set: false,
@@ -164,7 +173,7 @@ impl Command<'_> {
     /// The working directory, a path *inside* the container (default `/`).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         let dir = dir.as_ref();
-        self.cwd = Some(if dir.is_absolute() {
+        self.entry.cwd = Some(if dir.is_absolute() {
             cstring(dir)
         } else {
             cstring(Path::new("/").join(dir))
@@ -195,13 +204,13 @@ impl Command<'_> {
 
     /// Runs the process as this user id (inside the container, after joining it).
     pub fn uid(&mut self, uid: u32) -> &mut Self {
-        self.uid = Some(uid);
+        self.entry.uid = Some(uid);
         self
     }
 
     /// Runs the process with this group id, and no supplementary groups.
     pub fn gid(&mut self, gid: u32) -> &mut Self {
-        self.gid = Some(gid);
+        self.entry.gid = Some(gid);
         self
     }
 
@@ -213,26 +222,28 @@ impl Command<'_> {
         // No liveness check first: forking into the pid namespace of a dead init fails
         // (ENOMEM), and `spawn_error` then reports that the container is not running.
         let init = &self.container.init;
-        let pidfd = init.as_raw_fd();
-        let join = self.container.namespaces - Namespaces::PID;
-        let cwd = self.cwd.clone();
-        let (uid, gid) = (self.uid, self.gid);
-        let capabilities = self.container.capabilities;
-        let failpoint = self.container.failpoint.clone();
-        // SAFETY: the closure runs in the forked child before exec and makes system calls only:
-        // no allocation (the cwd string was made here, before the fork), no locks.
-        unsafe {
-            self.inner.pre_exec(move || {
-                // A panic here must end the child, never unwind into std's (or the caller's)
-                // code in a process that is a copy of the caller.
-                let entered = std::panic::catch_unwind(|| {
-                    Failpoint::hit(failpoint.as_ref(), "spawn-forked");
-                    enter_container(pidfd, join, cwd.as_deref(), capabilities, uid, gid)?;
-                    Failpoint::hit(failpoint.as_ref(), "spawn-pre-exec");
-                    Ok(())
+        if !self.hooked {
+            let entry = EntryPtr(&*self.entry);
+            // SAFETY: the hook runs in the forked child before exec and makes system calls only:
+            // no allocation (the settings were made before the fork), no locks. It reads the
+            // boxed settings through `entry`: the box lives as long as this `Command`, which
+            // owns the std command that runs the hook, only ever inside `spawn`, in a child
+            // whose memory is a copy of ours taken during that call.
+            unsafe {
+                self.inner.pre_exec(move || {
+                    let entry = entry.get();
+                    // A panic here must end the child, never unwind into std's (or the
+                    // caller's) code in a process that is a copy of the caller.
+                    let entered = std::panic::catch_unwind(|| {
+                        Failpoint::hit(entry.failpoint.as_ref(), "spawn-forked");
+                        enter_container(entry)?;
+                        Failpoint::hit(entry.failpoint.as_ref(), "spawn-pre-exec");
+                        Ok(())
+                    });
+                    entered.unwrap_or_else(|_| raw::exit(127))
                 });
-                entered.unwrap_or_else(|_| raw::exit(127))
-            });
+            }
+            self.hooked = true;
         }
         Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");
         let spawned = {
@@ -291,6 +302,7 @@ impl Command<'_> {
             .into();
         }
         let cwd = self
+            .entry
             .cwd
             .as_ref()
             .map(|c| PathBuf::from(std::ffi::OsStr::from_bytes(c.as_bytes())));
@@ -377,17 +389,46 @@ fn is_reaped(pidfd: &Pidfd) -> bool {
     )
 }
 
-/// Runs in the forked child before exec: marks inherited fds close-on-exec, becomes
-/// non-dumpable, joins the container's namespaces, changes directory (verifying it is inside)
-/// and ids. System calls only.
-fn enter_container(
-    pidfd: i32,
+/// What a command's child applies before exec, read by the pre-exec hook.
+#[derive(Debug)]
+struct Entry {
+    /// PID 1's pidfd (the container keeps it open; the child has a copy of the fd table).
+    pidfd: RawFd,
+    /// The namespaces to join with `setns(pidfd)` (the pid namespace is joined at the fork).
     join: Namespaces,
-    cwd: Option<&std::ffi::CStr>,
+    cwd: Option<CString>,
+    /// The capability mask of the hardened profile.
     capabilities: Option<u64>,
     uid: Option<u32>,
     gid: Option<u32>,
-) -> io::Result<()> {
+    failpoint: Option<Failpoint>,
+}
+
+/// The pre-exec hook's pointer to the [`Entry`] of its `Command`.
+struct EntryPtr(*const Entry);
+
+impl EntryPtr {
+    /// The settings.
+    ///
+    /// # Safety
+    ///
+    /// The `Entry` must still be alive: true inside `Command::spawn`, see there.
+    unsafe fn get(&self) -> &Entry {
+        // SAFETY: the caller guarantees the box behind the pointer is alive.
+        unsafe { &*self.0 }
+    }
+}
+
+// SAFETY: the pointer is only dereferenced in the forked child (see `Command::spawn`), never
+// by another thread of this process.
+unsafe impl Send for EntryPtr {}
+// SAFETY: as above.
+unsafe impl Sync for EntryPtr {}
+
+/// Runs in the forked child before exec: marks inherited fds close-on-exec, becomes
+/// non-dumpable, joins the container's namespaces, changes directory (verifying it is inside)
+/// and ids. System calls only.
+fn enter_container(entry: &Entry) -> io::Result<()> {
     let os = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
     // the container. std's own error pipe is close-on-exec already.
@@ -402,20 +443,20 @@ fn enter_container(
         .map_err(os)?;
     // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
     // open for the whole spawn (and the child has its own copy of the fd table).
-    let init = unsafe { BorrowedFd::borrow_raw(pidfd) };
+    let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
     rustix::thread::move_into_thread_name_spaces(
         init,
-        rustix::thread::ThreadNameSpaceType::from_bits_retain(join.bits()),
+        rustix::thread::ThreadNameSpaceType::from_bits_retain(entry.join.bits()),
     )
     .map_err(os)?;
     // Joining the mount namespace set root and cwd to the container's root.
-    if let Some(cwd) = cwd {
-        rustix::process::chdir(cwd).map_err(os)?;
+    if let Some(cwd) = &entry.cwd {
+        rustix::process::chdir(cwd.as_c_str()).map_err(os)?;
         if !raw::cwd_is_reachable().map_err(os)? {
             return Err(os(Errno::PERM));
         }
     }
-    if let Some(keep) = capabilities {
+    if let Some(keep) = entry.capabilities {
         // Hardened: reduce capabilities while still root (dropping from the bounding set
         // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
         // that its terminal is not our controlling terminal.
@@ -423,7 +464,7 @@ fn enter_container(
         raw::no_new_privs().map_err(os)?;
         raw::new_session().map_err(os)?;
     }
-    raw::set_ids(uid, gid).map_err(os)?;
+    raw::set_ids(entry.uid, entry.gid).map_err(os)?;
     // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
     // credentials) stay out of reach.
     raw::join_new_session_keyring().map_err(os)
