@@ -34,6 +34,25 @@
  *                             first process probes with short-lived forks every millisecond
  *                             and reports "eagain after K probes" once fork fails (or "never
  *                             fenced" after ~5 s), then exits
+ *   probe kill PID SIG        kill(PID, SIG) (SIG 0 asks whether PID is visible at all)
+ *   probe shm-create KEY BYTES    a SysV shared-memory segment (IPC_CREAT|IPC_EXCL, 0600),
+ *                             every page written once, detached again but not removed:
+ *                             "ok SHMID" (KEY in C notation: decimal or 0x...)
+ *   probe shm-get KEY         shmget(KEY, 0, 0): "ok SHMID" or "err NAME"
+ *   probe mq-create NAME      a POSIX message queue (O_CREAT|O_EXCL, 0600), closed again
+ *   probe mq-open NAME        mq_open(NAME, O_RDONLY)
+ *   probe ptmx-exhaust BOUND  opens /dev/ptmx (and keeps it open) until that fails or BOUND
+ *                             ptys are open; when the process runs out of fds a child with
+ *                             a fresh table carries on. Answers "ok N" (bound reached) or
+ *                             "err NAME after N", then holds every pty until stdin reaches
+ *                             EOF
+ *   probe knob NAME           one harmless attempt at a kernel-global knob (SECURITY.md F05),
+ *                             with arguments that, past the permission check, would fail
+ *                             (or change nothing outside the container): init_module,
+ *                             finit_module, kexec_load, reboot-cad-off, swapon,
+ *                             clock_settime, iopl, acct, bpf-socket-filter, bpf-kprobe,
+ *                             perf-cpu-wide
+ *   probe sethostname NAME    sethostname(NAME)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -43,9 +62,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/bpf.h>
+#include <linux/kexec.h>
+#include <linux/perf_event.h>
+#include <linux/reboot.h>
+#include <mqueue.h>
 #include <sys/ioctl.h>
 #include <sched.h>
+#include <sys/acct.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
+#include <sys/swap.h>
+#include <time.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -316,6 +345,163 @@ static int cmd_session_keyring(void)
     return 0;
 }
 
+static int cmd_shm_create(key_t key, size_t bytes)
+{
+    int id = shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0)
+        return answer(0, errno);
+    char *mem = shmat(id, NULL, 0);
+    if (mem == (void *)-1) {
+        printf("shmat ");
+        return answer(0, errno);
+    }
+    /* Touch every page, so that the segment really takes memory (Shmem in /proc/meminfo). */
+    memset(mem, 0x5a, bytes);
+    shmdt(mem);
+    printf("ok %d\n", id);
+    return 0;
+}
+
+static int cmd_shm_get(key_t key)
+{
+    int id = shmget(key, 0, 0);
+    if (id < 0)
+        return answer(0, errno);
+    printf("ok %d\n", id);
+    return 0;
+}
+
+static int cmd_mq(const char *name, int create)
+{
+    mqd_t q = create ? mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, NULL)
+                     : mq_open(name, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    if (q != (mqd_t)-1)
+        mq_close(q);
+    return answer(q != (mqd_t)-1, err);
+}
+
+static void wait_for_eof(void)
+{
+    char buf[64];
+    while (read(0, buf, sizeof buf) > 0)
+        ;
+}
+
+static int cmd_ptmx_exhaust(long bound)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long opened = 0;
+    int err = 0;
+    while (opened < bound) {
+        int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            opened++;
+            continue;
+        }
+        err = errno;
+        if (err != EMFILE)
+            break;
+        /* Out of fds, not of ptys: we keep ours, a child with a fresh table carries on. */
+        fflush(stdout);
+        pid_t child = fork();
+        if (child < 0) {
+            err = errno;
+            break;
+        }
+        if (child > 0) {
+            wait_for_eof();
+            waitpid(child, NULL, 0);
+            _exit(0);
+        }
+        close_range(3, ~0U, 0);
+        err = 0;
+    }
+    if (opened >= bound)
+        printf("ok %ld\n", opened);
+    else
+        printf("err %s after %ld\n", strerrorname_np(err) ? strerrorname_np(err) : "?", opened);
+    fflush(stdout);
+    wait_for_eof();
+    return 0;
+}
+
+static int cmd_knob(const char *knob)
+{
+    long rc;
+    if (!strcmp(knob, "init_module")) {
+        /* Past CAP_SYS_MODULE: ENOEXEC (not an ELF image). */
+        static char image[4];
+        rc = syscall(SYS_init_module, image, sizeof image, "");
+    } else if (!strcmp(knob, "finit_module")) {
+        /* Past CAP_SYS_MODULE: EINVAL or ENOEXEC (/dev/null is no module). */
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        rc = syscall(SYS_finit_module, fd, "", 0);
+    } else if (!strcmp(knob, "kexec_load")) {
+        /* Past CAP_SYS_BOOT: EINVAL (more than KEXEC_SEGMENT_MAX segments). */
+        rc = syscall(SYS_kexec_load, 0UL, 17UL, NULL, (unsigned long)KEXEC_ARCH_DEFAULT);
+    } else if (!strcmp(knob, "reboot-cad-off")) {
+        /* Past CAP_SYS_BOOT, in a pid namespace of its own: EINVAL (only restart, power off
+         * and halt mean something there); in the host's, it would only disable Ctrl-Alt-Del. */
+        rc = syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+                     LINUX_REBOOT_CMD_CAD_OFF, NULL);
+    } else if (!strcmp(knob, "swapon")) {
+        /* Past CAP_SYS_ADMIN: ENOENT. */
+        rc = swapon("/furnace-probe-no-such-swap-file", 0);
+    } else if (!strcmp(knob, "clock_settime")) {
+        /* Past CAP_SYS_TIME: the clock set to what it just read (a step of microseconds). */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rc = clock_settime(CLOCK_REALTIME, &now);
+    } else if (!strcmp(knob, "iopl")) {
+#ifdef SYS_iopl
+        /* Past CAP_SYS_RAWIO: port I/O for this process only, which never uses it. */
+        rc = syscall(SYS_iopl, 3);
+#else
+        rc = -1;
+        errno = ENOSYS;
+#endif
+    } else if (!strcmp(knob, "acct")) {
+        /* Past CAP_SYS_PACCT: accounting switched off (it is off) for this pid namespace. */
+        rc = acct(NULL);
+    } else if (!strcmp(knob, "bpf-socket-filter") || !strcmp(knob, "bpf-kprobe")) {
+        /* r0 = 0; exit. Loaded, it would be closed again at once, attached to nothing. */
+        struct bpf_insn insns[2] = {
+            {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
+            {.code = BPF_JMP | BPF_EXIT},
+        };
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.prog_type = !strcmp(knob, "bpf-kprobe") ? BPF_PROG_TYPE_KPROBE
+                                                     : BPF_PROG_TYPE_SOCKET_FILTER;
+        attr.insn_cnt = 2;
+        attr.insns = (unsigned long)insns;
+        attr.license = (unsigned long)"GPL";
+        rc = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+    } else if (!strcmp(knob, "perf-cpu-wide")) {
+        /* A software counter of every process on CPU 0, kernel included. Opened, it would be
+         * closed again at once. */
+        struct perf_event_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.size = sizeof attr;
+        attr.config = PERF_COUNT_SW_CPU_CLOCK;
+        attr.disabled = 1;
+        rc = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+    } else {
+        fprintf(stderr, "probe knob: unknown knob %s\n", knob);
+        return 2;
+    }
+    int err = errno;
+    if (rc > 0)
+        close(rc); /* a bpf program or perf event fd: let go of it at once */
+    return answer(rc >= 0, err);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -370,11 +556,29 @@ int main(int argc, char **argv)
         return cmd_orphans(atol(argv[2]));
     if (!strcmp(cmd, "forkbomb") && argc == 3)
         return cmd_forkbomb(atol(argv[2]));
+    if (!strcmp(cmd, "kill") && argc == 4)
+        return syscall_answer(kill(atoi(argv[2]), atoi(argv[3])));
+    if (!strcmp(cmd, "shm-create") && argc == 4)
+        return cmd_shm_create((key_t)strtol(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
+    if (!strcmp(cmd, "shm-get") && argc == 3)
+        return cmd_shm_get((key_t)strtol(argv[2], NULL, 0));
+    if (!strcmp(cmd, "mq-create") && argc == 3)
+        return cmd_mq(argv[2], 1);
+    if (!strcmp(cmd, "mq-open") && argc == 3)
+        return cmd_mq(argv[2], 0);
+    if (!strcmp(cmd, "ptmx-exhaust") && argc == 3)
+        return cmd_ptmx_exhaust(atol(argv[2]));
+    if (!strcmp(cmd, "knob") && argc == 3)
+        return cmd_knob(argv[2]);
+    if (!strcmp(cmd, "sethostname") && argc == 3)
+        return syscall_answer(sethostname(argv[2], strlen(argv[2])));
 usage:
     fprintf(stderr, "usage: probe fds|status|cwd|open-ro P|open-wo P|mknod-blk P MAJ MIN|"
                     "read-dev P N|mount-proc D|mount-bind S D|mount-cgroup D|remount-rw D|umount D|"
                     "userns-mount-proc D|"
                     "create P|handle-escape F|ptrace PID|tiocsti[-highbits] FD STR|orphans N|"
-                    "forkbomb BUDGET\n");
+                    "forkbomb BUDGET|kill PID SIG|shm-create KEY BYTES|shm-get KEY|"
+                    "mq-create NAME|mq-open NAME|ptmx-exhaust BOUND|knob NAME|"
+                    "sethostname NAME\n");
     return 2;
 }
