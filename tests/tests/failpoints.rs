@@ -188,3 +188,58 @@ fn owner_killed_while_any_stage_hangs_leaves_nothing() {
     let_init_reap();
     leaks.assert_clean();
 }
+
+/// E05: the hardened profile masks files with the container's own `/dev/null`. While PID 1
+/// waits just before its first mask, the host replaces that `/dev/null` with a symlink to
+/// `/proc/sys/kernel/core_pattern` (the CVE-2025-31133 shape: a mask source turned into a
+/// door). The mask step must notice that its source is no longer the 1:3 device and fail the
+/// start, rather than bind-mount the link's target writable into the container.
+#[test]
+fn a_mask_source_swapped_during_set_up_is_refused() {
+    let scratch = Scratch::exclusive();
+    let root = scratch.root();
+    let leaks = LeakCheck::snapshot();
+    let mut child = Command::new(HELPER)
+        .arg("run-with")
+        .arg(&root)
+        .args(["--hardened", "--", "/bin/true"])
+        .env("FURNACE_FAILPOINT", "before-mask:delay")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start furnace-test-helper");
+    // Find the container's PID 1 (a child of the helper) and wait until its /dev is there.
+    let helper = child.id();
+    let deadline = Instant::now() + DEADLINE;
+    let null = loop {
+        let init = furnace_tests::all_processes()
+            .into_iter()
+            .find(|p| p.ppid == helper && p.comm == "furnace-init");
+        if let Some(init) = init {
+            let null = std::path::PathBuf::from(format!("/proc/{}/root/dev/null", init.pid));
+            if std::fs::symlink_metadata(&null).is_ok() {
+                break null;
+            }
+        }
+        assert!(Instant::now() < deadline, "PID 1 never populated /dev");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::fs::remove_file(&null).expect("remove the container's /dev/null");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", &null).expect("plant the symlink");
+    let status = wait_with_deadline(&mut child, "before-mask:delay");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    drop(child);
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the start must fail; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("(mask /proc/") && stderr.contains("ENODEV"),
+        "the failure names the mask step and its errno: {stderr}"
+    );
+    let_init_reap();
+    leaks.assert_clean();
+}

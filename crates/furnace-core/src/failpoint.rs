@@ -8,11 +8,13 @@
 //! - stages in the owner process: `pre-clone`, `post-clone`, `ready-received`,
 //!   `spawn-pre-fork`, `teardown-signalled`;
 //! - in PID 1: `pid1-start`, `step-N` (after set-up step N, numbered as in
-//!   [`Error::Setup`](crate::Error::Setup)), `pid1-ready` (before it reports);
+//!   [`Error::Setup`](crate::Error::Setup)), `before-mask` (before the hardened profile's
+//!   first mask), `pid1-ready` (before it reports);
 //! - in a command's child before exec: `spawn-forked`, `spawn-pre-exec`;
 //!
 //! and the actions: `exit` (leave at once with status 97, no clean-up), `kill` (`SIGKILL`
-//! itself; PID 1, which cannot, exits), `pause` (hang for ever, until killed).
+//! itself; PID 1, which cannot, exits), `pause` (hang for ever, until killed), `delay` (wait
+//! one second, then go on: a window for a test to race with).
 
 /// What an armed failpoint does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,7 @@ pub(crate) enum Action {
     Exit,
     Kill,
     Pause,
+    Delay,
 }
 
 /// One armed failpoint.
@@ -44,6 +47,7 @@ impl Failpoint {
             "exit" => Action::Exit,
             "kill" => Action::Kill,
             "pause" => Action::Pause,
+            "delay" => Action::Delay,
             _ => return None,
         };
         Some(Failpoint {
@@ -90,6 +94,13 @@ fn hit_numbered(this: Option<&Failpoint>, prefix: &str, number: Option<usize>) {
         Action::Pause => loop {
             let _ = rustix::event::poll(&mut [], None);
         },
+        Action::Delay => {
+            let second = rustix::event::Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            };
+            let _ = rustix::event::poll(&mut [], Some(&second));
+        }
     }
 }
 

@@ -50,7 +50,11 @@ pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd)
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut root: Option<OwnedFd> = None;
+    let first_mask = plan.ops.iter().position(|op| matches!(op, Op::Mask(_)));
     for (index, op) in plan.ops.iter().enumerate() {
+        if Some(index) == first_mask {
+            Failpoint::hit(failpoint, "before-mask");
+        }
         if let Err(errno) = execute(op, &mut root) {
             report_and_exit(&ready, index as u32 + 1, errno);
         }

@@ -10,7 +10,7 @@
 //! furnace-test-helper run ROOT PROGRAM [ARGS...]
 //!                                  run one command in a container, inheriting stdio, and exit
 //!                                  with its code (for poking at an image by hand)
-//! furnace-test-helper run-with ROOT [--bind SRC:DST] [--bind-ro SRC:DST] [--isolate-net]
+//! furnace-test-helper run-with ROOT [--bind SRC:DST] [--bind-ro SRC:DST] [--isolate-net] [--hardened]
 //!                                  [--hostname NAME] -- PROGRAM [ARGS...]
 //!                                  the same with options (for fault injection under strace)
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
@@ -155,6 +155,9 @@ fn run_with(root: &str, args: &[String]) -> ExitCode {
             }
             "--isolate-net" => {
                 builder.isolate_network(true);
+            }
+            "--hardened" => {
+                builder.hardened(true);
             }
             "--hostname" => {
                 builder.hostname(value("--hostname"));
