@@ -137,12 +137,38 @@ impl SuiteReport {
 
 /// Baseline, mount, `cargo test -p furnace-tests`, unmount + detach, leak audit.
 /// The caller holds the machine lock and has built the image.
+/// What the suite needs besides the image: `strace` for the fault-injection tests, and `gcc`
+/// with a static libc for the `/probe` helper `tests/build.rs` compiles. Installed with
+/// apt-get when missing, so that `cargo xtask test` works on a fresh machine.
+fn ensure_suite_tools() -> Result<()> {
+    util::ensure_tool("strace", "strace")?;
+    let gcc = util::ensure_tool("gcc", "gcc")?;
+    let has_static_libc = || {
+        std::process::Command::new(&gcc)
+            .arg("-print-file-name=libc.a")
+            .output()
+            .map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).is_absolute())
+            .unwrap_or(false)
+    };
+    if !has_static_libc() {
+        util::apt_install("libc6-dev")?;
+        if !has_static_libc() {
+            return Err("gcc has no static libc (libc.a) even after installing libc6-dev".into());
+        }
+    }
+    Ok(())
+}
+
 pub fn run_suite(image: &Path, extra: &[String]) -> SuiteReport {
     let mut report = SuiteReport {
         name: "itest",
         summary: Summary::default(),
         failures: Vec::new(),
     };
+    if let Err(e) = ensure_suite_tools() {
+        report.failures.push(e);
+        return report;
+    }
     let before = match audit::snapshot() {
         Ok(s) => s,
         Err(e) => {

@@ -124,6 +124,13 @@ pub fn ensure_tool(name: &str, package: &str) -> Result<PathBuf> {
         ));
     }
     eprintln!("xtask: `{name}` is missing; installing the package `{package}` with apt-get");
+    apt_install(package)?;
+    which(name).ok_or_else(|| format!("`{name}` is still missing after installing `{package}`"))
+}
+
+/// `apt-get install -y --no-install-recommends PACKAGE`, running `apt-get update` first if
+/// the plain install fails (a fresh machine has no package lists).
+pub fn apt_install(package: &str) -> Result<()> {
     let install = || {
         let mut cmd = Command::new("apt-get");
         cmd.args(["install", "-y", "--no-install-recommends", package])
@@ -139,7 +146,7 @@ pub fn ensure_tool(name: &str, package: &str) -> Result<PathBuf> {
         run(&mut update)?;
         install()?;
     }
-    which(name).ok_or_else(|| format!("`{name}` is still missing after installing `{package}`"))
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
