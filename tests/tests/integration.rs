@@ -1670,62 +1670,30 @@ mod errors {
         let scratch = Scratch::new();
         let src = TempDir::new("bind-src");
         std::fs::write(src.join("file"), "x").expect("write");
-        let err = Container::builder(scratch.root())
-            .bind(src.path(), "/")
-            .start()
-            .expect_err("the root itself");
-        assert!(
-            matches!(
-                &err,
-                Error::BindDestination {
-                    problem: PathProblem::IsRoot,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        let err = Container::builder(scratch.root())
-            .bind(src.join("file"), "/etc")
-            .start()
-            .expect_err("a file onto a directory");
-        assert!(
-            matches!(
-                &err,
-                Error::BindDestination {
-                    problem: PathProblem::KindMismatch(_),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        let err = Container::builder(scratch.root())
-            .bind(src.path(), "/etc/passwd")
-            .start()
-            .expect_err("a directory onto a file");
-        assert!(
-            matches!(
-                &err,
-                Error::BindDestination {
-                    problem: PathProblem::KindMismatch(_),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        let err = Container::builder(scratch.root())
-            .bind(src.path(), "/etc/passwd/below")
-            .start()
-            .expect_err("below a file");
-        assert!(
-            matches!(
-                &err,
-                Error::BindDestination {
-                    problem: PathProblem::NotADirectory,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        let (dir, file) = (src.path().to_path_buf(), src.join("file"));
+        type Case<'a> = (&'a str, &'a PathBuf, &'a str, fn(&PathProblem) -> bool);
+        let cases: [Case; 4] = [
+            ("the root itself", &dir, "/", |p| *p == PathProblem::IsRoot),
+            ("a file onto a directory", &file, "/etc", |p| {
+                matches!(p, PathProblem::KindMismatch(_))
+            }),
+            ("a directory onto a file", &dir, "/etc/passwd", |p| {
+                matches!(p, PathProblem::KindMismatch(_))
+            }),
+            ("below a file", &dir, "/etc/passwd/below", |p| {
+                *p == PathProblem::NotADirectory
+            }),
+        ];
+        for (what, source, destination, expected) in cases {
+            let err = Container::builder(scratch.root())
+                .bind(source, destination)
+                .start()
+                .expect_err(what);
+            assert!(
+                matches!(&err, Error::BindDestination { problem, .. } if expected(problem)),
+                "{what}: {err:?}"
+            );
+        }
     }
 
     #[test]
