@@ -222,10 +222,27 @@ impl ContainerBuilder {
             capabilities: self.hardened.then(hardened_capability_mask),
             plan: Plan {
                 ops,
-                process_strings: furnace_sys::raw::ProcessStrings::of_self(),
+                process_strings: process_strings(),
                 failpoint: Failpoint::from_env(),
             },
         })
+    }
+}
+
+/// This process's argument and environment areas, read once: the kernel fixes them at exec.
+/// The pid is part of the key, so a forked child of the caller reads its own.
+fn process_strings() -> Option<furnace_sys::raw::ProcessStrings> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<(u32, Option<furnace_sys::raw::ProcessStrings>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    match *cache {
+        Some((cached_pid, strings)) if cached_pid == pid => strings,
+        _ => {
+            let strings = furnace_sys::raw::ProcessStrings::of_self();
+            *cache = Some((pid, strings));
+            strings
+        }
     }
 }
 
