@@ -7,6 +7,8 @@ use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
+use furnace_core::SpawnStep;
+
 /// furnace itself failed: bad arguments, or the container could not be made.
 pub const FURNACE_FAILED: u8 = 125;
 /// The command exists in the container but cannot be executed.
@@ -35,22 +37,26 @@ impl Failure {
         }
     }
 
-    /// Classifies an error of starting the command: not found (127), found but not executable
-    /// (126), or anything else (125).
+    /// Classifies an error of starting the command by the step that failed: `exec` not
+    /// finding the program is 127, finding one it cannot execute 126; a bad working
+    /// directory, like every other step of entering the container, is furnace's failure (125),
+    /// as with `env -C`.
     ///
     /// The library reports `NotFound` when the program is missing inside the container and
     /// `PermissionDenied` when it is not executable; exec's other refusals (a bad binary
-    /// format, a directory, a busy text file) also mean "exists but cannot be executed". The
-    /// library's `Error::Spawn` keeps the original error, errno included, as its source.
-    /// A bad working directory must be ruled out first by the caller, since `chdir` fails
-    /// with the same errors (see `run::check_cwd`).
+    /// format, a directory, a busy text file) also mean "exists but cannot be executed".
     pub fn spawn(err: &io::Error) -> Self {
-        let errno = err
-            .raw_os_error()
-            .or_else(|| match err.get_ref()?.downcast_ref() {
-                Some(furnace_core::Error::Spawn { source, .. }) => source.raw_os_error(),
-                _ => None,
-            });
+        let spawn = match err.get_ref().and_then(|e| e.downcast_ref()) {
+            Some(furnace_core::Error::Spawn { step, error, .. }) => Some((*step, error)),
+            _ => None,
+        };
+        let (step, errno) = match spawn {
+            Some((step, error)) => (step, error.raw_os_error()),
+            None => (SpawnStep::Exec, err.raw_os_error()),
+        };
+        if step != SpawnStep::Exec {
+            return Self::with_code(FURNACE_FAILED, err);
+        }
         let code = match (err.kind(), errno) {
             (io::ErrorKind::NotFound, _) => NOT_FOUND,
             (io::ErrorKind::PermissionDenied, _) => NOT_EXECUTABLE,
@@ -119,18 +125,28 @@ mod tests {
         assert_eq!(Failure::spawn(&e(libc::EACCES)).code(), NOT_EXECUTABLE);
         assert_eq!(Failure::spawn(&e(libc::ENOEXEC)).code(), NOT_EXECUTABLE);
         assert_eq!(Failure::spawn(&e(libc::EPIPE)).code(), FURNACE_FAILED);
-        // The library wraps spawn errors with context; the errno stays in the source.
-        let wrapped: io::Error = furnace_core::Error::Spawn {
-            program: "x".into(),
-            cwd: None,
-            source: e(libc::ETXTBSY),
-        }
-        .into();
-        assert_eq!(wrapped.raw_os_error(), None);
-        assert_eq!(Failure::spawn(&wrapped).code(), NOT_EXECUTABLE);
-        assert!(Failure::spawn(&wrapped)
+        // The library wraps spawn errors with context and the step; the errno stays inside.
+        let wrapped = |step, errno| -> io::Error {
+            furnace_core::Error::Spawn {
+                program: "x".into(),
+                step,
+                cwd: Some("/nowhere".into()),
+                error: e(errno),
+            }
+            .into()
+        };
+        let busy = wrapped(SpawnStep::Exec, libc::ETXTBSY);
+        assert_eq!(busy.raw_os_error(), None);
+        assert_eq!(Failure::spawn(&busy).code(), NOT_EXECUTABLE);
+        assert!(Failure::spawn(&busy)
             .to_string()
-            .starts_with("spawn x in the container: "));
+            .starts_with("spawn x in the container (working directory /nowhere): exec: "));
+        // A missing working directory is furnace's failure, not a missing command.
+        let no_dir = Failure::spawn(&wrapped(SpawnStep::ChangeDirectory, libc::ENOENT));
+        assert_eq!(no_dir.code(), FURNACE_FAILED);
+        assert!(no_dir
+            .to_string()
+            .contains("change to the working directory"));
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! caller's stdio, forward signals, tear the container down, and pass the status on.
 
 use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 
-use furnace_core::Container;
-use furnace_sys::DisplayErrno;
+use furnace_core::{Container, Error, ExitKind};
 
 use crate::cli::{ContainerArgs, RunArgs, ShellArgs};
 use crate::exit::{self, Failure};
@@ -37,7 +37,7 @@ pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
             signals,
             |container, forwarder| {
                 let shell = container.shell_command();
-                run_to_end(container, forwarder, shell, &env, args.cwd.as_deref())
+                run_to_end(forwarder, shell, &env, args.cwd.as_deref())
             },
         )
     });
@@ -57,8 +57,22 @@ fn with_container(
     let mut forwarder = Forwarder::new(signals);
     let container = builder.start().map_err(Failure::furnace)?;
     let status = body(&container, &mut forwarder)?;
+    if status.signal() == Some(libc::SIGKILL) {
+        settle_init(&container);
+    }
     tear_down(container);
     Ok(exit::code_of(status))
+}
+
+/// After the command died of `SIGKILL`, gives a PID 1 that was killed with it (from outside)
+/// a moment to finish exiting: it lingers until the kernel has killed and we have reaped
+/// everything in its namespace, and teardown tells "killed from outside" from "still running"
+/// by whether it has exited.
+fn settle_init(container: &Container) {
+    // PID 1 is our unreaped child: its pid cannot be reused meanwhile.
+    if let Ok(init) = furnace_sys::Pidfd::open(container.init_pid()) {
+        let _ = init.wait_exit_timeout(Some(std::time::Duration::from_millis(500)));
+    }
 }
 
 /// Runs the command line's command.
@@ -73,13 +87,12 @@ fn run_command(
     };
     let mut command = container.command(program);
     command.args(arguments);
-    run_to_end(container, forwarder, command, env, args.cwd.as_deref())
+    run_to_end(forwarder, command, env, args.cwd.as_deref())
 }
 
 /// Runs `command` with the caller's stdio, the `-e` variables and the `-w` directory, and
 /// waits for it, forwarding signals.
 fn run_to_end(
-    container: &Container,
     forwarder: &mut Forwarder,
     mut command: furnace_core::Command<'_>,
     env: &[(OsString, OsString)],
@@ -89,58 +102,34 @@ fn run_to_end(
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| spawn_failure(container, cwd, &e))?;
+    let mut child = command.spawn().map_err(|e| Failure::spawn(&e))?;
     forwarder
         .wait(&mut child)
         .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")))
 }
 
-/// The failure for a spawn error: a bad working directory is furnace's failure (125), as with
-/// `env -C`; otherwise the command was not found (127) or cannot be executed (126).
-fn spawn_failure(container: &Container, cwd: Option<&Path>, err: &std::io::Error) -> Failure {
-    if let Some(cwd) = cwd {
-        if let Err(errno) = check_cwd(container, cwd) {
-            return Failure::furnace(format_args!(
-                "working directory {} inside the container: {}",
-                cwd.display(),
-                DisplayErrno(errno)
-            ));
-        }
-    }
-    Failure::spawn(err)
-}
-
-/// Whether `cwd` is a directory inside the container, resolved in the container's root as
-/// PID 1 sees it (a relative `cwd` is relative to `/`, as the library takes it).
-fn check_cwd(container: &Container, cwd: &Path) -> Result<(), furnace_sys::Errno> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let root = rustix::fs::open(
-        format!("/proc/{}/root", container.init_pid()).as_str(),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let inside = cwd.strip_prefix("/").unwrap_or(cwd);
-    let inside = if inside.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        inside
-    };
-    rustix::fs::openat2(
-        &root,
-        inside,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT,
-    )
-    .map(drop)
-}
-
 /// Stops the container: every process inside is killed and every mount made inside goes.
 /// A failure here is reported, but the command's status is still what furnace exits with.
+///
+/// When PID 1 had ended before (killed from outside, say with `kill -9`), the command died
+/// with it: its status (137 for `SIGKILL`) alone would read as if the command itself had been
+/// killed, so one line says what happened.
 fn tear_down(container: Container) {
-    if let Err(err) = container.stop() {
-        Failure::furnace(format_args!("warning: tearing down the container: {err}")).report();
+    match container.stop() {
+        Ok(()) => {}
+        Err(Error::InitExited { pid, how }) => {
+            let how = match how {
+                ExitKind::Signaled(signal) => format!("was killed by signal {signal}"),
+                ExitKind::Exited(code) => format!("exited with status {code}"),
+            };
+            Failure::furnace(format_args!(
+                "the container's init (pid {pid}) {how} while the command ran; everything \
+                 inside, the command included, ended with it"
+            ))
+            .report();
+        }
+        Err(err) => {
+            Failure::furnace(format_args!("warning: tearing down the container: {err}")).report();
+        }
     }
 }

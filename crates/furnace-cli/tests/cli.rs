@@ -548,6 +548,59 @@ fn sigkill_of_furnace_leaves_no_process() {
     );
 }
 
+/// Regression (issue 10): PID 1 killed from the host while the command runs ends the command
+/// with it; furnace says so in one line instead of passing 137 on silently, as if the command
+/// alone had been killed.
+#[test]
+fn pid1_killed_from_outside_is_said_plainly() {
+    let t = TestRoot::new();
+    let mut child = t
+        .run(&[], &["sh", "-c", "echo ready; sleep 600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "ready");
+    // furnace's children: PID 1 (`furnace-init`) and the command.
+    let children: Vec<u32> = fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            fs::read_to_string(task.join("children")).ok()
+        })
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    let init = children
+        .iter()
+        .copied()
+        .find(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "furnace-init")
+        })
+        .unwrap_or_else(|| panic!("no furnace-init among furnace's children {children:?}"));
+    // SAFETY: plain kill(2) of a process of this test's furnace.
+    assert_eq!(unsafe { libc::kill(init as i32, libc::SIGKILL) }, 0);
+    let status = wait_within(&mut child);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(137), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(
+        stderr.contains(&format!("init (pid {init}) was killed by signal 9")),
+        "{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A real terminal, under tmux
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,15 @@
-//! Configuring a container: the builder, input checks, and the plan PID 1 will carry out.
+//! Configuring a container: the builder and the input checks. Everything here runs before a
+//! fork; what it produces, a validated [`Config`], is turned into PID 1's plan by
+//! [`crate::plan`] and started by [`crate::launch`].
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
-use furnace_sys::{Errno, Namespaces};
+use furnace_sys::Errno;
 
-use crate::container::Container;
 use crate::error::{Error, PathProblem, Result};
-use crate::failpoint::Failpoint;
-use crate::plan::{self, cstring, BindOp, Op, Plan};
 
 /// A bind mount from the host into a container.
 ///
@@ -84,10 +83,15 @@ pub struct ContainerBuilder {
     binds: Vec<BindMount>,
     hostname: String,
     hardened: bool,
+    start_timeout: Duration,
 }
 
+/// How long [`ContainerBuilder::start`] waits for PID 1's set-up by default.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl ContainerBuilder {
-    /// The defaults: host network, no binds, hostname `localhost`, privileged profile.
+    /// The defaults: host network, no binds, hostname `localhost`, privileged profile, a
+    /// start deadline of [`DEFAULT_START_TIMEOUT`].
     pub(crate) fn new(root: PathBuf) -> Self {
         ContainerBuilder {
             root,
@@ -95,6 +99,7 @@ impl ContainerBuilder {
             binds: Vec::new(),
             hostname: "localhost".into(),
             hardened: false,
+            start_timeout: DEFAULT_START_TIMEOUT,
         }
     }
 
@@ -123,7 +128,9 @@ impl ContainerBuilder {
         self.mount(BindMount::new(source, destination).read_only())
     }
 
-    /// Adds a bind mount.
+    /// Adds a bind mount. Binds are made after the container's own filesystems (`/proc`,
+    /// `/dev`, `/sys`, `/run`, …), in the order they were added, so a bind under one of them
+    /// is visible where it was asked for, and a later bind may cover an earlier one.
     pub fn mount(&mut self, bind: BindMount) -> &mut Self {
         self.binds.push(bind);
         self
@@ -158,101 +165,78 @@ impl ContainerBuilder {
         self
     }
 
-    /// Starts the container: checks the inputs, starts PID 1 in new namespaces, and returns
-    /// once it reports that the root is set up.
+    /// How long [`start`](ContainerBuilder::start) waits for PID 1 to finish setting the
+    /// container up (default [`DEFAULT_START_TIMEOUT`], 30 s). A step that hangs — a bind
+    /// source on an unresponsive network filesystem, say — then fails the start with
+    /// [`Error::StartTimeout`] naming the step, and PID 1 is killed and reaped.
     ///
-    /// Bad input is reported before any namespace exists. A step that fails inside is reported
-    /// as [`Error::Setup`] with its number, what it did and the errno; PID 1 is reaped by then,
-    /// so nothing of the half-made container is left.
-    pub fn start(&self) -> Result<Container> {
-        let prepared = self.prepare()?;
-        Container::launch(prepared)
+    /// A process blocked in an uninterruptible sleep cannot be killed until the kernel call
+    /// returns; in that case the start returns only once it does.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use furnace_core::Container;
+    /// let container = Container::builder("/srv/rootfs")
+    ///     .bind_ro("/mnt/nfs/data", "/data")
+    ///     .start_timeout(Duration::from_secs(5))
+    ///     .start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.start_timeout = timeout;
+        self
     }
 
-    /// Validates inputs and computes the plan: everything that can fail before a fork.
-    pub(crate) fn prepare(&self) -> Result<Prepared> {
+    /// Validates the inputs: everything that can be refused before a fork.
+    pub(crate) fn validate(&self) -> Result<Config> {
         let root = canonical_root(&self.root)?;
         validate_hostname(&self.hostname)?;
-        let mut ops = vec![Op::MakeRootSlave];
-        let mut namespaces = Namespaces::MNT
-            | Namespaces::PID
-            | Namespaces::UTS
-            | Namespaces::IPC
-            | Namespaces::CGROUP;
-        if self.isolate_network {
-            namespaces |= Namespaces::NET;
-            ops.push(Op::LoopbackUp);
-        }
-        let root_is_mount =
-            furnace_sys::mountinfo::is_mount_point(&root).map_err(Error::sys("check the root"))?;
-        let root_c = cstring(&root);
-        if !root_is_mount {
-            ops.push(Op::SelfBindRoot(root_c.clone()));
-        }
-        ops.push(Op::OpenRoot(root_c));
-        let root_fd = open_dir(&root).map_err(|e| Error::InvalidRoot {
+        let root_fd = open_dir(&root).map_err(|problem| Error::InvalidRoot {
             path: self.root.clone(),
-            problem: e,
+            problem,
         })?;
-        for bind in &self.binds {
-            ops.push(Op::Bind(prepare_bind(bind, &root_fd)?));
-        }
-        if !self.isolate_network {
-            if let Some(resolv) = resolv_conf_bind(&root_fd) {
-                ops.push(Op::Bind(resolv));
-            }
-        }
-        ops.push(Op::PivotRoot);
-        let loop_devices = if self.hardened {
-            Vec::new()
-        } else {
-            host_loop_devices()
-        };
-        plan::standard_mounts(&mut ops, &loop_devices);
-        if self.hardened {
-            plan::hardening(&mut ops, &thermal_throttle_dirs());
-        }
-        ops.push(Op::Hostname(cstring(&self.hostname)));
-        if self.hardened {
-            ops.push(Op::DropPrivileges);
-        }
-        Ok(Prepared {
+        let binds = self
+            .binds
+            .iter()
+            .map(|bind| validate_bind(bind, &root_fd))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Config {
             root,
-            namespaces,
+            isolate_network: self.isolate_network,
+            binds,
+            hostname: self.hostname.clone(),
+            hardened: self.hardened,
+            start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
-            plan: Plan {
-                ops,
-                process_strings: process_strings(),
-                failpoint: Failpoint::from_env(),
-            },
         })
     }
 }
 
-/// This process's argument and environment areas, read once: the kernel fixes them at exec.
-/// The pid is part of the key, so a forked child of the caller reads its own.
-fn process_strings() -> Option<furnace_sys::raw::ProcessStrings> {
-    use std::sync::Mutex;
-    static CACHE: Mutex<Option<(u32, Option<furnace_sys::raw::ProcessStrings>)>> = Mutex::new(None);
-    let pid = std::process::id();
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    match *cache {
-        Some((cached_pid, strings)) if cached_pid == pid => strings,
-        _ => {
-            let strings = furnace_sys::raw::ProcessStrings::of_self();
-            *cache = Some((pid, strings));
-            strings
-        }
-    }
+/// A configuration whose inputs were checked: the canonical root, binds with resolved sources
+/// and split destinations, a valid hostname.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub root: PathBuf,
+    pub isolate_network: bool,
+    pub binds: Vec<ValidBind>,
+    pub hostname: String,
+    pub hardened: bool,
+    pub start_timeout: Duration,
+    /// The capability mask commands are reduced to (hardened profile), or `None`.
+    pub capabilities: Option<u64>,
 }
 
-/// Everything `start` needs after the checks: the canonical root, the namespaces to create,
-/// the capabilities commands keep, and PID 1's plan.
-pub(crate) struct Prepared {
-    pub(crate) root: PathBuf,
-    pub(crate) namespaces: Namespaces,
-    pub(crate) capabilities: Option<u64>,
-    pub(crate) plan: Plan,
+/// A bind whose source exists and whose destination was checked as far as it exists.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidBind {
+    /// Host path, absolute and canonical.
+    pub source: PathBuf,
+    pub source_is_dir: bool,
+    /// The destination's components inside the root: `/a/./b/` is `["a", "b"]`.
+    pub dest_parts: Vec<OsString>,
+    pub read_only: bool,
+    /// The destination as the caller wrote it, for messages.
+    pub shown: PathBuf,
 }
 
 /// The capabilities commands keep in the hardened profile: containerd's default set.
@@ -276,26 +260,10 @@ pub const HARDENED_CAPABILITIES: [furnace_sys::caps::Cap; 9] = {
     ]
 };
 
-fn hardened_capability_mask() -> u64 {
+pub(crate) fn hardened_capability_mask() -> u64 {
     HARDENED_CAPABILITIES
         .iter()
         .fold(0, |mask, cap| mask | cap.bitmask())
-}
-
-/// `/sys/devices/system/cpu/cpu*/thermal_throttle` on this machine (masked: a power side
-/// channel). sysfs shows the same devices in every container.
-fn thermal_throttle_dirs() -> Vec<String> {
-    let Ok(cpus) = std::fs::read_dir("/sys/devices/system/cpu") else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<String> = cpus
-        .filter_map(|entry| {
-            let path = entry.ok()?.path().join("thermal_throttle");
-            path.is_dir().then(|| path.to_str().map(str::to_owned))?
-        })
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 fn canonical_root(root: &Path) -> Result<PathBuf> {
@@ -337,7 +305,7 @@ fn validate_hostname(name: &str) -> Result<()> {
     }
 }
 
-fn open_dir(path: &Path) -> Result<OwnedFd, PathProblem> {
+fn open_dir(path: &Path) -> std::result::Result<OwnedFd, PathProblem> {
     use rustix::fs::{Mode, OFlags};
     rustix::fs::open(
         path,
@@ -347,9 +315,31 @@ fn open_dir(path: &Path) -> Result<OwnedFd, PathProblem> {
     .map_err(PathProblem::from_errno)
 }
 
+/// Splits a destination inside the root into its normal components, refusing `..` and the
+/// root itself. `/a/./b/` and `a/b` both give `["a", "b"]`.
+pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString>, PathProblem> {
+    let mut parts = Vec::new();
+    for component in dest.components() {
+        match component {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => return Err(PathProblem::DotDot),
+            Component::Normal(part) => parts.push(part.to_owned()),
+        }
+    }
+    if parts.is_empty() {
+        return Err(PathProblem::IsRoot);
+    }
+    Ok(parts)
+}
+
+/// The top-level directories the container mounts its own filesystems on: what the root has
+/// there is covered, so a destination below them is checked by PID 1 alone, in the fresh
+/// filesystem.
+const FRESH_TOPS: [&str; 4] = ["dev", "proc", "run", "sys"];
+
 /// Checks a bind's source on the host and walks its destination inside the root as far as it
 /// exists, with the same in-root rules PID 1 will use, so a bad destination is an error now.
-fn prepare_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<BindOp> {
+fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     let source_err = |problem| Error::BindSource {
         path: bind.source.clone(),
@@ -362,11 +352,25 @@ fn prepare_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<BindOp> {
     let source =
         std::fs::canonicalize(&bind.source).map_err(|e| source_err(PathProblem::from_io(&e)))?;
     let source_is_dir = source.is_dir();
-    let parts = plan::inside_components(&bind.destination).map_err(dest_err)?;
-    let (dest_prefixes, dest_names) = plan::prefixes(&parts);
+    let dest_parts = inside_components(&bind.destination).map_err(dest_err)?;
+    let valid = ValidBind {
+        source,
+        source_is_dir,
+        dest_parts,
+        read_only: bind.read_only,
+        shown: bind.destination.clone(),
+    };
+    if valid
+        .dest_parts
+        .first()
+        .is_some_and(|top| FRESH_TOPS.iter().any(|t| top == t))
+    {
+        return Ok(valid);
+    }
+    let (prefixes, _) = crate::plan::prefixes(&valid.dest_parts);
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-    for (index, prefix) in dest_prefixes.iter().enumerate() {
-        let is_last = index + 1 == dest_prefixes.len();
+    for (index, prefix) in prefixes.iter().enumerate() {
+        let is_last = index + 1 == prefixes.len();
         // A file destination that is a symlink gets replaced, so do not follow the last one.
         let nofollow = if is_last && !source_is_dir {
             OFlags::NOFOLLOW
@@ -403,80 +407,13 @@ fn prepare_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<BindOp> {
             Err(e) => return Err(dest_err(PathProblem::from_errno(e))),
         }
     }
-    Ok(BindOp {
-        source: cstring(&source),
-        source_is_dir,
-        dest_prefixes,
-        dest_names,
-        read_only: bind.read_only,
-        optional: false,
-        shown: bind.destination.clone(),
-    })
-}
-
-/// With the host's network, the host's `/etc/resolv.conf` is bound read-only over the
-/// container's, when both exist (a missing file in an existing `/etc` is created).
-fn resolv_conf_bind(root_fd: &OwnedFd) -> Option<BindOp> {
-    let host = std::fs::canonicalize("/etc/resolv.conf").ok()?;
-    let parts = [OsStr::new("etc"), OsStr::new("resolv.conf")];
-    let (dest_prefixes, dest_names) = plan::prefixes(&parts);
-    let etc = rustix::fs::openat2(
-        root_fd,
-        c"etc",
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-        rustix::fs::ResolveFlags::BENEATH,
-    );
-    etc.ok()?;
-    Some(BindOp {
-        source: cstring(&host),
-        source_is_dir: false,
-        dest_prefixes,
-        dest_names,
-        read_only: true,
-        optional: true,
-        shown: PathBuf::from("/etc/resolv.conf"),
-    })
-}
-
-/// `loop-control` and every `/dev/loopN` of the host, with their numbers and modes, so that
-/// `mount -o loop` works inside (privileged profile, as the original).
-fn host_loop_devices() -> Vec<(String, u32, u32, u32)> {
-    let Ok(entries) = std::fs::read_dir("/dev") else {
-        return Vec::new();
-    };
-    let mut devices: Vec<(String, u32, u32, u32)> = entries
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let name = entry.file_name().into_string().ok()?;
-            let is_loop = name == "loop-control"
-                || name
-                    .strip_prefix("loop")
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            if !is_loop {
-                return None;
-            }
-            let meta = entry.metadata().ok()?;
-            let ft = meta.file_type();
-            if !(ft.is_block_device() || ft.is_char_device()) {
-                return None;
-            }
-            let rdev = meta.rdev();
-            Some((
-                name,
-                rustix::fs::major(rdev),
-                rustix::fs::minor(rdev),
-                meta.mode() & 0o7777,
-            ))
-        })
-        .collect();
-    devices.sort();
-    devices
+    Ok(valid)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Container;
 
     #[test]
     fn bad_roots_are_refused_before_anything_starts() {
@@ -520,44 +457,24 @@ mod tests {
     }
 
     #[test]
-    fn hardened_plan_masks_drops_and_keeps_host_loops_out() {
-        let root = std::env::temp_dir();
-        let shown = |hardened: bool| -> Vec<String> {
-            let prepared = Container::builder(&root)
-                .hardened(hardened)
-                .prepare()
-                .unwrap();
-            prepared.plan.ops.iter().map(ToString::to_string).collect()
-        };
-        let hardened = shown(true);
-        for expected in [
-            "mask /proc/kcore",
-            "mask /sys/firmware",
-            "make /proc/sys read-only",
-        ] {
-            assert!(
-                hardened.iter().any(|s| s == expected),
-                "{expected} missing: {hardened:#?}"
-            );
-        }
+    fn destinations_are_split_inside_the_root() {
+        let parts = inside_components(Path::new("/a/./b/")).unwrap();
+        assert_eq!(parts, vec![OsString::from("a"), OsString::from("b")]);
+        assert_eq!(inside_components(Path::new("a/b")).unwrap().len(), 2);
         assert_eq!(
-            hardened.last().map(String::as_str),
-            Some("drop PID 1's capabilities")
+            inside_components(Path::new("/a/../b")),
+            Err(PathProblem::DotDot)
         );
-        assert!(
-            !hardened.iter().any(|s| s.starts_with("mknod /dev/loop")),
-            "{hardened:#?}"
-        );
-        let privileged = shown(false);
-        assert!(!privileged
-            .iter()
-            .any(|s| s.starts_with("mask ") || s.contains("capabilities")));
-        let prepared = Container::builder(&root).hardened(true).prepare().unwrap();
-        assert_eq!(prepared.capabilities, Some(hardened_capability_mask()));
-        assert_eq!(
-            hardened_capability_mask(),
-            0x5fb,
-            "containerd's nine capabilities"
-        );
+        assert_eq!(inside_components(Path::new("/")), Err(PathProblem::IsRoot));
+    }
+
+    #[test]
+    fn hardened_capabilities_are_containerds_nine() {
+        let config = Container::builder(std::env::temp_dir())
+            .hardened(true)
+            .validate()
+            .unwrap();
+        assert_eq!(config.capabilities, Some(hardened_capability_mask()));
+        assert_eq!(hardened_capability_mask(), 0x5fb);
     }
 }

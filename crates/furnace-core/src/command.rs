@@ -1,17 +1,18 @@
-//! Running processes in a container, with the interface of `std::process::Command`.
+//! Running processes in a container, with the interface of `std::process::Command`. What the
+//! child does between `fork` and `exec` is in [`crate::enter`].
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Output, Stdio};
+use std::process::{Child, CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
 
 use furnace_sys::{raw, Errno, Namespaces, Pidfd};
 
 use crate::container::Container;
-use crate::failpoint::Failpoint;
+use crate::enter::{self, Entry, EntryPtr};
+use crate::error::SpawnStep;
 use crate::plan::cstring;
 
 /// A process to run inside a [`Container`]: `std::process::Command`'s builder, whose program,
@@ -42,6 +43,8 @@ pub struct Command<'c> {
     container: &'c Container,
     inner: std::process::Command,
     program: std::ffi::OsString,
+    /// The working directory inside, as given to `current_dir`.
+    cwd: Option<PathBuf>,
     /// What the child applies before exec. Boxed: the pre-exec hook, registered once, reads it
     /// through a pointer, so its address must not change when the `Command` moves.
     entry: Box<Entry>,
@@ -59,6 +62,7 @@ impl Container {
             container: self,
             inner: std::process::Command::new(program.as_ref()),
             program: program.as_ref().to_owned(),
+            cwd: None,
             entry: Box::new(Entry {
                 pidfd: self.init.as_raw_fd(),
                 join: self.namespaces - Namespaces::PID,
@@ -66,6 +70,7 @@ impl Container {
                 capabilities: self.capabilities,
                 uid: None,
                 gid: None,
+                report: -1,
                 failpoint: self.failpoint.clone(),
             }),
             hooked: false,
@@ -73,54 +78,6 @@ impl Container {
             stdout_set: false,
             stderr_set: false,
         }
-    }
-
-    /// Runs an interactive shell inside, wired to this process's terminal: `bash` when the
-    /// container has it, else `/bin/sh`, with a prompt that says it is the container.
-    pub fn interactive_shell(&self) -> io::Result<ExitStatus> {
-        self.shell_command().status()
-    }
-
-    /// The command [`interactive_shell`](Container::interactive_shell) runs, to adjust or
-    /// spawn yourself: `bash --norc -i` when the container has bash, else `/bin/sh -i`, with
-    /// `PS1` saying it is the container and `FURNACE_CONTAINER=1`.
-    pub fn shell_command(&self) -> Command<'_> {
-        let bash = self.has_file_inside(c"bin/bash") || self.has_file_inside(c"usr/bin/bash");
-        let mut command = if bash {
-            let mut c = self.command("bash");
-            c.args(["--norc", "-i"]);
-            c
-        } else {
-            let mut c = self.command("/bin/sh");
-            c.arg("-i");
-            c
-        };
-        command
-            .env("PS1", r"[furnace \h \w]\$ ")
-            .env("FURNACE_CONTAINER", "1");
-        command
-    }
-
-    /// Whether `path` (relative to the container's root) exists inside, resolved inside the
-    /// container's root through PID 1's view of it.
-    fn has_file_inside(&self, path: &std::ffi::CStr) -> bool {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
-        let root = format!("/proc/{}/root", self.init_pid());
-        let Ok(root_fd) = rustix::fs::open(
-            root.as_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) else {
-            return false;
-        };
-        rustix::fs::openat2(
-            &root_fd,
-            path,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT,
-        )
-        .is_ok()
     }
 }
 
@@ -170,7 +127,8 @@ impl Command<'_> {
         self
     }
 
-    /// The working directory, a path *inside* the container (default `/`).
+    /// The working directory, a path *inside* the container (default `/`; a relative path is
+    /// relative to `/`).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         let dir = dir.as_ref();
         self.entry.cwd = Some(if dir.is_absolute() {
@@ -178,7 +136,30 @@ impl Command<'_> {
         } else {
             cstring(Path::new("/").join(dir))
         });
+        self.cwd = Some(dir.to_path_buf());
         self
+    }
+
+    /// The program, as given to [`Container::command`].
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments (without the program), as `std::process::Command::get_args` gives them.
+    pub fn get_args(&self) -> CommandArgs<'_> {
+        self.inner.get_args()
+    }
+
+    /// The environment changes made with `env`, `envs` and `env_remove` (a removal shows as
+    /// `None`), as `std::process::Command::get_envs` gives them.
+    pub fn get_envs(&self) -> CommandEnvs<'_> {
+        self.inner.get_envs()
+    }
+
+    /// The working directory inside the container, as given to
+    /// [`current_dir`](Command::current_dir); `None` means `/`.
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.cwd.as_deref()
     }
 
     /// Standard input (default: inherited; for `output`, null).
@@ -217,7 +198,9 @@ impl Command<'_> {
     /// Starts the process.
     ///
     /// Errors are `std::io::Error`s like std's: `NotFound` when the program does not exist in
-    /// the container; an error wrapping [`crate::Error::NotRunning`] when PID 1 has died.
+    /// the container, `PermissionDenied` when it cannot be executed; the inner error is a
+    /// [`crate::Error::Spawn`] naming the step that failed ([`SpawnStep`]), or
+    /// [`crate::Error::NotRunning`] when PID 1 has died.
     pub fn spawn(&mut self) -> io::Result<Child> {
         // No liveness check first: forking into the pid namespace of a dead init fails
         // (ENOMEM), and `spawn_error` then reports that the container is not running.
@@ -232,20 +215,17 @@ impl Command<'_> {
             unsafe {
                 self.inner.pre_exec(move || {
                     let entry = entry.get();
-                    // A panic here must end the child, never unwind into std's (or the
-                    // caller's) code in a process that is a copy of the caller.
-                    let entered = std::panic::catch_unwind(|| {
-                        Failpoint::hit(entry.failpoint.as_ref(), "spawn-forked");
-                        enter_container(entry)?;
-                        Failpoint::hit(entry.failpoint.as_ref(), "spawn-pre-exec");
-                        Ok(())
-                    });
-                    entered.unwrap_or_else(|_| raw::exit(127))
+                    // The hook does not panic; should it ever, the child must end here, never
+                    // unwind into std's (or the caller's) code in a copy of the caller.
+                    std::panic::catch_unwind(|| enter::hook(entry))
+                        .unwrap_or_else(|_| raw::exit(127))
                 });
             }
             self.hooked = true;
         }
-        Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");
+        crate::failpoint::Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");
+        let (report_r, report_w) = crate::launch::pipe_above_stdio("create a spawn report pipe")?;
+        self.entry.report = report_w.as_raw_fd();
         let spawned = {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
             // while the kernel still waits for our unreaped children in it): not running.
@@ -256,29 +236,47 @@ impl Command<'_> {
                     }
                     .into()
                 } else {
-                    self.spawn_error(e)
+                    self.spawn_error(SpawnStep::JoinNamespaces, e)
                 }
             })?;
             self.inner.spawn()
         };
-        let child = spawned.map_err(|e| self.spawn_error(e))?;
+        self.entry.report = -1;
+        drop(report_w);
+        let child = spawned.map_err(|e| {
+            let step = read_failure(&report_r).map_or(SpawnStep::Exec, |(step, _)| step);
+            self.spawn_error(step, e)
+        })?;
         self.track(&child);
         Ok(child)
     }
 
-    /// Runs the process to completion and collects its output (stdout and stderr piped, stdin
-    /// null, unless set otherwise).
+    /// Runs the process to completion and collects its output. Like std, stdout and stderr
+    /// are piped and stdin is null for this call unless set otherwise; later spawns see the
+    /// command as it was.
     pub fn output(&mut self) -> io::Result<Output> {
-        if !self.stdin_set {
+        let defaults = [!self.stdin_set, !self.stdout_set, !self.stderr_set];
+        if defaults[0] {
             self.inner.stdin(Stdio::null());
         }
-        if !self.stdout_set {
+        if defaults[1] {
             self.inner.stdout(Stdio::piped());
         }
-        if !self.stderr_set {
+        if defaults[2] {
             self.inner.stderr(Stdio::piped());
         }
-        self.spawn()?.wait_with_output()
+        let spawned = self.spawn();
+        // Back to std's defaults for `spawn` and `status`: inherit.
+        if defaults[0] {
+            self.inner.stdin(Stdio::inherit());
+        }
+        if defaults[1] {
+            self.inner.stdout(Stdio::inherit());
+        }
+        if defaults[2] {
+            self.inner.stderr(Stdio::inherit());
+        }
+        spawned?.wait_with_output()
     }
 
     /// Runs the process to completion and returns its exit status.
@@ -286,30 +284,22 @@ impl Command<'_> {
         self.spawn()?.wait()
     }
 
-    fn spawn_error(&self, err: io::Error) -> io::Error {
+    fn spawn_error(&self, step: SpawnStep, error: io::Error) -> io::Error {
         if !self.container.is_running() {
             return crate::Error::NotRunning {
                 pid: self.container.init_pid(),
             }
             .into();
         }
-        if err.raw_os_error() == Some(libc::EISDIR) {
-            // Only the stdio check before exec reports EISDIR (execve says EACCES for a
-            // directory).
-            return crate::Error::StdioIsDirectory {
-                program: PathBuf::from(&self.program),
-            }
-            .into();
+        let program = PathBuf::from(&self.program);
+        if step == SpawnStep::CheckStdio {
+            return crate::Error::StdioIsDirectory { program }.into();
         }
-        let cwd = self
-            .entry
-            .cwd
-            .as_ref()
-            .map(|c| PathBuf::from(std::ffi::OsStr::from_bytes(c.as_bytes())));
         crate::Error::Spawn {
-            program: PathBuf::from(&self.program),
-            cwd,
-            source: err,
+            program,
+            step,
+            cwd: self.cwd.clone(),
+            error,
         }
         .into()
     }
@@ -377,6 +367,18 @@ impl Drop for ChildrenInPidNs {
     }
 }
 
+/// The failure record the child wrote on the report pipe, if it wrote one (it did when a
+/// step of entering the container failed; not when `exec` itself failed).
+fn read_failure(pipe: &OwnedFd) -> Option<(SpawnStep, Errno)> {
+    let mut record = [0u8; enter::RECORD_LEN];
+    // std returns from a failed spawn only after the child is gone, so whatever it wrote is
+    // in the pipe, and the write end is closed: this read cannot block.
+    match rustix::io::read(pipe, &mut record) {
+        Ok(n) if n == record.len() => enter::decode(record),
+        _ => None,
+    }
+}
+
 /// Whether a child of ours has already been reaped (by its `Child` handle).
 fn is_reaped(pidfd: &Pidfd) -> bool {
     use rustix::process::{waitid, WaitId, WaitIdOptions};
@@ -387,85 +389,4 @@ fn is_reaped(pidfd: &Pidfd) -> bool {
         ),
         Err(Errno::CHILD)
     )
-}
-
-/// What a command's child applies before exec, read by the pre-exec hook.
-#[derive(Debug)]
-struct Entry {
-    /// PID 1's pidfd (the container keeps it open; the child has a copy of the fd table).
-    pidfd: RawFd,
-    /// The namespaces to join with `setns(pidfd)` (the pid namespace is joined at the fork).
-    join: Namespaces,
-    cwd: Option<CString>,
-    /// The capability mask of the hardened profile.
-    capabilities: Option<u64>,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    failpoint: Option<Failpoint>,
-}
-
-/// The pre-exec hook's pointer to the [`Entry`] of its `Command`.
-struct EntryPtr(*const Entry);
-
-impl EntryPtr {
-    /// The settings.
-    ///
-    /// # Safety
-    ///
-    /// The `Entry` must still be alive: true inside `Command::spawn`, see there.
-    unsafe fn get(&self) -> &Entry {
-        // SAFETY: the caller guarantees the box behind the pointer is alive.
-        unsafe { &*self.0 }
-    }
-}
-
-// SAFETY: the pointer is only dereferenced in the forked child (see `Command::spawn`), never
-// by another thread of this process.
-unsafe impl Send for EntryPtr {}
-// SAFETY: as above.
-unsafe impl Sync for EntryPtr {}
-
-/// Runs in the forked child before exec: marks inherited fds close-on-exec, becomes
-/// non-dumpable, joins the container's namespaces, changes directory (verifying it is inside)
-/// and ids. System calls only.
-fn enter_container(entry: &Entry) -> io::Result<()> {
-    let os = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
-    // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
-    // the container. std's own error pipe is close-on-exec already.
-    raw::close_range(3, u32::MAX, true).map_err(os)?;
-    // Stdio is the one thing that crosses into the container; a directory there would be a
-    // door back to the host's filesystem (runc documents the same for passed fds).
-    raw::check_stdio_is_no_directory().map_err(os)?;
-    // The caller's signal mask is inherited through fork and exec (std does not reset it):
-    // a caller that blocks SIGTERM would hand a command that cannot be stopped.
-    raw::unblock_all_signals().map_err(os)?;
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(os)?;
-    // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
-    // open for the whole spawn (and the child has its own copy of the fd table).
-    let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
-    rustix::thread::move_into_thread_name_spaces(
-        init,
-        rustix::thread::ThreadNameSpaceType::from_bits_retain(entry.join.bits()),
-    )
-    .map_err(os)?;
-    // Joining the mount namespace set root and cwd to the container's root.
-    if let Some(cwd) = &entry.cwd {
-        rustix::process::chdir(cwd.as_c_str()).map_err(os)?;
-        if !raw::cwd_is_reachable().map_err(os)? {
-            return Err(os(Errno::PERM));
-        }
-    }
-    if let Some(keep) = entry.capabilities {
-        // Hardened: reduce capabilities while still root (dropping from the bounding set
-        // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
-        // that its terminal is not our controlling terminal.
-        raw::restrict_capabilities(keep).map_err(os)?;
-        raw::no_new_privs().map_err(os)?;
-        raw::new_session().map_err(os)?;
-    }
-    raw::set_ids(entry.uid, entry.gid).map_err(os)?;
-    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
-    // credentials) stay out of reach.
-    raw::join_new_session_keyring().map_err(os)
 }

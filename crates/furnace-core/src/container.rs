@@ -1,19 +1,17 @@
-//! A running container: start-up (fork into the namespaces, wait for PID 1's report) and
-//! teardown.
+//! A running container: what it is, the shell helpers, and teardown.
 
-use std::os::fd::OwnedFd;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use furnace_sys::raw::{self, Forked};
-use furnace_sys::{Errno, ExitKind, Namespaces, Pidfd, Signal};
+use furnace_sys::{Namespaces, Pidfd, Signal};
 
-use crate::builder::{ContainerBuilder, Prepared};
+use crate::builder::ContainerBuilder;
+use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::failpoint::Failpoint;
-use crate::init;
-use crate::plan::Plan;
 
 /// A running container: PID 1 in fresh namespaces over a root directory.
 ///
@@ -24,7 +22,7 @@ use crate::plan::Plan;
 #[derive(Debug)]
 pub struct Container {
     pub(crate) init: Pidfd,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     pub(crate) namespaces: Namespaces,
     /// The capability mask commands are reduced to (hardened profile), or `None`.
     pub(crate) capabilities: Option<u64>,
@@ -33,7 +31,7 @@ pub struct Container {
     /// pidfds of the processes spawned into the container that may still need reaping at
     /// teardown (see [`Container::stop`]).
     pub(crate) spawned: Mutex<Vec<Pidfd>>,
-    stopped: bool,
+    pub(crate) stopped: bool,
 }
 
 impl Container {
@@ -46,66 +44,6 @@ impl Container {
     /// Starts a container over `root` with the defaults.
     pub fn start(root: impl Into<PathBuf>) -> Result<Container> {
         Self::builder(root).start()
-    }
-
-    pub(crate) fn launch(prepared: Prepared) -> Result<Container> {
-        use rustix::pipe::{pipe_with, PipeFlags};
-        let sys = Error::sys;
-        let owner = Pidfd::open(std::process::id()).map_err(sys("open a pidfd of this process"))?;
-        let devnull =
-            raw::open(c"/dev/null", rustix::fs::OFlags::RDWR, 0).map_err(|e| Error::Sys {
-                context: "open /dev/null",
-                source: furnace_sys::Error::new("open", "/dev/null", e),
-            })?;
-        let (ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::Sys {
-            context: "create the ready pipe",
-            source: furnace_sys::Error::new("pipe2", "", e),
-        })?;
-        let owner_fd: OwnedFd = owner.into();
-        let failpoint = prepared.plan.failpoint.as_ref();
-        Failpoint::hit(failpoint, "pre-clone");
-        // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
-        // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
-        let forked = unsafe { raw::clone3(prepared.namespaces) }.map_err(|e| Error::Sys {
-            context: "start the container's init",
-            source: furnace_sys::Error::new("clone3", prepared.namespaces.names(), e),
-        })?;
-        let (pid, pidfd) = match forked {
-            Forked::Child => {
-                // A panic in PID 1 must never unwind into the caller's code, which this
-                // process is a copy of: it would run the caller's program a second time.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    init::run(&prepared.plan, ready_w, owner_fd, devnull)
-                }));
-                raw::exit(1)
-            }
-            Forked::Parent { pid, pidfd } => (pid, pidfd),
-        };
-        drop((ready_w, owner_fd, devnull));
-        Failpoint::hit(failpoint, "post-clone");
-        let init = Pidfd::from_owned(pidfd, pid);
-        let report = read_report(&ready_r);
-        drop(ready_r);
-        let setup_failure = match report {
-            Some((init::READY, _)) => {
-                Failpoint::hit(failpoint, "ready-received");
-                return Ok(Container {
-                    init,
-                    root: prepared.root,
-                    namespaces: prepared.namespaces,
-                    capabilities: prepared.capabilities,
-                    failpoint: prepared.plan.failpoint.clone(),
-                    spawned: Mutex::new(Vec::new()),
-                    stopped: false,
-                });
-            }
-            Some((step, errno)) => Some(setup_error(&prepared.plan, step, errno)),
-            // EOF without a report: init died (killed from outside, or crashed).
-            None => None,
-        };
-        // Reap init, and with it everything made in its namespaces.
-        let how = init.wait().unwrap_or(ExitKind::Exited(-1));
-        Err(setup_failure.unwrap_or(Error::InitDied { pid, how }))
     }
 
     /// The host pid of the container's PID 1.
@@ -128,8 +66,64 @@ impl Container {
         !self.init.has_exited().unwrap_or(true)
     }
 
-    /// Kills every process in the container and waits until PID 1 is gone, returning what went
-    /// wrong, if anything. Dropping the container does the same and ignores errors.
+    /// Runs an interactive shell inside, wired to this process's terminal: `bash` when the
+    /// container has it, else `/bin/sh`, with a prompt that says it is the container.
+    pub fn interactive_shell(&self) -> io::Result<ExitStatus> {
+        self.shell_command().status()
+    }
+
+    /// The command [`interactive_shell`](Container::interactive_shell) runs, to adjust or
+    /// spawn yourself: `bash --norc -i` when the container has bash, else `/bin/sh -i`, with
+    /// `PS1` saying it is the container and `FURNACE_CONTAINER=1`.
+    pub fn shell_command(&self) -> Command<'_> {
+        let bash = self.has_file_inside(c"bin/bash") || self.has_file_inside(c"usr/bin/bash");
+        let (program, args): (&str, &[&str]) = if bash {
+            ("bash", &["--norc", "-i"])
+        } else {
+            ("/bin/sh", &["-i"])
+        };
+        let mut command = self.command(program);
+        command
+            .args(args)
+            .env("PS1", r"[furnace \h \w]\$ ")
+            .env("FURNACE_CONTAINER", "1");
+        command
+    }
+
+    /// Whether `path` (relative to the container's root) exists inside, resolved inside the
+    /// container's root through PID 1's view of it.
+    pub(crate) fn has_file_inside(&self, path: &std::ffi::CStr) -> bool {
+        self.open_inside(path).is_ok()
+    }
+
+    /// Opens `path` (relative to the container's root) as an `O_PATH` fd, resolved inside the
+    /// container's root as PID 1 sees it: `..` and symlinks never leave it.
+    pub(crate) fn open_inside(
+        &self,
+        path: &std::ffi::CStr,
+    ) -> std::result::Result<std::os::fd::OwnedFd, furnace_sys::Errno> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let root = format!("/proc/{}/root", self.init_pid());
+        let root_fd = rustix::fs::open(
+            root.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let path = if path.is_empty() { c"." } else { path };
+        rustix::fs::openat2(
+            &root_fd,
+            path,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        )
+    }
+
+    /// Kills every process in the container and waits until PID 1 is gone.
+    ///
+    /// Returns [`Error::InitExited`] when PID 1 had already ended before (killed from outside,
+    /// or crashed): the container was gone before it was stopped. Dropping the container does
+    /// the same teardown and ignores errors.
     ///
     /// The kernel keeps PID 1 alive until every process of its pid namespace has been reaped,
     /// including the children this process spawned into it; teardown reaps those that were
@@ -144,20 +138,25 @@ impl Container {
             return Ok(());
         }
         self.stopped = true;
-        // ESRCH means init already died on its own: nothing to kill, still something to reap.
-        let _ = self.init.send_signal(Signal::KILL);
+        // Whether PID 1 ended before we asked: then the container died under its owner.
+        let ended_before = match self.init.try_wait() {
+            Ok(Some(how)) => Some(how),
+            _ => None,
+        };
+        if ended_before.is_none() {
+            // ESRCH means init died just now: nothing to kill, still something to reap.
+            let _ = self.init.send_signal(Signal::KILL);
+        }
         Failpoint::hit(self.failpoint.as_ref(), "teardown-signalled");
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
-        loop {
-            if self
+        while ended_before.is_none()
+            && self
                 .init
                 .try_wait()
                 .map_err(Error::sys("reap the container's init"))?
-                .is_some()
-            {
-                return Ok(());
-            }
+                .is_none()
+        {
             // PID 1 is blocked in the kernel until our own children in its namespace are
             // reaped: reap those that have died, then wait for any of them or PID 1 to change.
             spawned.retain(|child| match child.has_exited() {
@@ -168,7 +167,14 @@ impl Container {
                 Ok(false) => true,
                 Err(_) => false,
             });
-            wait_any(&self.init, &spawned, Duration::from_millis(100));
+            wait_any(&self.init, &spawned, Duration::from_millis(100))?;
+        }
+        match ended_before {
+            Some(how) => Err(Error::InitExited {
+                pid: self.init.pid(),
+                how,
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -179,68 +185,22 @@ impl Drop for Container {
     }
 }
 
-fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) {
+/// Waits until PID 1 or one of `others` exits, or `timeout` passes.
+fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) -> Result<()> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let mut fds: Vec<PollFd<'_>> = std::iter::once(init)
         .chain(others)
         .map(|p| PollFd::new(p, PollFlags::IN))
         .collect();
-    let ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: timeout.as_nanos() as _,
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
     };
-    let _ = poll(&mut fds, Some(&ts));
-}
-
-/// Reads PID 1's report: `None` when the pipe closed first (PID 1 died).
-fn read_report(pipe: &OwnedFd) -> Option<(u32, i32)> {
-    let mut buf = [0u8; init::REPORT_LEN];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match rustix::io::read(pipe, &mut buf[filled..]) {
-            Ok(0) => return None,
-            Ok(n) => filled += n,
-            Err(Errno::INTR) => {}
-            Err(_) => return None,
-        }
-    }
-    Some(init::decode(buf))
-}
-
-fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
-    let operation = match step {
-        0 => "prepare the init process".to_owned(),
-        n => plan
-            .ops
-            .get(n as usize - 1)
-            .map_or_else(|| "unknown step".to_owned(), ToString::to_string),
-    };
-    Error::Setup {
-        step: step as usize,
-        operation,
-        errno: Errno::from_raw_os_error(errno),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{cstring, Op};
-
-    #[test]
-    fn setup_errors_name_the_step() {
-        let plan = Plan {
-            ops: vec![Op::MakeRootSlave, Op::Hostname(cstring("x"))],
-            process_strings: None,
-            failpoint: None,
-        };
-        let err = setup_error(&plan, 2, libc::EPERM);
-        assert_eq!(
-            err.to_string(),
-            "container set-up step 2 (sethostname x): EPERM (Operation not permitted)"
-        );
-        assert!(setup_error(&plan, 0, libc::EBADF)
-            .to_string()
-            .contains("prepare the init process"));
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(_) | Err(furnace_sys::Errno::INTR) => Ok(()),
+        Err(errno) => Err(Error::Sys {
+            context: "wait for the container's processes",
+            error: furnace_sys::Error::new("poll", "", errno),
+        }),
     }
 }

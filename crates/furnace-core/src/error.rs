@@ -1,6 +1,8 @@
 //! Errors of furnace-core: what went wrong, at which step, on which path, with which errno.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use furnace_sys::{DisplayErrno, DisplayPath, Errno, ExitKind};
 
@@ -10,6 +12,12 @@ use furnace_sys::{DisplayErrno, DisplayPath, Errno, ExitKind};
 /// [`Error::InvalidHostname`]) are found before any namespace is made. A failure inside the
 /// new namespaces is a [`Error::Setup`] naming the step; by the time it is returned, the
 /// half-made container is gone.
+///
+/// Every message is complete on its own line: a variant that wraps a lower error (an
+/// [`std::io::Error`], a [`furnace_sys::Error`]) shows it in its `Display` and keeps it in a
+/// public field, but does not return it again from [`source`](std::error::Error::source), so
+/// that printing the chain never repeats a cause. This matters because commands return
+/// `std::io::Error`, whose `Display` shows only the outermost message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -69,17 +77,22 @@ pub enum Error {
         /// The host pid init had.
         pid: u32,
     },
-    /// A command could not be started in the container: not found, not executable, or its
-    /// working directory or ids could not be applied. The source keeps the errno.
-    #[error("spawn {} in the container{}: {source}", DisplayPath(program), InDir(cwd.as_deref()))]
+    /// A command could not be started in the container: not found, not executable, or one of
+    /// the steps that put the child into the container failed (`step` says which).
+    #[error(
+        "spawn {} in the container{}: {step}: {error}",
+        DisplayPath(program),
+        InDir(cwd.as_deref())
+    )]
     Spawn {
         /// The program as given.
         program: PathBuf,
+        /// The step of entering the container (or the final `exec`) that failed.
+        step: SpawnStep,
         /// The working directory inside, when one was set.
         cwd: Option<PathBuf>,
-        /// What `std::process::Command::spawn` reported.
-        #[source]
-        source: std::io::Error,
+        /// What failed, with its errno (`raw_os_error`).
+        error: std::io::Error,
     },
     /// A command's stdin, stdout or stderr was a directory or a path-only (`O_PATH`) fd: refused,
     /// because through it a process inside could walk the host's filesystem.
@@ -93,13 +106,53 @@ pub enum Error {
         program: PathBuf,
     },
     /// A host-side call failed (while preparing, spawning, or tearing down).
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Sys {
         /// What furnace was doing.
         context: &'static str,
-        /// The failed call.
-        #[source]
-        source: furnace_sys::Error,
+        /// The failed call, with its errno.
+        error: furnace_sys::Error,
+    },
+    /// The caller lacks the privileges to make a container. furnace needs root (more
+    /// precisely `CAP_SYS_ADMIN` in the initial user namespace); rootless operation through
+    /// user namespaces is planned.
+    #[error(
+        "furnace needs root to make a container (this process runs as uid {uid}; rootless \
+         mode through user namespaces is not there yet): run it as root, e.g. with sudo"
+    )]
+    NeedsRoot {
+        /// The caller's effective uid.
+        uid: u32,
+    },
+    /// The container's set-up did not finish in time ([`ContainerBuilder::start_timeout`]):
+    /// a step hung, for instance on a bind source of an unresponsive network filesystem.
+    /// PID 1 has been killed and reaped, so nothing of the half-made container is left.
+    ///
+    /// [`ContainerBuilder::start_timeout`]: crate::ContainerBuilder::start_timeout
+    #[error(
+        "container set-up did not finish within {}: step {step} ({operation}) was still \
+         running; the half-made container was killed",
+        DisplayDuration(*timeout)
+    )]
+    StartTimeout {
+        /// The deadline that passed.
+        timeout: Duration,
+        /// The step that was running, numbered as in [`Error::Setup`] (0: preparing PID 1).
+        step: usize,
+        /// What that step does.
+        operation: String,
+    },
+    /// The container's init process had already ended when the container was stopped: it was
+    /// killed from outside (or crashed), and with it every process inside.
+    #[error(
+        "the container's init (pid {pid}) had already ended ({}) before it was stopped",
+        DisplayExit(*how)
+    )]
+    InitExited {
+        /// The host pid init had.
+        pid: u32,
+        /// How it ended.
+        how: ExitKind,
     },
     /// A path given to a host-side helper (overlay, bind guard) cannot be used.
     #[error("{what} {}: {problem}", DisplayPath(path))]
@@ -111,6 +164,88 @@ pub enum Error {
         /// What is wrong with it.
         problem: PathProblem,
     },
+}
+
+/// A step of putting a new process into a container, in the order they run in the child
+/// between `fork` and `exec` (see [`Error::Spawn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpawnStep {
+    /// Marking the inherited fds close-on-exec (`close_range(2)`).
+    CloseFds,
+    /// Checking that stdin, stdout and stderr are no directory or `O_PATH` fd.
+    CheckStdio,
+    /// Unblocking the signals the caller had blocked.
+    UnblockSignals,
+    /// Making the process non-dumpable until exec.
+    NonDumpable,
+    /// Joining the container's namespaces (`setns(2)` on PID 1's pidfd).
+    JoinNamespaces,
+    /// Changing to the working directory inside.
+    ChangeDirectory,
+    /// Verifying that the working directory lies inside the container's root.
+    VerifyDirectory,
+    /// Reducing the capabilities (hardened profile).
+    RestrictCapabilities,
+    /// Setting `no_new_privs` (hardened profile).
+    NoNewPrivileges,
+    /// Leaving the caller's session (hardened profile).
+    NewSession,
+    /// Switching to the requested uid and gid.
+    SetIds,
+    /// Joining a session keyring of its own.
+    JoinKeyring,
+    /// Executing the program (not found, not executable, …).
+    Exec,
+}
+
+impl SpawnStep {
+    /// All steps, in the order they run.
+    pub(crate) const ALL: [SpawnStep; 13] = [
+        SpawnStep::CloseFds,
+        SpawnStep::CheckStdio,
+        SpawnStep::UnblockSignals,
+        SpawnStep::NonDumpable,
+        SpawnStep::JoinNamespaces,
+        SpawnStep::ChangeDirectory,
+        SpawnStep::VerifyDirectory,
+        SpawnStep::RestrictCapabilities,
+        SpawnStep::NoNewPrivileges,
+        SpawnStep::NewSession,
+        SpawnStep::SetIds,
+        SpawnStep::JoinKeyring,
+        SpawnStep::Exec,
+    ];
+
+    /// The step's number on the wire between the child and the parent.
+    pub(crate) fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The step with this number, if any.
+    pub(crate) fn from_code(code: u32) -> Option<SpawnStep> {
+        Self::ALL.iter().copied().find(|s| s.code() == code)
+    }
+}
+
+impl fmt::Display for SpawnStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpawnStep::CloseFds => "mark inherited fds close-on-exec",
+            SpawnStep::CheckStdio => "check stdio",
+            SpawnStep::UnblockSignals => "unblock signals",
+            SpawnStep::NonDumpable => "make the process non-dumpable",
+            SpawnStep::JoinNamespaces => "join the container's namespaces",
+            SpawnStep::ChangeDirectory => "change to the working directory",
+            SpawnStep::VerifyDirectory => "working directory lies outside the container's root",
+            SpawnStep::RestrictCapabilities => "restrict capabilities",
+            SpawnStep::NoNewPrivileges => "set no_new_privs",
+            SpawnStep::NewSession => "start a new session",
+            SpawnStep::SetIds => "set uid and gid",
+            SpawnStep::JoinKeyring => "join a new session keyring",
+            SpawnStep::Exec => "exec",
+        })
+    }
 }
 
 /// What is wrong with a path given to furnace.
@@ -174,6 +309,19 @@ impl std::fmt::Display for InDir<'_> {
     }
 }
 
+struct DisplayDuration(Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() == 0 {
+            write!(f, "{} s", d.as_secs())
+        } else {
+            write!(f, "{:.3} s", d.as_secs_f64())
+        }
+    }
+}
+
 struct DisplayExit(ExitKind);
 
 impl std::fmt::Display for DisplayExit {
@@ -187,7 +335,7 @@ impl std::fmt::Display for DisplayExit {
 
 impl Error {
     pub(crate) fn sys(context: &'static str) -> impl FnOnce(furnace_sys::Error) -> Error {
-        move |source| Error::Sys { context, source }
+        move |error| Error::Sys { context, error }
     }
 }
 
@@ -203,10 +351,12 @@ impl From<Error> for std::io::Error {
                 ..
             } => std::io::ErrorKind::NotFound,
             Error::NotRunning { .. } => std::io::ErrorKind::BrokenPipe,
-            Error::Spawn { source, .. } => source.kind(),
+            Error::Spawn { error, .. } => error.kind(),
+            Error::NeedsRoot { .. } => std::io::ErrorKind::PermissionDenied,
+            Error::StartTimeout { .. } => std::io::ErrorKind::TimedOut,
             Error::StdioIsDirectory { .. } => std::io::ErrorKind::InvalidInput,
-            Error::Sys { source, .. } => {
-                std::io::Error::from_raw_os_error(source.raw_os_error()).kind()
+            Error::Sys { error, .. } => {
+                std::io::Error::from_raw_os_error(error.raw_os_error()).kind()
             }
             Error::Setup { errno, .. } => {
                 std::io::Error::from_raw_os_error(errno.raw_os_error()).kind()
@@ -260,5 +410,61 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
         let e: std::io::Error = Error::NotRunning { pid: 3 }.into();
         assert!(e.to_string().contains("not running"));
+    }
+
+    #[test]
+    fn messages_are_whole_and_causes_are_not_repeated() {
+        use std::error::Error as _;
+        let e = Error::Spawn {
+            program: "ls".into(),
+            step: SpawnStep::ChangeDirectory,
+            cwd: Some("/nope".into()),
+            error: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            e.to_string(),
+            "spawn ls in the container (working directory /nope): change to the working \
+             directory: No such file or directory (os error 2)"
+        );
+        assert!(
+            e.source().is_none(),
+            "the cause is shown, not chained again"
+        );
+        let e = Error::Sys {
+            context: "open /dev/null",
+            error: furnace_sys::Error::new("open", "/dev/null", Errno::ACCESS),
+        };
+        assert!(e.source().is_none());
+        assert!(
+            e.to_string()
+                .starts_with("open /dev/null: open /dev/null: EACCES"),
+            "{e}"
+        );
+        let e = Error::NeedsRoot { uid: 1000 };
+        assert!(e.to_string().starts_with("furnace needs root"), "{e}");
+        let io: std::io::Error = e.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn spawn_steps_have_distinct_codes() {
+        for step in SpawnStep::ALL {
+            assert_eq!(SpawnStep::from_code(step.code()), Some(step));
+        }
+        assert_eq!(SpawnStep::from_code(u32::MAX), None);
+    }
+
+    #[test]
+    fn timeouts_say_how_long_and_which_step() {
+        let e = Error::StartTimeout {
+            timeout: Duration::from_millis(1500),
+            step: 4,
+            operation: "open bind source /mnt/nfs".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "container set-up did not finish within 1.500 s: step 4 (open bind source \
+             /mnt/nfs) was still running; the half-made container was killed"
+        );
     }
 }

@@ -9,7 +9,9 @@
 //!   `spawn-pre-fork`, `teardown-signalled`;
 //! - in PID 1: `pid1-start`, `step-N` (after set-up step N, numbered as in
 //!   [`Error::Setup`](crate::Error::Setup)), `before-mask` (before the hardened profile's
-//!   first mask), `pid1-ready` (before it reports);
+//!   first mask), `mount-verified:<target>` (a standard mount's target was opened and
+//!   checked, the filesystem is not attached yet: `mount-verified:/sys`), `pid1-ready`
+//!   (before it reports);
 //! - in a command's child before exec: `spawn-forked`, `spawn-pre-exec`;
 //!
 //! and the actions: `exit` (leave at once with status 97, no clean-up), `kill` (`SIGKILL`
@@ -65,6 +67,15 @@ impl Failpoint {
     pub(crate) fn hit_step(this: Option<&Failpoint>, step: usize) {
         self::hit_numbered(this, "step-", Some(step));
     }
+
+    /// As [`Failpoint::hit`], for stages named by a prefix and a path (`mount-verified:/sys`):
+    /// compares without building the name.
+    pub(crate) fn hit_suffixed(this: Option<&Failpoint>, prefix: &str, suffix: &std::ffi::CStr) {
+        let Some(failpoint) = this else { return };
+        if failpoint.stage.as_bytes().strip_prefix(prefix.as_bytes()) == Some(suffix.to_bytes()) {
+            act(failpoint.action);
+        }
+    }
 }
 
 fn hit_numbered(this: Option<&Failpoint>, prefix: &str, number: Option<usize>) {
@@ -79,10 +90,13 @@ fn hit_numbered(this: Option<&Failpoint>, prefix: &str, number: Option<usize>) {
                 == Some(n)
         }
     };
-    if !matches {
-        return;
+    if matches {
+        act(failpoint.action);
     }
-    match failpoint.action {
+}
+
+fn act(action: Action) {
+    match action {
         Action::Exit => furnace_sys::raw::exit(97),
         Action::Kill => {
             let _ = rustix::process::kill_process(

@@ -1,10 +1,14 @@
-//! PID 1: carries out the plan in the new namespaces, reports, then reaps and waits.
+//! PID 1: carries out the plan in the new namespaces, reports, then waits for its owner.
 //!
-//! Everything here runs in the child of `clone3`, a copy of one thread of a program that may
-//! have had many: only system calls, no allocation, no locks, and the way out is
-//! [`raw::exit`]. Errors are bare errnos, reported with the step number over the ready pipe;
-//! the parent turns them into messages.
+//! ---------------------------------------------------------------------------------------
+//! POST-FORK CODE. Everything here runs in the child of `clone3`, a copy of one thread of a
+//! program that may have had many: only system calls, no allocation, no locks, no panics
+//! (no indexing, no slicing, no `unwrap`), and the way out is `_exit`. Errors are bare
+//! errnos, reported with the step number over the ready pipe; the parent turns them into
+//! messages.
+//! ---------------------------------------------------------------------------------------
 
+use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use furnace_sys::raw;
@@ -13,55 +17,73 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
 use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
 
 use crate::failpoint::Failpoint;
-use crate::plan::{BindOp, MountOp, Op, Plan};
+use crate::plan::{After, Before, BindOp, MountOp, Plan};
 
-/// What PID 1 writes on the ready pipe: the failed step's index (or [`READY`]) and an errno.
+/// What PID 1 writes on the ready pipe: the failed step's number (or [`READY`]) and an errno.
 pub(crate) const REPORT_LEN: usize = 8;
 /// The step value that means "set-up finished".
 pub(crate) const READY: u32 = u32::MAX;
 
 pub(crate) fn encode(step: u32, errno: i32) -> [u8; REPORT_LEN] {
-    let mut out = [0u8; REPORT_LEN];
-    out[..4].copy_from_slice(&step.to_le_bytes());
-    out[4..].copy_from_slice(&errno.to_le_bytes());
-    out
+    let [s0, s1, s2, s3] = step.to_le_bytes();
+    let [e0, e1, e2, e3] = errno.to_le_bytes();
+    [s0, s1, s2, s3, e0, e1, e2, e3]
 }
 
 pub(crate) fn decode(bytes: [u8; REPORT_LEN]) -> (u32, i32) {
-    let step = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
-    let errno = i32::from_le_bytes(bytes[4..].try_into().expect("4 bytes"));
-    (step, errno)
+    let [s0, s1, s2, s3, e0, e1, e2, e3] = bytes;
+    (
+        u32::from_le_bytes([s0, s1, s2, s3]),
+        i32::from_le_bytes([e0, e1, e2, e3]),
+    )
+}
+
+/// The fds PID 1 is handed by the parent: all numbered 3 or above, so that setting up its
+/// stdio cannot overwrite them.
+pub(crate) struct InitFds {
+    /// The write end of the report pipe.
+    pub ready: OwnedFd,
+    /// A pidfd of the process that started the container: it polls readable when that whole
+    /// process is gone.
+    pub owner: OwnedFd,
+    /// The host's `/dev/null`, which becomes PID 1's stdio so that it holds none of the
+    /// caller's pipes.
+    pub devnull: OwnedFd,
+    /// The write end (non-blocking) of the progress pipe: PID 1 writes the number of each
+    /// step as it starts it, so that a start that times out can say which step hung.
+    pub progress: OwnedFd,
 }
 
 /// The body of PID 1. Never returns.
 ///
-/// `ready` is the write end of the report pipe, `owner` a pidfd of the process that started
-/// the container (it polls readable when that whole process is gone), `devnull` the host's
-/// `/dev/null`, which becomes PID 1's stdio so that it holds none of the caller's pipes.
-pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd) -> ! {
+/// `trees` is empty with room for one detached mount per bind (reserved by the parent, so
+/// pushing allocates nothing).
+pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
+    let InitFds {
+        ready,
+        owner,
+        devnull,
+        progress,
+    } = fds;
     if let Some(strings) = &plan.process_strings {
         // SAFETY: the ranges were read from our parent, whose memory this process is a copy
         // of; this is the only thread, and nothing here reads arguments or environment.
         unsafe { strings.overwrite(b"furnace-init") };
     }
-    if let Err(errno) = prepare_process(&ready, &owner, devnull) {
+    if let Err(errno) = prepare_process([&ready, &owner, &progress], devnull) {
         report_and_exit(&ready, 0, errno);
     }
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
-    let mut root: Option<OwnedFd> = None;
-    let first_mask = plan.ops.iter().position(|op| matches!(op, Op::Mask(_)));
-    for (index, op) in plan.ops.iter().enumerate() {
-        if Some(index) == first_mask {
-            Failpoint::hit(failpoint, "before-mask");
-        }
-        if let Err(errno) = execute(op, &mut root) {
-            report_and_exit(&ready, index as u32 + 1, errno);
-        }
-        Failpoint::hit_step(failpoint, index + 1);
+    let mut step = 0u32;
+    if let Err(errno) = set_up(plan, trees, &progress, &mut step) {
+        report_and_exit(&ready, step, errno);
     }
+    // The binds are attached: close their trees (the vector keeps its memory, nothing is
+    // freed) and the progress pipe, so PID 1 holds nothing of the host but its owner's pidfd.
+    trees.clear();
+    drop(progress);
     Failpoint::hit(failpoint, "pid1-ready");
-    drop(root);
     // From now on the owner's *process*, not the starting thread, bounds PID 1's life (the
     // thread may end as soon as `start` returns). Cleared before reporting, so that no window
     // exists where a returning thread could take PID 1 with it.
@@ -75,8 +97,48 @@ pub(crate) fn run(plan: &Plan, ready: OwnedFd, owner: OwnedFd, devnull: OwnedFd)
     wait_for_owner(&owner)
 }
 
+/// Runs every step of the plan in order, keeping `step` at the number of the one running.
+fn set_up(
+    plan: &Plan,
+    trees: &mut Vec<OwnedFd>,
+    progress: &OwnedFd,
+    step: &mut u32,
+) -> Result<(), Errno> {
+    let failpoint = plan.failpoint.as_ref();
+    // A full pipe (a plan of thousands of steps) only makes the record stale.
+    let record = |step: u32| {
+        let _ = rustix::io::write(progress, &step.to_le_bytes());
+    };
+    let next = |step: &mut u32| {
+        Failpoint::hit_step(failpoint, *step as usize);
+        *step += 1;
+        record(*step);
+    };
+    *step = 1;
+    record(*step);
+    for op in &plan.before {
+        before(op, plan, trees)?;
+        next(step);
+    }
+    let root = raw::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, 0)?;
+    next(step);
+    let root = pivot(root)?;
+    next(step);
+    let mut masked = false;
+    for op in &plan.after {
+        if !masked && matches!(op, After::Mask(_)) {
+            masked = true;
+            Failpoint::hit(failpoint, "before-mask");
+        }
+        after(op, plan, &root, trees)?;
+        next(step);
+    }
+    Ok(())
+}
+
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result<(), Errno> {
+fn prepare_process(keep: [&OwnedFd; 3], devnull: OwnedFd) -> Result<(), Errno> {
+    let [ready, owner, progress] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
@@ -91,15 +153,23 @@ fn prepare_process(ready: &OwnedFd, owner: &OwnedFd, devnull: OwnedFd) -> Result
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
     rustix::thread::set_name(c"furnace-init")?;
     rustix::process::umask(Mode::empty());
+    // The parent numbered every fd it handed us 3 or above, so these cannot overwrite them.
     for stdio in 0..3 {
         raw::dup2(devnull.as_fd(), stdio)?;
     }
     drop(devnull);
-    // Keep stdio (now /dev/null) and the two fds PID 1 needs; close everything else it
-    // inherited from the caller.
-    let mut keep = [0, 1, 2, ready.as_raw_fd(), owner.as_raw_fd()];
-    keep.sort_unstable();
-    raw::close_all_except(&keep)
+    // Keep stdio (now /dev/null) and the fds PID 1 needs; close everything else it inherited
+    // from the caller.
+    let mut fds = [
+        0,
+        1,
+        2,
+        ready.as_raw_fd(),
+        owner.as_raw_fd(),
+        progress.as_raw_fd(),
+    ];
+    fds.sort_unstable();
+    raw::close_all_except(&fds)
 }
 
 fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
@@ -132,40 +202,57 @@ fn wait_for_owner(owner: &OwnedFd) -> ! {
     }
 }
 
-fn execute(op: &Op, root: &mut Option<OwnedFd>) -> Result<(), Errno> {
+fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errno> {
     match op {
-        Op::MakeRootSlave => rustix::mount::mount_change(
+        Before::MakeRootSlave => rustix::mount::mount_change(
             c"/",
             MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
         ),
-        Op::LoopbackUp => raw::loopback_up(),
-        Op::SelfBindRoot(path) => {
-            rustix::mount::mount_bind_recursive(path.as_c_str(), path.as_c_str())
+        Before::LoopbackUp => raw::loopback_up(),
+        Before::SelfBindRoot => {
+            rustix::mount::mount_bind_recursive(plan.root.as_c_str(), plan.root.as_c_str())
         }
-        Op::OpenRoot(path) => {
-            *root = Some(raw::open(path, OFlags::PATH | OFlags::DIRECTORY, 0)?);
+        Before::CloneBind(index) => {
+            let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
+            // Trees are pushed in bind order, into room the parent reserved.
+            if trees.len() != *index || trees.len() == trees.capacity() {
+                return Err(Errno::INVAL);
+            }
+            let tree = rustix::mount::open_tree(
+                CWD,
+                bind.source.as_c_str(),
+                OpenTreeFlags::OPEN_TREE_CLONE
+                    | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                    | OpenTreeFlags::AT_RECURSIVE,
+            )?;
+            if bind.read_only {
+                raw::make_tree_read_only(tree.as_fd())?;
+            }
+            trees.push(tree);
             Ok(())
         }
-        Op::Bind(bind) => self::bind(bind, root.as_ref().ok_or(Errno::BADF)?),
-        Op::PivotRoot => pivot(root.take().ok_or(Errno::BADF)?),
-        Op::Mount(m) => mount(m),
-        Op::Mkdir { path, mode } => {
+    }
+}
+
+fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(), Errno> {
+    match op {
+        After::Mount(m) => mount(m, plan.failpoint.as_ref()),
+        After::Mkdir { path, mode } => {
             match rustix::fs::mkdir(path.as_c_str(), Mode::from_raw_mode(*mode)) {
                 Ok(()) | Err(Errno::EXIST) => Ok(()),
                 Err(e) => Err(e),
             }
         }
-        Op::Mknod {
+        After::Mknod {
             path,
-            block,
+            kind,
             major,
             minor,
             mode,
         } => {
-            let kind = if *block {
-                FileType::BlockDevice
-            } else {
-                FileType::CharacterDevice
+            let kind = match kind {
+                furnace_sys::dev::DeviceKind::Block => FileType::BlockDevice,
+                furnace_sys::dev::DeviceKind::Char => FileType::CharacterDevice,
             };
             // umask is 0 in PID 1, so the mode is exact.
             rustix::fs::mknodat(
@@ -176,13 +263,18 @@ fn execute(op: &Op, root: &mut Option<OwnedFd>) -> Result<(), Errno> {
                 rustix::fs::makedev(*major, *minor),
             )
         }
-        Op::Symlink { target, path } => {
+        After::Symlink { target, path } => {
             rustix::fs::symlinkat(target.as_c_str(), CWD, path.as_c_str())
         }
-        Op::Hostname(name) => rustix::system::sethostname(name.as_bytes()),
-        Op::Mask(path) => mask(path),
-        Op::ReadOnly(path) => read_only(path),
-        Op::DropPrivileges => {
+        After::AttachBind(index) => {
+            let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
+            let tree = trees.get(*index).ok_or(Errno::INVAL)?;
+            attach_bind(bind, tree, root)
+        }
+        After::Hostname(name) => rustix::system::sethostname(name.as_bytes()),
+        After::Mask(path) => mask(path),
+        After::ReadOnly(path) => read_only(path),
+        After::DropPrivileges => {
             raw::restrict_capabilities(0)?;
             raw::no_new_privs()
         }
@@ -193,7 +285,7 @@ fn execute(op: &Op, root: &mut Option<OwnedFd>) -> Result<(), Errno> {
 /// (`EXDEV`), no `/proc` magic links. The rootfs cannot send us to a host path.
 const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
 
-fn open_beneath(root: &OwnedFd, path: &std::ffi::CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
+fn open_beneath(root: &OwnedFd, path: &CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
     rustix::fs::openat2(
         root,
         path,
@@ -211,14 +303,11 @@ fn ensure_dir(
     index: usize,
     parent: &OwnedFd,
 ) -> Result<OwnedFd, Errno> {
-    let path = &bind.dest_prefixes[index];
+    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
+    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
     match open_beneath(root, path, OFlags::DIRECTORY) {
         Err(Errno::NOENT) => {
-            match rustix::fs::mkdirat(
-                parent,
-                bind.dest_names[index].as_c_str(),
-                Mode::from_raw_mode(0o755),
-            ) {
+            match rustix::fs::mkdirat(parent, name.as_c_str(), Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
@@ -231,16 +320,20 @@ fn ensure_dir(
 /// Opens (or creates) the file the destination names; a symlink there is replaced by an empty
 /// file for explicit binds (as the original did) and followed, inside the root, for implied
 /// ones.
-fn ensure_file(root: &OwnedFd, bind: &BindOp, parent: &OwnedFd) -> Result<OwnedFd, Errno> {
-    let last = bind.dest_prefixes.len() - 1;
-    let path = &bind.dest_prefixes[last];
-    let name = bind.dest_names[last].as_c_str();
+fn ensure_file(
+    root: &OwnedFd,
+    bind: &BindOp,
+    index: usize,
+    parent: &OwnedFd,
+) -> Result<OwnedFd, Errno> {
+    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
+    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
     let create = || -> Result<OwnedFd, Errno> {
         let flags =
             OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         drop(rustix::fs::openat(
             parent,
-            name,
+            name.as_c_str(),
             flags,
             Mode::from_raw_mode(0o644),
         )?);
@@ -255,7 +348,7 @@ fn ensure_file(root: &OwnedFd, bind: &BindOp, parent: &OwnedFd) -> Result<OwnedF
     match open_beneath(root, path, OFlags::NOFOLLOW) {
         Ok(fd) => match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
             FileType::Symlink => {
-                rustix::fs::unlinkat(parent, name, rustix::fs::AtFlags::empty())?;
+                rustix::fs::unlinkat(parent, name.as_c_str(), rustix::fs::AtFlags::empty())?;
                 create()
             }
             FileType::Directory => Err(Errno::ISDIR),
@@ -266,33 +359,23 @@ fn ensure_file(root: &OwnedFd, bind: &BindOp, parent: &OwnedFd) -> Result<OwnedF
     }
 }
 
-fn bind(bind: &BindOp, root: &OwnedFd) -> Result<(), Errno> {
+/// Attaches a bind's detached tree at its destination, resolved (and created) inside the
+/// new root. An optional bind whose destination cannot be made is skipped.
+fn attach_bind(bind: &BindOp, tree: &OwnedFd, root: &OwnedFd) -> Result<(), Errno> {
     let dest = match resolve_destination(bind, root) {
         Ok(fd) => fd,
         Err(_) if bind.optional => return Ok(()),
         Err(e) => return Err(e),
     };
-    let tree = rustix::mount::open_tree(
-        CWD,
-        bind.source.as_c_str(),
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_RECURSIVE,
-    )?;
-    if bind.read_only {
-        raw::make_tree_read_only(tree.as_fd())?;
-    }
-    rustix::mount::move_mount(
-        &tree,
-        c"",
-        &dest,
-        c"",
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-    )
+    attach(tree, &dest)
 }
 
 fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> {
-    let last = bind.dest_prefixes.len() - 1;
+    let last = bind
+        .dest_prefixes
+        .len()
+        .checked_sub(1)
+        .ok_or(Errno::INVAL)?;
     let mut parent: Option<OwnedFd> = None;
     for index in 0..last {
         let dir = ensure_dir(root, bind, index, parent.as_ref().unwrap_or(root))?;
@@ -302,14 +385,15 @@ fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> 
     if bind.source_is_dir {
         ensure_dir(root, bind, last, parent)
     } else {
-        ensure_file(root, bind, parent)
+        ensure_file(root, bind, last, parent)
     }
 }
 
 /// `pivot_root(".", ".")` stacks the old root on the new one, so no directory for it is
 /// written into the caller's tree. The old root is made slave before the lazy detach, so the
-/// unmount cannot propagate to the host.
-fn pivot(root: OwnedFd) -> Result<(), Errno> {
+/// unmount cannot propagate to the host. Returns an `O_PATH` fd of the new root, which every
+/// later in-root lookup is relative to.
+fn pivot(root: OwnedFd) -> Result<OwnedFd, Errno> {
     rustix::process::fchdir(&root)?;
     rustix::process::pivot_root(c".", c".")?;
     rustix::mount::mount_change(
@@ -317,36 +401,64 @@ fn pivot(root: OwnedFd) -> Result<(), Errno> {
         MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
     )?;
     rustix::mount::unmount(c".", UnmountFlags::DETACH)?;
-    rustix::process::chdir(c"/")
+    rustix::process::chdir(c"/")?;
+    raw::open(c"/", OFlags::PATH | OFlags::DIRECTORY, 0)
 }
 
-/// Mounts a filesystem after the pivot. The mount point must be a real directory: a symlink
-/// at `/proc` or `/sys` would otherwise redirect the mount.
-fn mount(m: &MountOp) -> Result<(), Errno> {
+/// The `fsmount(2)` attributes for a standard mount's flags.
+fn mount_attrs(flags: furnace_sys::mount::MountFlags) -> rustix::mount::MountAttrFlags {
+    use furnace_sys::mount::MountFlags as F;
+    use rustix::mount::MountAttrFlags as A;
+    let mut attrs = A::empty();
+    for (flag, attr) in [
+        (F::RDONLY, A::MOUNT_ATTR_RDONLY),
+        (F::NOSUID, A::MOUNT_ATTR_NOSUID),
+        (F::NODEV, A::MOUNT_ATTR_NODEV),
+        (F::NOEXEC, A::MOUNT_ATTR_NOEXEC),
+        (F::STRICTATIME, A::MOUNT_ATTR_STRICTATIME),
+    ] {
+        if flags.contains(flag) {
+            attrs |= attr;
+        }
+    }
+    attrs
+}
+
+/// Mounts a fresh filesystem inside the new root. The mount point is opened first (`O_PATH`,
+/// not following a symlink, which must be a real directory) and the new filesystem is
+/// attached to *that* fd, so nothing can swap the path between the check and the mount.
+fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
+    use rustix::mount::{
+        fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, FsMountFlags,
+        FsOpenFlags,
+    };
     let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
-    match raw::open(&m.target, dir_flags, 0) {
-        Ok(_) => {}
+    let target = match raw::open(&m.target, dir_flags, 0) {
         Err(Errno::NOENT) => {
             match rustix::fs::mkdir(m.target.as_c_str(), Mode::from_raw_mode(m.dir_mode)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
-            raw::open(&m.target, dir_flags, 0)?;
+            raw::open(&m.target, dir_flags, 0)?
         }
-        Err(e) => return Err(e),
+        other => other?,
+    };
+    Failpoint::hit_suffixed(failpoint, "mount-verified:", &m.target);
+    let fs = fsopen(m.fstype.as_c_str(), FsOpenFlags::FSOPEN_CLOEXEC)?;
+    for (key, value) in &m.options {
+        match value {
+            Some(value) => fsconfig_set_string(&fs, key.as_c_str(), value.as_c_str())?,
+            None => fsconfig_set_flag(&fs, key.as_c_str())?,
+        }
     }
-    rustix::mount::mount(
-        m.source.as_c_str(),
-        m.target.as_c_str(),
-        m.fstype.as_c_str(),
-        rustix::mount::MountFlags::from_bits_retain(m.flags.bits() as _),
-        m.data.as_deref(),
-    )
+    fsconfig_create(&fs)?;
+    let tree = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, mount_attrs(m.flags))?;
+    attach(&tree, &target)
 }
 
 /// Opens `path` itself (not what a symlink there points to) as an `O_PATH` fd; `None` when
 /// nothing is there.
-fn open_target(path: &std::ffi::CStr) -> Result<Option<OwnedFd>, Errno> {
+fn open_target(path: &CStr) -> Result<Option<OwnedFd>, Errno> {
     match raw::open(path, OFlags::PATH | OFlags::NOFOLLOW, 0) {
         Ok(fd) => Ok(Some(fd)),
         Err(Errno::NOENT) => Ok(None),
@@ -368,7 +480,7 @@ fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
 /// here for directories, and for files the `/dev/null` PID 1 created in its own `/dev`,
 /// checked to be the 1:3 character device — never a path a process inside could have
 /// replaced with a link to something else.
-fn mask(path: &std::ffi::CStr) -> Result<(), Errno> {
+fn mask(path: &CStr) -> Result<(), Errno> {
     use rustix::mount::{
         fsconfig_create, fsmount, fsopen, FsMountFlags, FsOpenFlags, MountAttrFlags,
     };
@@ -407,7 +519,7 @@ fn mask(path: &std::ffi::CStr) -> Result<(), Errno> {
 /// Makes `path` and its submounts read-only: a recursive bind of it onto itself, read-only
 /// through `mount_setattr`, which keeps the other flags (`nosuid`, `nodev`, `noexec`) as they
 /// are.
-fn read_only(path: &std::ffi::CStr) -> Result<(), Errno> {
+fn read_only(path: &CStr) -> Result<(), Errno> {
     let Some(target) = open_target(path)? else {
         return Ok(());
     };
@@ -431,5 +543,23 @@ mod tests {
     fn report_round_trips() {
         assert_eq!(decode(encode(READY, 0)), (READY, 0));
         assert_eq!(decode(encode(7, libc::EPERM)), (7, libc::EPERM));
+        assert_eq!(decode(encode(0, -1)), (0, -1));
+    }
+
+    #[test]
+    fn standard_mount_flags_become_mount_attributes() {
+        use furnace_sys::mount::MountFlags as F;
+        use rustix::mount::MountAttrFlags as A;
+        assert_eq!(
+            mount_attrs(F::RDONLY | F::NOSUID | F::NODEV | F::NOEXEC),
+            A::MOUNT_ATTR_RDONLY
+                | A::MOUNT_ATTR_NOSUID
+                | A::MOUNT_ATTR_NODEV
+                | A::MOUNT_ATTR_NOEXEC
+        );
+        assert_eq!(
+            mount_attrs(F::NOSUID | F::STRICTATIME),
+            A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_STRICTATIME
+        );
     }
 }

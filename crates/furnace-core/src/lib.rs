@@ -24,13 +24,19 @@
 mod builder;
 mod command;
 mod container;
+mod enter;
 mod error;
 mod failpoint;
 pub mod host;
+mod hostfacts;
 mod init;
+mod launch;
 mod plan;
 
-pub use builder::{BindMount, ContainerBuilder, HARDENED_CAPABILITIES};
+pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
 pub use command::Command;
 pub use container::Container;
-pub use error::{Error, PathProblem, Result};
+pub use error::{Error, PathProblem, Result, SpawnStep};
+/// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
+/// exit can be matched without depending on it.
+pub use furnace_sys::{Errno, ExitKind};

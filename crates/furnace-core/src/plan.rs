@@ -4,16 +4,30 @@
 //! only makes system calls. So inputs are checked before any namespace exists, tests can look
 //! at the plan without root, and a failure can name its step: "step 9, mount devpts on
 //! /dev/pts".
+//!
+//! The plan has two typed phases. [`Before`] steps run in the copy of the caller's mount tree
+//! (make it slave, bring `lo` up, bind the root onto itself, clone the bind sources into
+//! detached mounts); then PID 1 opens the root and pivots into it; [`After`] steps run inside
+//! the new root (the standard filesystems, the user's binds, the hardened profile's masks,
+//! the hostname). The user's binds are attached *after* the standard filesystems, as OCI
+//! runtimes and bubblewrap do, so a bind under `/run`, `/dev` or `/sys` is not hidden by the
+//! filesystem mounted there.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use furnace_sys::dev::DeviceKind;
 use furnace_sys::mount::MountFlags;
-use furnace_sys::DisplayPath;
+use furnace_sys::{DisplayPath, Namespaces};
 
-/// One bind mount requested by the caller (or implied, like `resolv.conf`).
+use crate::builder::{Config, ValidBind};
+use crate::hostfacts::{HostFacts, LoopDevice};
+
+/// A bind mount, as PID 1 carries it out: the source is cloned into a detached mount before
+/// the pivot ([`Before::CloneBind`]) and attached inside the new root after the standard
+/// filesystems ([`After::AttachBind`]).
 #[derive(Debug, Clone)]
 pub(crate) struct BindOp {
     /// Host path, absolute and canonical.
@@ -21,9 +35,9 @@ pub(crate) struct BindOp {
     /// Whether the source is a directory (else a file-like object: file, device, socket).
     pub source_is_dir: bool,
     /// The destination's components inside the root, each prefix as a relative path:
-    /// `["etc", "etc/app", "etc/app/conf"]`.
+    /// `["etc", "etc/app", "etc/app/conf"]`. Never empty.
     pub dest_prefixes: Vec<CString>,
-    /// The last component alone, for `mkdirat`/`openat` in its parent.
+    /// The last component of each prefix alone, for `mkdirat`/`openat` in its parent.
     pub dest_names: Vec<CString>,
     /// Make the bind read-only (recursively).
     pub read_only: bool,
@@ -33,127 +47,231 @@ pub(crate) struct BindOp {
     pub shown: PathBuf,
 }
 
-/// A filesystem to mount after `pivot_root`, at a path of the container.
+/// A filesystem to mount inside the new root, made with `fsopen`/`fsmount` and attached to
+/// its verified mount point.
 #[derive(Debug, Clone)]
 pub(crate) struct MountOp {
     pub fstype: CString,
-    pub source: CString,
     pub target: CString,
+    /// Mount attributes (`nosuid`, `nodev`, `noexec`, `rdonly`, `strictatime`).
     pub flags: MountFlags,
-    pub data: Option<CString>,
+    /// Filesystem options, split into keys and values for `fsconfig(2)`: `mode=755` is
+    /// `("mode", Some("755"))`, `newinstance` is `("newinstance", None)`.
+    pub options: Vec<(CString, Option<CString>)>,
     /// Mode of the mount point when it must be created.
     pub dir_mode: u32,
 }
 
-/// One step of the plan.
+/// A step that runs in the copy of the caller's mount tree, before the pivot.
 #[derive(Debug, Clone)]
-pub(crate) enum Op {
+pub(crate) enum Before {
     /// `mount(NULL, "/", NULL, MS_REC | MS_SLAVE)`: see the host's new mounts, send none back.
     MakeRootSlave,
     /// Bring `lo` up in a new network namespace.
     LoopbackUp,
     /// Bind the root onto itself (`pivot_root` needs a mount point).
-    SelfBindRoot(CString),
-    /// Open the root directory (an `O_PATH` fd every in-root lookup is relative to).
-    OpenRoot(CString),
-    /// A bind mount from the host into the root.
-    Bind(BindOp),
-    /// `pivot_root(".", ".")` into the root, make the old root slave, detach it.
-    PivotRoot,
-    /// Mount a filesystem inside (after the pivot).
+    SelfBindRoot,
+    /// Clone bind number N's source (with its submounts) into a detached mount, read-only if
+    /// asked. It is attached after the pivot.
+    CloneBind(usize),
+}
+
+/// A step that runs inside the new root, after the pivot.
+#[derive(Debug, Clone)]
+pub(crate) enum After {
+    /// Mount a fresh filesystem at a path of the container.
     Mount(MountOp),
-    /// Create a directory inside (after the pivot), unless it exists.
+    /// Create a directory, unless it exists.
     Mkdir { path: CString, mode: u32 },
-    /// Create a device node inside (after the pivot), with an exact mode.
+    /// Create a device node with an exact mode.
     Mknod {
         path: CString,
-        block: bool,
+        kind: DeviceKind,
         major: u32,
         minor: u32,
         mode: u32,
     },
-    /// Create a symlink inside (after the pivot).
+    /// Create a symlink.
     Symlink { target: CString, path: CString },
+    /// Attach bind number N (cloned before the pivot) at its destination, resolved inside the
+    /// root and created when missing.
+    AttachBind(usize),
+    /// Hide a path: a directory under an empty read-only tmpfs, anything else under the
+    /// container's own `/dev/null`, checked to be the 1:3 device first. A missing path is
+    /// skipped.
+    Mask(CString),
+    /// Make a path and everything mounted below it read-only. A missing path is skipped.
+    ReadOnly(CString),
     /// Set the hostname of the new UTS namespace.
     Hostname(CString),
-    /// Hide a path (after the pivot): a directory under an empty read-only tmpfs, anything
-    /// else under the container's own `/dev/null`, checked to be the 1:3 device first. A
-    /// missing path is skipped.
-    Mask(CString),
-    /// Make a path and everything mounted below it read-only (after the pivot). A missing
-    /// path is skipped.
-    ReadOnly(CString),
     /// Drop every capability of PID 1 and set `no_new_privs`: it has nothing left to do but
     /// wait.
     DropPrivileges,
 }
 
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show =
-            |c: &CString| DisplayPath(Path::new(OsStr::from_bytes(c.as_bytes()))).to_string();
-        match self {
-            Op::MakeRootSlave => f.write_str("make / rslave"),
-            Op::LoopbackUp => f.write_str("bring lo up"),
-            Op::SelfBindRoot(root) => write!(f, "bind {} onto itself", show(root)),
-            Op::OpenRoot(root) => write!(f, "open root {}", show(root)),
-            Op::Bind(b) => write!(
-                f,
-                "bind {} on {}{}",
-                show(&b.source),
-                DisplayPath(&b.shown),
-                if b.read_only { " (read-only)" } else { "" }
-            ),
-            Op::PivotRoot => f.write_str("pivot_root into the root and detach the old root"),
-            Op::Mount(m) => write!(f, "mount {} on {}", show(&m.fstype), show(&m.target)),
-            Op::Mkdir { path, .. } => write!(f, "mkdir {}", show(path)),
-            Op::Mknod {
-                path, major, minor, ..
-            } => write!(f, "mknod {} {major}:{minor}", show(path)),
-            Op::Symlink { target, path } => write!(f, "symlink {} -> {}", show(path), show(target)),
-            Op::Hostname(name) => write!(f, "sethostname {}", show(name)),
-            Op::Mask(path) => write!(f, "mask {}", show(path)),
-            Op::ReadOnly(path) => write!(f, "make {} read-only", show(path)),
-            Op::DropPrivileges => f.write_str("drop PID 1's capabilities"),
-        }
-    }
-}
-
-/// The whole plan, in order.
-#[derive(Debug, Clone, Default)]
+/// The whole plan, in order: `before`, then opening the root, the pivot, then `after`.
+#[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    pub ops: Vec<Op>,
+    /// The namespaces PID 1 is created in.
+    pub namespaces: Namespaces,
+    /// The root, absolute and canonical.
+    pub root: CString,
+    pub before: Vec<Before>,
+    pub after: Vec<After>,
+    /// The binds, referred to by index from [`Before::CloneBind`] and [`After::AttachBind`].
+    pub binds: Vec<BindOp>,
     /// Where the parent's argument and environment strings are, so PID 1 can blank them.
     pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
     /// A test-only failpoint (see [`crate::failpoint`]).
     pub failpoint: Option<crate::failpoint::Failpoint>,
 }
 
-/// Turns any path into a C string; paths never contain NUL (the OS cannot produce one).
+/// One step of the plan, numbered from 1 in the order PID 1 runs them; the numbers are those
+/// of [`Error::Setup`](crate::Error::Setup) and of the `step-N` failpoints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step<'p> {
+    Before(&'p Before),
+    OpenRoot,
+    PivotRoot,
+    After(&'p After),
+}
+
+impl Plan {
+    /// The plan for a validated configuration on this host.
+    pub(crate) fn new(config: &Config, facts: &HostFacts) -> Plan {
+        let mut namespaces = Namespaces::MNT
+            | Namespaces::PID
+            | Namespaces::UTS
+            | Namespaces::IPC
+            | Namespaces::CGROUP;
+        let mut before = vec![Before::MakeRootSlave];
+        if config.isolate_network {
+            namespaces |= Namespaces::NET;
+            before.push(Before::LoopbackUp);
+        }
+        if !facts.root_is_mount_point {
+            before.push(Before::SelfBindRoot);
+        }
+        let mut binds: Vec<BindOp> = config.binds.iter().map(bind_op).collect();
+        if let Some(resolv) = &facts.resolv_conf {
+            binds.push(resolv_conf_bind(resolv));
+        }
+        before.extend((0..binds.len()).map(Before::CloneBind));
+
+        let mut after = standard_mounts(&facts.loop_devices);
+        after.extend((0..binds.len()).map(After::AttachBind));
+        if config.hardened {
+            after.extend(hardening(&facts.throttle_dirs));
+        }
+        after.push(After::Hostname(cstring(&config.hostname)));
+        if config.hardened {
+            after.push(After::DropPrivileges);
+        }
+        Plan {
+            namespaces,
+            root: cstring(&config.root),
+            before,
+            after,
+            binds,
+            process_strings: facts.process_strings,
+            failpoint: crate::failpoint::Failpoint::from_env(),
+        }
+    }
+
+    /// Every step, in order.
+    pub(crate) fn steps(&self) -> impl Iterator<Item = Step<'_>> {
+        self.before
+            .iter()
+            .map(Step::Before)
+            .chain([Step::OpenRoot, Step::PivotRoot])
+            .chain(self.after.iter().map(Step::After))
+    }
+
+    /// What step `number` does, for messages (0 is PID 1's own preparation).
+    pub(crate) fn describe(&self, number: usize) -> String {
+        match number {
+            0 => "prepare the init process".to_owned(),
+            n => self
+                .steps()
+                .nth(n - 1)
+                .map_or_else(|| "unknown step".to_owned(), |s| self.show(s).to_string()),
+        }
+    }
+
+    /// A step with the plan's context (bind paths, the root), for `Display`.
+    pub(crate) fn show<'p>(&'p self, step: Step<'p>) -> ShowStep<'p> {
+        ShowStep { plan: self, step }
+    }
+}
+
+/// [`Plan::show`]'s `Display`.
+pub(crate) struct ShowStep<'p> {
+    plan: &'p Plan,
+    step: Step<'p>,
+}
+
+fn show(c: &CString) -> DisplayPath<'_> {
+    DisplayPath(Path::new(OsStr::from_bytes(c.as_bytes())))
+}
+
+impl fmt::Display for ShowStep<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bind = |index: usize| self.plan.binds.get(index);
+        match self.step {
+            Step::Before(Before::MakeRootSlave) => f.write_str("make / rslave"),
+            Step::Before(Before::LoopbackUp) => f.write_str("bring lo up"),
+            Step::Before(Before::SelfBindRoot) => {
+                write!(f, "bind {} onto itself", show(&self.plan.root))
+            }
+            Step::Before(Before::CloneBind(i)) => match bind(*i) {
+                Some(b) => write!(f, "open bind source {}", show(&b.source)),
+                None => f.write_str("open a bind source"),
+            },
+            Step::OpenRoot => write!(f, "open root {}", show(&self.plan.root)),
+            Step::PivotRoot => f.write_str("pivot_root into the root and detach the old root"),
+            Step::After(After::AttachBind(i)) => match bind(*i) {
+                Some(b) => write!(
+                    f,
+                    "bind {} on {}{}",
+                    show(&b.source),
+                    DisplayPath(&b.shown),
+                    if b.read_only { " (read-only)" } else { "" }
+                ),
+                None => f.write_str("attach a bind"),
+            },
+            Step::After(op) => write!(f, "{op}"),
+        }
+    }
+}
+
+impl fmt::Display for After {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            After::Mount(m) => write!(f, "mount {} on {}", show(&m.fstype), show(&m.target)),
+            After::Mkdir { path, .. } => write!(f, "mkdir {}", show(path)),
+            After::Mknod {
+                path, major, minor, ..
+            } => write!(f, "mknod {} {major}:{minor}", show(path)),
+            After::Symlink { target, path } => {
+                write!(f, "symlink {} -> {}", show(path), show(target))
+            }
+            After::AttachBind(i) => write!(f, "attach bind #{i}"),
+            After::Hostname(name) => write!(f, "sethostname {}", show(name)),
+            After::Mask(path) => write!(f, "mask {}", show(path)),
+            After::ReadOnly(path) => write!(f, "make {} read-only", show(path)),
+            After::DropPrivileges => f.write_str("drop PID 1's capabilities"),
+        }
+    }
+}
+
+/// Turns any path into a C string; paths never contain NUL (the OS cannot produce one, and
+/// the builder refuses strings that do).
 pub(crate) fn cstring(path: impl AsRef<OsStr>) -> CString {
     CString::new(path.as_ref().as_bytes()).expect("paths from the OS contain no NUL byte")
 }
 
-/// Splits a destination inside the root into its normal components, refusing `..`.
-/// `/a/./b/` and `a/b` both give `["a", "b"]`.
-pub(crate) fn inside_components(dest: &Path) -> Result<Vec<&OsStr>, crate::PathProblem> {
-    let mut parts = Vec::new();
-    for component in dest.components() {
-        match component {
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir => return Err(crate::PathProblem::DotDot),
-            Component::Normal(part) => parts.push(part),
-            Component::Prefix(_) => unreachable!("no path prefixes on Linux"),
-        }
-    }
-    if parts.is_empty() {
-        return Err(crate::PathProblem::IsRoot);
-    }
-    Ok(parts)
-}
-
 /// The prefixes and names of a destination's components, as C strings.
-pub(crate) fn prefixes(parts: &[&OsStr]) -> (Vec<CString>, Vec<CString>) {
+pub(crate) fn prefixes(parts: &[OsString]) -> (Vec<CString>, Vec<CString>) {
     let mut acc = PathBuf::new();
     let mut prefixes = Vec::with_capacity(parts.len());
     let mut names = Vec::with_capacity(parts.len());
@@ -165,127 +283,174 @@ pub(crate) fn prefixes(parts: &[&OsStr]) -> (Vec<CString>, Vec<CString>) {
     (prefixes, names)
 }
 
-/// The filesystems, nodes and links every container gets after the pivot (SPEC §2, 5–7).
-pub(crate) fn standard_mounts(ops: &mut Vec<Op>, loop_devices: &[(String, u32, u32, u32)]) {
-    let m = |fstype: &str,
-             source: &str,
-             target: &str,
-             flags: MountFlags,
-             data: Option<&str>,
-             dir_mode: u32| {
-        Op::Mount(MountOp {
-            fstype: cstring(fstype),
-            source: cstring(source),
-            target: cstring(target),
-            flags,
-            data: data.map(cstring),
-            dir_mode,
+fn bind_op(bind: &ValidBind) -> BindOp {
+    let (dest_prefixes, dest_names) = prefixes(&bind.dest_parts);
+    BindOp {
+        source: cstring(&bind.source),
+        source_is_dir: bind.source_is_dir,
+        dest_prefixes,
+        dest_names,
+        read_only: bind.read_only,
+        optional: false,
+        shown: bind.shown.clone(),
+    }
+}
+
+/// With the host's network, the host's `/etc/resolv.conf` is bound read-only over the
+/// container's (a missing file in an existing `/etc` is created; no `/etc`, no bind).
+fn resolv_conf_bind(host: &Path) -> BindOp {
+    let parts = [OsString::from("etc"), OsString::from("resolv.conf")];
+    let (dest_prefixes, dest_names) = prefixes(&parts);
+    BindOp {
+        source: cstring(host),
+        source_is_dir: false,
+        dest_prefixes,
+        dest_names,
+        read_only: true,
+        optional: true,
+        shown: PathBuf::from("/etc/resolv.conf"),
+    }
+}
+
+/// One filesystem of [`STANDARD_MOUNTS`].
+struct Standard {
+    fstype: &'static str,
+    target: &'static str,
+    flags: MountFlags,
+    options: &'static str,
+    dir_mode: u32,
+}
+
+const NOSUID_NODEV_NOEXEC: MountFlags = MountFlags::NOSUID
+    .union(MountFlags::NODEV)
+    .union(MountFlags::NOEXEC);
+
+/// The filesystems every container gets (SPEC §2.5), in mount order: a parent before what is
+/// mounted under it. `/dev`'s nodes and links are made right after `/dev` itself.
+const STANDARD_MOUNTS: [Standard; 7] = [
+    Standard {
+        fstype: "proc",
+        target: "/proc",
+        flags: NOSUID_NODEV_NOEXEC,
+        options: "",
+        dir_mode: 0o555,
+    },
+    Standard {
+        fstype: "tmpfs",
+        target: "/dev",
+        flags: MountFlags::NOSUID.union(MountFlags::STRICTATIME),
+        options: "mode=755,size=65536k",
+        dir_mode: 0o755,
+    },
+    Standard {
+        fstype: "devpts",
+        target: "/dev/pts",
+        flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
+        options: "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        dir_mode: 0o755,
+    },
+    Standard {
+        fstype: "tmpfs",
+        target: "/dev/shm",
+        flags: NOSUID_NODEV_NOEXEC,
+        options: "mode=1777,size=65536k",
+        dir_mode: 0o1777,
+    },
+    Standard {
+        fstype: "mqueue",
+        target: "/dev/mqueue",
+        flags: NOSUID_NODEV_NOEXEC,
+        options: "",
+        dir_mode: 0o755,
+    },
+    Standard {
+        fstype: "sysfs",
+        target: "/sys",
+        flags: NOSUID_NODEV_NOEXEC.union(MountFlags::RDONLY),
+        options: "",
+        dir_mode: 0o555,
+    },
+    Standard {
+        fstype: "tmpfs",
+        target: "/run",
+        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+        options: "mode=1777,size=65536k",
+        dir_mode: 0o755,
+    },
+];
+
+/// The character devices of `/dev`: name, major, minor (mode 0666).
+const DEVICES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The symlinks of `/dev`: path, target.
+const DEV_LINKS: [(&str, &str); 5] = [
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+    ("/dev/ptmx", "pts/ptmx"),
+];
+
+fn mount_op(standard: &Standard) -> After {
+    let options = standard
+        .options
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(|option| match option.split_once('=') {
+            Some((key, value)) => (cstring(key), Some(cstring(value))),
+            None => (cstring(option), None),
         })
-    };
-    use MountFlags as F;
-    ops.push(m(
-        "proc",
-        "proc",
-        "/proc",
-        F::NOSUID | F::NODEV | F::NOEXEC,
-        None,
-        0o555,
-    ));
-    ops.push(m(
-        "tmpfs",
-        "tmpfs",
-        "/dev",
-        F::NOSUID | F::STRICTATIME,
-        Some("mode=755,size=65536k"),
-        0o755,
-    ));
-    for (name, minor) in [
-        ("null", 3),
-        ("zero", 5),
-        ("full", 7),
-        ("random", 8),
-        ("urandom", 9),
-    ] {
-        ops.push(Op::Mknod {
-            path: cstring(format!("/dev/{name}")),
-            block: false,
-            major: 1,
-            minor,
-            mode: 0o666,
-        });
+        .collect();
+    After::Mount(MountOp {
+        fstype: cstring(standard.fstype),
+        target: cstring(standard.target),
+        flags: standard.flags,
+        options,
+        dir_mode: standard.dir_mode,
+    })
+}
+
+/// The filesystems, nodes and links every container gets after the pivot (SPEC §2, 5–7),
+/// with `loop_devices` in `/dev` (the privileged profile's host loop devices).
+pub(crate) fn standard_mounts(loop_devices: &[LoopDevice]) -> Vec<After> {
+    let mut ops = Vec::new();
+    for standard in &STANDARD_MOUNTS {
+        ops.push(mount_op(standard));
+        if standard.target == "/dev" {
+            ops.extend(DEVICES.iter().map(|&(name, major, minor)| After::Mknod {
+                path: cstring(format!("/dev/{name}")),
+                kind: DeviceKind::Char,
+                major,
+                minor,
+                mode: 0o666,
+            }));
+            ops.extend(DEV_LINKS.iter().map(|&(path, target)| After::Symlink {
+                target: cstring(target),
+                path: cstring(path),
+            }));
+        }
+        if standard.target == "/dev/mqueue" {
+            ops.extend(loop_devices.iter().map(|d| After::Mknod {
+                path: cstring(format!("/dev/{}", d.name)),
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                mode: d.mode,
+            }));
+        }
     }
-    ops.push(Op::Mknod {
-        path: cstring("/dev/tty"),
-        block: false,
-        major: 5,
-        minor: 0,
-        mode: 0o666,
-    });
-    for (target, path) in [
-        ("/proc/self/fd", "/dev/fd"),
-        ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"),
-        ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
-    ] {
-        ops.push(Op::Symlink {
-            target: cstring(target),
-            path: cstring(path),
-        });
-    }
-    ops.push(m(
-        "devpts",
-        "devpts",
-        "/dev/pts",
-        F::NOSUID | F::NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        0o755,
-    ));
-    ops.push(m(
-        "tmpfs",
-        "shm",
-        "/dev/shm",
-        F::NOSUID | F::NODEV | F::NOEXEC,
-        Some("mode=1777,size=65536k"),
-        0o1777,
-    ));
-    ops.push(m(
-        "mqueue",
-        "mqueue",
-        "/dev/mqueue",
-        F::NOSUID | F::NODEV | F::NOEXEC,
-        None,
-        0o755,
-    ));
-    for (name, major, minor, mode) in loop_devices {
-        ops.push(Op::Mknod {
-            path: cstring(format!("/dev/{name}")),
-            block: *major != 10,
-            major: *major,
-            minor: *minor,
-            mode: *mode,
-        });
-    }
-    ops.push(m(
-        "sysfs",
-        "sysfs",
-        "/sys",
-        F::RDONLY | F::NOSUID | F::NODEV | F::NOEXEC,
-        None,
-        0o555,
-    ));
-    ops.push(m(
-        "tmpfs",
-        "tmpfs",
-        "/run",
-        F::NOSUID | F::NODEV,
-        Some("mode=1777,size=65536k"),
-        0o755,
-    ));
-    ops.push(Op::Mkdir {
+    ops.push(After::Mkdir {
         path: cstring("/run/lock"),
         mode: 0o1777,
     });
+    ops
 }
 
 /// Paths the hardened profile hides: Docker's masked list. `thermal_throttle` directories are
@@ -315,52 +480,50 @@ pub(crate) const READ_ONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// The hardened profile's steps after the standard mounts.
-pub(crate) fn hardening(ops: &mut Vec<Op>, extra_masks: &[String]) {
-    for path in MASKED_PATHS
+/// The hardened profile's steps after the standard mounts and the binds (so a bind cannot
+/// uncover a masked path).
+fn hardening(extra_masks: &[PathBuf]) -> Vec<After> {
+    MASKED_PATHS
         .iter()
-        .copied()
-        .chain(extra_masks.iter().map(String::as_str))
-    {
-        ops.push(Op::Mask(cstring(path)));
-    }
-    for path in READ_ONLY_PATHS {
-        ops.push(Op::ReadOnly(cstring(path)));
-    }
+        .map(|p| After::Mask(cstring(p)))
+        .chain(extra_masks.iter().map(|p| After::Mask(cstring(p))))
+        .chain(READ_ONLY_PATHS.iter().map(|p| After::ReadOnly(cstring(p))))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn loop_devices() -> Vec<LoopDevice> {
+        vec![
+            LoopDevice {
+                name: "loop-control".into(),
+                kind: DeviceKind::Char,
+                major: 10,
+                minor: 237,
+                mode: 0o660,
+            },
+            LoopDevice {
+                name: "loop0".into(),
+                kind: DeviceKind::Block,
+                major: 7,
+                minor: 0,
+                mode: 0o660,
+            },
+        ]
+    }
+
     #[test]
-    fn destinations_are_split_inside_the_root() {
-        let parts = inside_components(Path::new("/a/./b/")).unwrap();
-        assert_eq!(parts, vec![OsStr::new("a"), OsStr::new("b")]);
-        assert_eq!(inside_components(Path::new("a/b")).unwrap().len(), 2);
-        assert_eq!(
-            inside_components(Path::new("/a/../b")),
-            Err(crate::PathProblem::DotDot)
-        );
-        assert_eq!(
-            inside_components(Path::new("/")),
-            Err(crate::PathProblem::IsRoot)
-        );
-        let (prefixes, names) = prefixes(&[OsStr::new("etc"), OsStr::new("app")]);
+    fn destinations_are_split_into_prefixes() {
+        let (prefixes, names) = prefixes(&["etc".into(), "app".into()]);
         assert_eq!(prefixes, vec![cstring("etc"), cstring("etc/app")]);
         assert_eq!(names, vec![cstring("etc"), cstring("app")]);
     }
 
     #[test]
     fn standard_mounts_cover_the_promised_tree() {
-        let mut ops = Vec::new();
-        standard_mounts(
-            &mut ops,
-            &[
-                ("loop-control".into(), 10, 237, 0o660),
-                ("loop0".into(), 7, 0, 0o660),
-            ],
-        );
+        let ops = standard_mounts(&loop_devices());
         let shown: Vec<String> = ops.iter().map(|op| op.to_string()).collect();
         for expected in [
             "mount proc on /proc",
@@ -383,23 +546,45 @@ mod tests {
                 "missing {expected:?} in {shown:#?}"
             );
         }
-        let proc = shown
+        let at = |what: &str| shown.iter().position(|s| s == what).unwrap();
+        assert!(at("mount proc on /proc") < at("mount tmpfs on /dev"));
+        assert!(at("mount tmpfs on /dev") < at("mknod /dev/null 1:3"));
+        assert!(at("mount tmpfs on /dev") < at("mount devpts on /dev/pts"));
+        assert!(at("mount tmpfs on /run") < at("mkdir /run/lock"));
+        let kinds: Vec<DeviceKind> = ops
             .iter()
-            .position(|s| s == "mount proc on /proc")
-            .unwrap();
-        let dev = shown
+            .filter_map(|op| match op {
+                After::Mknod { path, kind, .. } if path.as_bytes().starts_with(b"/dev/loop") => {
+                    Some(*kind)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, [DeviceKind::Char, DeviceKind::Block]);
+    }
+
+    #[test]
+    fn options_are_split_for_fsconfig() {
+        let devpts = STANDARD_MOUNTS
             .iter()
-            .position(|s| s == "mount tmpfs on /dev")
+            .find(|s| s.fstype == "devpts")
             .unwrap();
-        let pts = shown
-            .iter()
-            .position(|s| s == "mount devpts on /dev/pts")
-            .unwrap();
-        assert!(proc < dev && dev < pts, "order: /proc, /dev, /dev/pts");
-        let loop_node = ops.iter().find_map(|op| match op {
-            Op::Mknod { path, block, .. } if path.as_bytes() == b"/dev/loop0" => Some(*block),
-            _ => None,
-        });
-        assert_eq!(loop_node, Some(true), "loop devices are block devices");
+        let After::Mount(m) = mount_op(devpts) else {
+            panic!("not a mount")
+        };
+        assert_eq!(
+            m.options,
+            vec![
+                (cstring("newinstance"), None),
+                (cstring("ptmxmode"), Some(cstring("0666"))),
+                (cstring("mode"), Some(cstring("0620"))),
+                (cstring("gid"), Some(cstring("5"))),
+            ]
+        );
+        let proc = STANDARD_MOUNTS.iter().find(|s| s.fstype == "proc").unwrap();
+        let After::Mount(m) = mount_op(proc) else {
+            panic!("not a mount")
+        };
+        assert!(m.options.is_empty());
     }
 }

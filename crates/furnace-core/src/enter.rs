@@ -1,0 +1,154 @@
+//! Putting a command's child into the container, between `fork` and `exec`.
+//!
+//! ---------------------------------------------------------------------------------------
+//! POST-FORK CODE. [`enter_container`] runs in the child std forks for a
+//! [`Command`](crate::Command), as its `pre_exec` hook: only system calls, no allocation, no
+//! locks, no panics. A failure is written as (step, errno) on the spawn's report pipe, then
+//! returned to std, which makes `spawn` fail with the errno.
+//! ---------------------------------------------------------------------------------------
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+
+use furnace_sys::{raw, Errno, Namespaces};
+
+use crate::error::SpawnStep;
+use crate::failpoint::Failpoint;
+
+/// The length of a failure record on the report pipe: step code and errno.
+pub(crate) const RECORD_LEN: usize = 8;
+
+/// What a command's child applies before exec, read by the pre-exec hook.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// PID 1's pidfd (the container keeps it open; the child has a copy of the fd table).
+    pub pidfd: RawFd,
+    /// The namespaces to join with `setns(pidfd)` (the pid namespace is joined at the fork).
+    pub join: Namespaces,
+    pub cwd: Option<CString>,
+    /// The capability mask of the hardened profile.
+    pub capabilities: Option<u64>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The write end of this spawn's report pipe (close-on-exec, numbered 3 or above), set
+    /// just before each spawn.
+    pub report: RawFd,
+    pub failpoint: Option<Failpoint>,
+}
+
+/// The pre-exec hook's pointer to the [`Entry`] of its `Command`.
+pub(crate) struct EntryPtr(pub *const Entry);
+
+impl EntryPtr {
+    /// The settings.
+    ///
+    /// # Safety
+    ///
+    /// The `Entry` must still be alive: true inside `Command::spawn`, see there.
+    pub(crate) unsafe fn get(&self) -> &Entry {
+        // SAFETY: the caller guarantees the box behind the pointer is alive.
+        unsafe { &*self.0 }
+    }
+}
+
+// SAFETY: the pointer is only dereferenced in the forked child (see `Command::spawn`), never
+// by another thread of this process.
+unsafe impl Send for EntryPtr {}
+// SAFETY: as above.
+unsafe impl Sync for EntryPtr {}
+
+/// The pre-exec hook: enters the container, or reports which step failed and fails.
+pub(crate) fn hook(entry: &Entry) -> io::Result<()> {
+    Failpoint::hit(entry.failpoint.as_ref(), "spawn-forked");
+    match enter_container(entry) {
+        Ok(()) => {
+            Failpoint::hit(entry.failpoint.as_ref(), "spawn-pre-exec");
+            Ok(())
+        }
+        Err((step, errno)) => {
+            // SAFETY: the report fd is the write end the spawning `Command` holds open for the
+            // whole spawn; the child has its own copy of the fd table.
+            let report = unsafe { BorrowedFd::borrow_raw(entry.report) };
+            let [s0, s1, s2, s3] = step.code().to_le_bytes();
+            let [e0, e1, e2, e3] = errno.raw_os_error().to_le_bytes();
+            let _ = raw::write_all(report, &[s0, s1, s2, s3, e0, e1, e2, e3]);
+            Err(io::Error::from_raw_os_error(errno.raw_os_error()))
+        }
+    }
+}
+
+/// Decodes a failure record written by [`hook`].
+pub(crate) fn decode(record: [u8; RECORD_LEN]) -> Option<(SpawnStep, Errno)> {
+    let [s0, s1, s2, s3, e0, e1, e2, e3] = record;
+    let step = SpawnStep::from_code(u32::from_le_bytes([s0, s1, s2, s3]))?;
+    Some((
+        step,
+        Errno::from_raw_os_error(i32::from_le_bytes([e0, e1, e2, e3])),
+    ))
+}
+
+/// Marks inherited fds close-on-exec, checks stdio, becomes non-dumpable, joins the
+/// container's namespaces, changes directory (verifying it is inside), drops capabilities in
+/// the hardened profile, sets ids and joins a keyring of its own. System calls only.
+fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
+    let at = |step: SpawnStep| move |errno: Errno| (step, errno);
+    // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
+    // the container. std's own error pipe and our report pipe are close-on-exec already.
+    raw::close_range(3, u32::MAX, true).map_err(at(SpawnStep::CloseFds))?;
+    // Stdio is the one thing that crosses into the container; a directory there would be a
+    // door back to the host's filesystem (runc documents the same for passed fds).
+    raw::check_stdio_is_no_directory().map_err(at(SpawnStep::CheckStdio))?;
+    // The caller's signal mask is inherited through fork and exec (std does not reset it):
+    // a caller that blocks SIGTERM would hand a command that cannot be stopped.
+    raw::unblock_all_signals().map_err(at(SpawnStep::UnblockSignals))?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(at(SpawnStep::NonDumpable))?;
+    // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
+    // open for the whole spawn (and the child has its own copy of the fd table).
+    let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
+    rustix::thread::move_into_thread_name_spaces(
+        init,
+        rustix::thread::ThreadNameSpaceType::from_bits_retain(entry.join.bits()),
+    )
+    .map_err(at(SpawnStep::JoinNamespaces))?;
+    // Joining the mount namespace set root and cwd to the container's root.
+    if let Some(cwd) = &entry.cwd {
+        rustix::process::chdir(cwd.as_c_str()).map_err(at(SpawnStep::ChangeDirectory))?;
+        match raw::cwd_is_reachable() {
+            Ok(true) => {}
+            Ok(false) => return Err((SpawnStep::VerifyDirectory, Errno::PERM)),
+            Err(errno) => return Err((SpawnStep::VerifyDirectory, errno)),
+        }
+    }
+    if let Some(keep) = entry.capabilities {
+        // Hardened: reduce capabilities while still root (dropping from the bounding set
+        // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
+        // that its terminal is not our controlling terminal.
+        raw::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
+        raw::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
+        raw::new_session().map_err(at(SpawnStep::NewSession))?;
+    }
+    raw::set_ids(entry.uid, entry.gid).map_err(at(SpawnStep::SetIds))?;
+    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
+    // credentials) stay out of reach.
+    raw::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        for step in SpawnStep::ALL {
+            let [s0, s1, s2, s3] = step.code().to_le_bytes();
+            let [e0, e1, e2, e3] = libc::ENOENT.to_le_bytes();
+            assert_eq!(
+                decode([s0, s1, s2, s3, e0, e1, e2, e3]),
+                Some((step, Errno::NOENT))
+            );
+        }
+        assert_eq!(decode([0xff; RECORD_LEN]), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! What the plan needs to know about the host, probed once per start: the root's mount state,
+//! the host's loop devices, the per-CPU `thermal_throttle` directories, `/etc/resolv.conf`,
+//! and where this process's argument and environment strings live.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::PathBuf;
+
+use furnace_sys::dev::DeviceKind;
+
+use crate::builder::Config;
+use crate::error::{Error, Result};
+
+/// A device node of the host to re-create inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoopDevice {
+    /// The name under `/dev` (`loop-control`, `loop0`, …).
+    pub name: String,
+    pub kind: DeviceKind,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits, copied from the host's node.
+    pub mode: u32,
+}
+
+/// The host facts a [`Plan`](crate::plan::Plan) is computed from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HostFacts {
+    /// Whether the root is already a mount point (else PID 1 binds it onto itself).
+    pub root_is_mount_point: bool,
+    /// `loop-control` and every `/dev/loopN` (privileged profile only; empty otherwise).
+    pub loop_devices: Vec<LoopDevice>,
+    /// `/sys/devices/system/cpu/cpu*/thermal_throttle` (masked by the hardened profile).
+    pub throttle_dirs: Vec<PathBuf>,
+    /// The host's `/etc/resolv.conf`, canonical, when the container shares the host's network
+    /// and its root has an `/etc`.
+    pub resolv_conf: Option<PathBuf>,
+    /// This process's argument and environment areas.
+    pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
+}
+
+impl HostFacts {
+    /// Probes what `config` needs.
+    pub(crate) fn probe(config: &Config) -> Result<HostFacts> {
+        let root_is_mount_point = furnace_sys::mountinfo::is_mount_point(&config.root)
+            .map_err(Error::sys("check whether the root is a mount point"))?;
+        let resolv_conf = if config.isolate_network || !config.root.join("etc").is_dir() {
+            None
+        } else {
+            std::fs::canonicalize("/etc/resolv.conf").ok()
+        };
+        Ok(HostFacts {
+            root_is_mount_point,
+            loop_devices: if config.hardened {
+                Vec::new()
+            } else {
+                loop_devices()
+            },
+            throttle_dirs: if config.hardened {
+                thermal_throttle_dirs()
+            } else {
+                Vec::new()
+            },
+            resolv_conf,
+            process_strings: process_strings(),
+        })
+    }
+}
+
+/// This process's argument and environment areas, read once: the kernel fixes them at exec.
+/// The pid is part of the key, so a forked child of the caller reads its own.
+fn process_strings() -> Option<furnace_sys::raw::ProcessStrings> {
+    use std::sync::Mutex;
+    type Cached = Option<(u32, Option<furnace_sys::raw::ProcessStrings>)>;
+    static CACHE: Mutex<Cached> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    match *cache {
+        Some((cached_pid, strings)) if cached_pid == pid => strings,
+        _ => {
+            let strings = furnace_sys::raw::ProcessStrings::of_self();
+            *cache = Some((pid, strings));
+            strings
+        }
+    }
+}
+
+/// `/sys/devices/system/cpu/cpu*/thermal_throttle` on this machine (masked: a power side
+/// channel). sysfs shows the same devices in every container.
+fn thermal_throttle_dirs() -> Vec<PathBuf> {
+    let Ok(cpus) = std::fs::read_dir("/sys/devices/system/cpu") else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = cpus
+        .filter_map(|entry| {
+            let path = entry.ok()?.path().join("thermal_throttle");
+            path.is_dir().then_some(path)
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// `loop-control` and every `/dev/loopN` of the host, with their numbers and modes, so that
+/// `mount -o loop` works inside (privileged profile, as the original).
+fn loop_devices() -> Vec<LoopDevice> {
+    let Ok(entries) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
+    let mut devices: Vec<LoopDevice> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            let is_loop = name == "loop-control"
+                || name
+                    .strip_prefix("loop")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !is_loop {
+                return None;
+            }
+            let meta = entry.metadata().ok()?;
+            let file_type = meta.file_type();
+            let kind = if file_type.is_block_device() {
+                DeviceKind::Block
+            } else if file_type.is_char_device() {
+                DeviceKind::Char
+            } else {
+                return None;
+            };
+            Some(LoopDevice {
+                name,
+                kind,
+                major: rustix::fs::major(meta.rdev()),
+                minor: rustix::fs::minor(meta.rdev()),
+                mode: meta.mode() & 0o7777,
+            })
+        })
+        .collect();
+    devices.sort_by(|a, b| a.name.cmp(&b.name));
+    devices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loop_devices_carry_their_kind() {
+        for device in loop_devices() {
+            let expected = if device.name == "loop-control" {
+                DeviceKind::Char
+            } else {
+                DeviceKind::Block
+            };
+            assert_eq!(device.kind, expected, "{device:?}");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Starting a container: check the inputs, probe the host, compute the plan, fork PID 1 into
+//! the new namespaces, and wait (with a deadline) for its report.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use furnace_sys::raw::{self, Forked};
+use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
+
+use crate::builder::{Config, ContainerBuilder};
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::failpoint::Failpoint;
+use crate::hostfacts::HostFacts;
+use crate::init::{self, InitFds};
+use crate::plan::Plan;
+
+impl ContainerBuilder {
+    /// Starts the container: checks the inputs, starts PID 1 in new namespaces, and returns
+    /// once it reports that the root is set up.
+    ///
+    /// Bad input is reported before any namespace exists, and so is a caller without the
+    /// privileges to make one ([`Error::NeedsRoot`]). A step that fails inside is reported
+    /// as [`Error::Setup`] with its number, what it did and the errno; a step that does not
+    /// finish within the [start timeout](ContainerBuilder::start_timeout) as
+    /// [`Error::StartTimeout`]. Either way PID 1 is reaped by then, so nothing of the
+    /// half-made container is left.
+    pub fn start(&self) -> Result<Container> {
+        let config = self.validate()?;
+        require_privileges()?;
+        let facts = HostFacts::probe(&config)?;
+        let plan = Plan::new(&config, &facts);
+        launch(config, plan)
+    }
+
+    /// The plan [`start`](ContainerBuilder::start) would carry out, for tests.
+    #[cfg(test)]
+    pub(crate) fn plan(&self) -> Result<Plan> {
+        let config = self.validate()?;
+        Ok(Plan::new(&config, &HostFacts::probe(&config)?))
+    }
+}
+
+/// Making namespaces and mounts needs `CAP_SYS_ADMIN`; without it `clone3` would fail with a
+/// bare `EPERM`. Say what is needed instead.
+fn require_privileges() -> Result<()> {
+    use furnace_sys::caps::{has_effective, Cap};
+    match has_effective(Cap::CAP_SYS_ADMIN) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => Err(Error::NeedsRoot {
+            uid: rustix::process::geteuid().as_raw(),
+        }),
+    }
+}
+
+/// An fd numbered 3 or above: a caller that closed stdin, stdout or stderr would otherwise
+/// get our internal fds on 0–2, where PID 1's (and std's) stdio set-up overwrites them.
+fn above_stdio(fd: OwnedFd) -> std::result::Result<OwnedFd, Errno> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    rustix::io::fcntl_dupfd_cloexec(&fd, 3)
+}
+
+fn sys_err(context: &'static str, call: &'static str) -> impl FnOnce(Errno) -> Error {
+    move |errno| Error::Sys {
+        context,
+        error: furnace_sys::Error::new(call, "", errno),
+    }
+}
+
+/// A pipe whose two ends are numbered 3 or above.
+pub(crate) fn pipe_above_stdio(context: &'static str) -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(sys_err(context, "pipe2"))?;
+    Ok((
+        above_stdio(r).map_err(sys_err(context, "fcntl(F_DUPFD_CLOEXEC)"))?,
+        above_stdio(w).map_err(sys_err(context, "fcntl(F_DUPFD_CLOEXEC)"))?,
+    ))
+}
+
+fn launch(config: Config, plan: Plan) -> Result<Container> {
+    let owner = Pidfd::open(std::process::id())
+        .map_err(Error::sys("open a pidfd of this process"))?
+        .into();
+    let owner = above_stdio(owner).map_err(sys_err("open a pidfd of this process", "dup"))?;
+    let devnull = raw::open(c"/dev/null", rustix::fs::OFlags::RDWR, 0)
+        .and_then(above_stdio)
+        .map_err(|e| Error::Sys {
+            context: "open /dev/null",
+            error: furnace_sys::Error::new("open", "/dev/null", e),
+        })?;
+    let (ready_r, ready_w) = pipe_above_stdio("create the ready pipe")?;
+    let (progress_r, progress_w) = pipe_above_stdio("create the progress pipe")?;
+    // PID 1 records each step it starts here; it must never block on it.
+    rustix::fs::fcntl_setfl(&progress_w, rustix::fs::OFlags::NONBLOCK)
+        .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
+    rustix::fs::fcntl_setfl(&progress_r, rustix::fs::OFlags::NONBLOCK)
+        .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
+    // Room for one detached mount per bind, so PID 1 pushes without allocating.
+    let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
+    let failpoint = plan.failpoint.as_ref();
+    Failpoint::hit(failpoint, "pre-clone");
+    // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
+    // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
+    let forked = unsafe { raw::clone3(plan.namespaces) }.map_err(|e| Error::Sys {
+        context: "start the container's init",
+        error: furnace_sys::Error::new("clone3", plan.namespaces.names(), e),
+    })?;
+    let (pid, pidfd) = match forked {
+        Forked::Child => {
+            let fds = InitFds {
+                ready: ready_w,
+                owner,
+                devnull,
+                progress: progress_w,
+            };
+            // A panic in PID 1 must never unwind into the caller's code, which this process
+            // is a copy of: it would run the caller's program a second time. PID 1 is written
+            // not to panic; this is the last resort.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                init::run(&plan, &mut trees, fds)
+            }));
+            raw::exit(1)
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop((ready_w, progress_w, owner, devnull));
+    Failpoint::hit(failpoint, "post-clone");
+    let init = Pidfd::from_owned(pidfd, pid);
+    let failure = match read_report(&ready_r, config.start_timeout) {
+        Report::Ready => {
+            Failpoint::hit(failpoint, "ready-received");
+            return Ok(Container {
+                init,
+                root: config.root,
+                namespaces: plan.namespaces,
+                capabilities: config.capabilities,
+                failpoint: plan.failpoint.clone(),
+                spawned: Mutex::new(Vec::new()),
+                stopped: false,
+            });
+        }
+        Report::Failed { step, errno } => Some(setup_error(&plan, step, errno)),
+        Report::TimedOut => {
+            // The step that was running: the last one PID 1 recorded.
+            let step = last_progress(&progress_r);
+            let _ = init.send_signal(Signal::KILL);
+            Some(Error::StartTimeout {
+                timeout: config.start_timeout,
+                step: step as usize,
+                operation: plan.describe(step as usize),
+            })
+        }
+        // EOF without a report: init died (killed from outside, or crashed).
+        Report::Died => None,
+    };
+    // Reap init, and with it everything made in its namespaces.
+    let how = init.wait().unwrap_or(ExitKind::Exited(-1));
+    Err(failure.unwrap_or(Error::InitDied { pid, how }))
+}
+
+/// What PID 1 said (or did not say) about its set-up.
+enum Report {
+    Ready,
+    Failed {
+        step: u32,
+        errno: i32,
+    },
+    /// The pipe closed first: PID 1 died.
+    Died,
+    /// Nothing within the start timeout.
+    TimedOut,
+}
+
+/// Reads PID 1's report, waiting at most `timeout` for it.
+fn read_report(pipe: &OwnedFd, timeout: Duration) -> Report {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; init::REPORT_LEN];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match poll_readable(pipe.as_fd(), Some(left)) {
+            Ok(true) => {}
+            Ok(false) => return Report::TimedOut,
+            Err(Errno::INTR) => continue,
+            Err(_) => return Report::Died,
+        }
+        match rustix::io::read(pipe, &mut buf[filled..]) {
+            Ok(0) => return Report::Died,
+            Ok(n) => filled += n,
+            Err(Errno::INTR | Errno::AGAIN) => {}
+            Err(_) => return Report::Died,
+        }
+    }
+    match init::decode(buf) {
+        (init::READY, _) => Report::Ready,
+        (step, errno) => Report::Failed { step, errno },
+    }
+}
+
+/// Waits until `fd` is readable (or hung up): `Ok(false)` when `timeout` passed first.
+pub(crate) fn poll_readable(
+    fd: std::os::fd::BorrowedFd<'_>,
+    timeout: Option<Duration>,
+) -> std::result::Result<bool, Errno> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = timeout.map(|t| Timespec {
+        tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: t.subsec_nanos().into(),
+    });
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    poll(&mut fds, timeout.as_ref()).map(|n| n > 0)
+}
+
+/// The last step number PID 1 wrote on the progress pipe (0 when none).
+fn last_progress(pipe: &OwnedFd) -> u32 {
+    let mut last = 0;
+    let mut buf = [0u8; 4 * 64];
+    loop {
+        match rustix::io::read(pipe, &mut buf) {
+            Ok(n) if n > 0 => {
+                if let Some(record) = buf[..n].rchunks_exact(4).next() {
+                    last = u32::from_le_bytes([record[0], record[1], record[2], record[3]]);
+                }
+            }
+            _ => return last,
+        }
+    }
+}
+
+fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
+    Error::Setup {
+        step: step as usize,
+        operation: plan.describe(step as usize),
+        errno: Errno::from_raw_os_error(errno),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_errors_name_the_step() {
+        let root = std::env::temp_dir();
+        let plan = Container::builder(&root).plan().unwrap();
+        let err = setup_error(&plan, 1, libc::EPERM);
+        assert_eq!(
+            err.to_string(),
+            "container set-up step 1 (make / rslave): EPERM (Operation not permitted)"
+        );
+        assert!(setup_error(&plan, 0, libc::EBADF)
+            .to_string()
+            .contains("prepare the init process"));
+        let last = plan.steps().count();
+        assert!(setup_error(&plan, last as u32, libc::EPERM)
+            .to_string()
+            .contains("sethostname localhost"));
+    }
+
+    #[test]
+    fn binds_come_after_the_standard_mounts_and_before_the_masks() {
+        let root = std::env::temp_dir();
+        let plan = Container::builder(&root)
+            .bind("/etc", "/run/out")
+            .hardened(true)
+            .plan()
+            .unwrap();
+        let shown: Vec<String> = (1..=plan.steps().count())
+            .map(|n| plan.describe(n))
+            .collect();
+        let at = |prefix: &str| {
+            shown
+                .iter()
+                .position(|s| s.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix:?} in {shown:#?}"))
+        };
+        assert!(at("open bind source /etc") < at("pivot_root"));
+        assert!(at("mount tmpfs on /run") < at("bind /etc on /run/out"));
+        assert!(at("mkdir /run/lock") < at("bind /etc on /run/out"));
+        assert!(at("bind /etc on /run/out") < at("mask /proc/kcore"));
+        assert_eq!(
+            shown.last().map(String::as_str),
+            Some("drop PID 1's capabilities")
+        );
+        assert!(!shown.iter().any(|s| s.starts_with("mknod /dev/loop")));
+    }
+
+    #[test]
+    fn the_privileged_profile_neither_masks_nor_drops() {
+        let plan = Container::builder(std::env::temp_dir()).plan().unwrap();
+        let shown: Vec<String> = (1..=plan.steps().count())
+            .map(|n| plan.describe(n))
+            .collect();
+        assert!(!shown
+            .iter()
+            .any(|s| s.starts_with("mask ") || s.contains("capabilities")));
+    }
+
+    #[test]
+    fn internal_fds_stay_above_stdio() {
+        let fd = rustix::io::dup(rustix::stdio::stdin()).unwrap();
+        let fd = above_stdio(fd).unwrap();
+        assert!(fd.as_raw_fd() > 2);
+    }
+}
