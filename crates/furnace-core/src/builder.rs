@@ -7,6 +7,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use std::os::fd::AsFd;
+
+use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
 use furnace_sys::Errno;
 
 use crate::error::{Error, PathProblem, Result};
@@ -306,13 +309,9 @@ fn validate_hostname(name: &str) -> Result<()> {
 }
 
 fn open_dir(path: &Path) -> std::result::Result<OwnedFd, PathProblem> {
-    use rustix::fs::{Mode, OFlags};
-    rustix::fs::open(
-        path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(PathProblem::from_errno)
+    let path = crate::plan::cstring(path);
+    fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+        .map_err(PathProblem::from_errno)
 }
 
 /// Splits a destination inside the root into its normal components, refusing `..` and the
@@ -340,7 +339,6 @@ const FRESH_TOPS: [&str; 4] = ["dev", "proc", "run", "sys"];
 /// Checks a bind's source on the host and walks its destination inside the root as far as it
 /// exists, with the same in-root rules PID 1 will use, so a bad destination is an error now.
 fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
     let source_err = |problem| Error::BindSource {
         path: bind.source.clone(),
         problem,
@@ -368,7 +366,6 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
         return Ok(valid);
     }
     let (prefixes, _) = crate::plan::prefixes(&valid.dest_parts);
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
     for (index, prefix) in prefixes.iter().enumerate() {
         let is_last = index + 1 == prefixes.len();
         // A file destination that is a symlink gets replaced, so do not follow the last one.
@@ -377,17 +374,17 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
         } else {
             OFlags::empty()
         };
-        match rustix::fs::openat2(
-            root_fd,
-            prefix.as_c_str(),
-            OFlags::PATH | OFlags::CLOEXEC | nofollow,
+        // The same in-root resolution PID 1 uses.
+        match fd::openat_beneath(
+            root_fd.as_fd(),
+            prefix,
+            OFlags::PATH | nofollow,
             Mode::empty(),
-            resolve,
         ) {
-            Ok(fd) => {
-                let st = rustix::fs::fstat(&fd).map_err(|e| dest_err(PathProblem::Errno(e)))?;
-                let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode)
-                    == rustix::fs::FileType::Directory;
+            Ok(found) => {
+                let kind = furnace_sys::fs::forksafe::file_type(found.as_fd())
+                    .map_err(|e| dest_err(PathProblem::Errno(e)))?;
+                let is_dir = kind == furnace_sys::fs::FileType::Directory;
                 if !is_last && !is_dir {
                     return Err(dest_err(PathProblem::NotADirectory));
                 }

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
 
-use furnace_sys::{raw, Errno, Namespaces, Pidfd};
+use furnace_sys::{Errno, Namespaces, Pidfd};
 
 use crate::container::Container;
 use crate::enter::{self, Entry, EntryPtr};
@@ -67,7 +67,9 @@ impl Container {
                 pidfd: self.init.as_raw_fd(),
                 join: self.namespaces - Namespaces::PID,
                 cwd: None,
-                capabilities: self.capabilities,
+                capabilities: self
+                    .capabilities
+                    .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
                 uid: None,
                 gid: None,
                 report: -1,
@@ -185,13 +187,13 @@ impl Command<'_> {
 
     /// Runs the process as this user id (inside the container, after joining it).
     pub fn uid(&mut self, uid: u32) -> &mut Self {
-        self.entry.uid = Some(uid);
+        self.entry.uid = Some(furnace_sys::cred::Uid::from_raw_unchecked(uid));
         self
     }
 
     /// Runs the process with this group id, and no supplementary groups.
     pub fn gid(&mut self, gid: u32) -> &mut Self {
-        self.entry.gid = Some(gid);
+        self.entry.gid = Some(furnace_sys::cred::Gid::from_raw_unchecked(gid));
         self
     }
 
@@ -218,7 +220,7 @@ impl Command<'_> {
                     // The hook does not panic; should it ever, the child must end here, never
                     // unwind into std's (or the caller's) code in a copy of the caller.
                     std::panic::catch_unwind(|| enter::hook(entry))
-                        .unwrap_or_else(|_| raw::exit(127))
+                        .unwrap_or_else(|_| furnace_sys::process::forksafe::exit(127))
                 });
             }
             self.hooked = true;

@@ -96,27 +96,19 @@ impl Container {
         self.open_inside(path).is_ok()
     }
 
-    /// Opens `path` (relative to the container's root) as an `O_PATH` fd, resolved inside the
-    /// container's root as PID 1 sees it: `..` and symlinks never leave it.
+    /// Opens `path` (relative to the container's root) as an `O_PATH` fd, resolved beneath the
+    /// container's root as PID 1 sees it: what would leave it (`..` past the top, an absolute
+    /// symlink, a magic link) fails.
     pub(crate) fn open_inside(
         &self,
         path: &std::ffi::CStr,
     ) -> std::result::Result<std::os::fd::OwnedFd, furnace_sys::Errno> {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
-        let root = format!("/proc/{}/root", self.init_pid());
-        let root_fd = rustix::fs::open(
-            root.as_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
+        use std::os::fd::AsFd;
+        let root = crate::plan::cstring(format!("/proc/{}/root", self.init_pid()));
+        let root_fd = fd::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         let path = if path.is_empty() { c"." } else { path };
-        rustix::fs::openat2(
-            &root_fd,
-            path,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT,
-        )
+        fd::openat_beneath(root_fd.as_fd(), path, OFlags::PATH, Mode::empty())
     }
 
     /// Kills every process in the container and waits until PID 1 is gone.
@@ -187,16 +179,12 @@ impl Drop for Container {
 
 /// Waits until PID 1 or one of `others` exits, or `timeout` passes.
 fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) -> Result<()> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use furnace_sys::fd::{forksafe::poll, PollFd, PollFlags};
     let mut fds: Vec<PollFd<'_>> = std::iter::once(init)
         .chain(others)
         .map(|p| PollFd::new(p, PollFlags::IN))
         .collect();
-    let timeout = Timespec {
-        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX),
-        tv_nsec: timeout.subsec_nanos().into(),
-    };
-    match poll(&mut fds, Some(&timeout)) {
+    match poll(&mut fds, Some(timeout)) {
         Ok(_) | Err(furnace_sys::Errno::INTR) => Ok(()),
         Err(errno) => Err(Error::Sys {
             context: "wait for the container's processes",

@@ -11,7 +11,13 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
-use furnace_sys::{raw, Errno, Namespaces};
+use furnace_sys::cred::{forksafe as cred, CapabilitySet, Gid, Uid};
+use furnace_sys::fd::forksafe as fd;
+use furnace_sys::fs::forksafe as fs;
+use furnace_sys::ns::forksafe as ns;
+use furnace_sys::process::forksafe as process;
+use furnace_sys::signal::forksafe as signal;
+use furnace_sys::{Errno, Namespaces};
 
 use crate::error::SpawnStep;
 use crate::failpoint::Failpoint;
@@ -27,10 +33,10 @@ pub(crate) struct Entry {
     /// The namespaces to join with `setns(pidfd)` (the pid namespace is joined at the fork).
     pub join: Namespaces,
     pub cwd: Option<CString>,
-    /// The capability mask of the hardened profile.
-    pub capabilities: Option<u64>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
+    /// The capabilities of the hardened profile.
+    pub capabilities: Option<CapabilitySet>,
+    pub uid: Option<Uid>,
+    pub gid: Option<Gid>,
     /// The write end of this spawn's report pipe (close-on-exec, numbered 3 or above), set
     /// just before each spawn.
     pub report: RawFd,
@@ -72,7 +78,7 @@ pub(crate) fn hook(entry: &Entry) -> io::Result<()> {
             let report = unsafe { BorrowedFd::borrow_raw(entry.report) };
             let [s0, s1, s2, s3] = step.code().to_le_bytes();
             let [e0, e1, e2, e3] = errno.raw_os_error().to_le_bytes();
-            let _ = raw::write_all(report, &[s0, s1, s2, s3, e0, e1, e2, e3]);
+            let _ = fd::write_all(report, &[s0, s1, s2, s3, e0, e1, e2, e3]);
             Err(io::Error::from_raw_os_error(errno.raw_os_error()))
         }
     }
@@ -95,27 +101,22 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     let at = |step: SpawnStep| move |errno: Errno| (step, errno);
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
     // the container. std's own error pipe and our report pipe are close-on-exec already.
-    raw::close_range(3, u32::MAX, true).map_err(at(SpawnStep::CloseFds))?;
+    fd::close_range_cloexec(3, u32::MAX).map_err(at(SpawnStep::CloseFds))?;
     // Stdio is the one thing that crosses into the container; a directory there would be a
     // door back to the host's filesystem (runc documents the same for passed fds).
-    raw::check_stdio_is_no_directory().map_err(at(SpawnStep::CheckStdio))?;
+    fd::check_stdio_is_no_directory().map_err(at(SpawnStep::CheckStdio))?;
     // The caller's signal mask is inherited through fork and exec (std does not reset it):
     // a caller that blocks SIGTERM would hand a command that cannot be stopped.
-    raw::unblock_all_signals().map_err(at(SpawnStep::UnblockSignals))?;
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(at(SpawnStep::NonDumpable))?;
+    signal::unblock_all_signals().map_err(at(SpawnStep::UnblockSignals))?;
+    process::set_dumpable(false).map_err(at(SpawnStep::NonDumpable))?;
     // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
     // open for the whole spawn (and the child has its own copy of the fd table).
     let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
-    rustix::thread::move_into_thread_name_spaces(
-        init,
-        rustix::thread::ThreadNameSpaceType::from_bits_retain(entry.join.bits()),
-    )
-    .map_err(at(SpawnStep::JoinNamespaces))?;
+    ns::setns_pidfd(init, entry.join).map_err(at(SpawnStep::JoinNamespaces))?;
     // Joining the mount namespace set root and cwd to the container's root.
     if let Some(cwd) = &entry.cwd {
-        rustix::process::chdir(cwd.as_c_str()).map_err(at(SpawnStep::ChangeDirectory))?;
-        match raw::cwd_is_reachable() {
+        fs::chdir(cwd).map_err(at(SpawnStep::ChangeDirectory))?;
+        match fs::cwd_is_reachable() {
             Ok(true) => {}
             Ok(false) => return Err((SpawnStep::VerifyDirectory, Errno::PERM)),
             Err(errno) => return Err((SpawnStep::VerifyDirectory, errno)),
@@ -125,14 +126,14 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
         // Hardened: reduce capabilities while still root (dropping from the bounding set
         // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
         // that its terminal is not our controlling terminal.
-        raw::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
-        raw::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
-        raw::new_session().map_err(at(SpawnStep::NewSession))?;
+        cred::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
+        cred::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
+        cred::new_session().map_err(at(SpawnStep::NewSession))?;
     }
-    raw::set_ids(entry.uid, entry.gid).map_err(at(SpawnStep::SetIds))?;
+    cred::set_ids(entry.uid, entry.gid).map_err(at(SpawnStep::SetIds))?;
     // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
     // credentials) stay out of reach.
-    raw::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
+    cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
 }
 
 #[cfg(test)]

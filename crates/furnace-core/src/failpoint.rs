@@ -96,24 +96,19 @@ fn hit_numbered(this: Option<&Failpoint>, prefix: &str, number: Option<usize>) {
 }
 
 fn act(action: Action) {
+    use furnace_sys::fd::forksafe::poll;
+    use furnace_sys::process::forksafe::exit;
     match action {
-        Action::Exit => furnace_sys::raw::exit(97),
+        Action::Exit => exit(97),
         Action::Kill => {
-            let _ = rustix::process::kill_process(
-                rustix::process::getpid(),
-                rustix::process::Signal::KILL,
-            );
-            furnace_sys::raw::exit(98)
+            let _ = furnace_sys::signal::forksafe::raise(furnace_sys::Signal::KILL);
+            exit(98)
         }
         Action::Pause => loop {
-            let _ = rustix::event::poll(&mut [], None);
+            let _ = poll(&mut [], None);
         },
         Action::Delay => {
-            let second = rustix::event::Timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            };
-            let _ = rustix::event::poll(&mut [], Some(&second));
+            let _ = poll(&mut [], Some(std::time::Duration::from_secs(1)));
         }
     }
 }

@@ -35,7 +35,7 @@ pub(crate) struct HostFacts {
     /// and its root has an `/etc`.
     pub resolv_conf: Option<PathBuf>,
     /// This process's argument and environment areas.
-    pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
+    pub process_strings: Option<furnace_sys::process::ProcessStrings>,
 }
 
 impl HostFacts {
@@ -68,16 +68,16 @@ impl HostFacts {
 
 /// This process's argument and environment areas, read once: the kernel fixes them at exec.
 /// The pid is part of the key, so a forked child of the caller reads its own.
-fn process_strings() -> Option<furnace_sys::raw::ProcessStrings> {
+fn process_strings() -> Option<furnace_sys::process::ProcessStrings> {
     use std::sync::Mutex;
-    type Cached = Option<(u32, Option<furnace_sys::raw::ProcessStrings>)>;
+    type Cached = Option<(u32, Option<furnace_sys::process::ProcessStrings>)>;
     static CACHE: Mutex<Cached> = Mutex::new(None);
     let pid = std::process::id();
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     match *cache {
         Some((cached_pid, strings)) if cached_pid == pid => strings,
         _ => {
-            let strings = furnace_sys::raw::ProcessStrings::of_self();
+            let strings = furnace_sys::process::ProcessStrings::of_self();
             *cache = Some((pid, strings));
             strings
         }

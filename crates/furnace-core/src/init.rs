@@ -9,12 +9,17 @@
 //! ---------------------------------------------------------------------------------------
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
-use furnace_sys::raw;
-use furnace_sys::Errno;
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, CWD};
-use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
+use furnace_sys::cred::{forksafe as cred, CapabilitySet};
+use furnace_sys::dev::{forksafe as dev, DeviceKind};
+use furnace_sys::fd::{forksafe as fd, Mode, OFlags, PollFd, PollFlags, StdioFd, CWD};
+use furnace_sys::fs::{forksafe as fs, AtFlags, FileType};
+use furnace_sys::mount::{forksafe as mnt, Propagation};
+use furnace_sys::process::forksafe as process;
+use furnace_sys::signal::forksafe as signal;
+use furnace_sys::{net, Errno, Signal};
 
 use crate::failpoint::Failpoint;
 use crate::plan::{After, Before, BindOp, MountOp, Plan};
@@ -87,11 +92,11 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     // From now on the owner's *process*, not the starting thread, bounds PID 1's life (the
     // thread may end as soon as `start` returns). Cleared before reporting, so that no window
     // exists where a returning thread could take PID 1 with it.
-    if rustix::process::set_parent_process_death_signal(None).is_err() {
-        raw::exit(1);
+    if process::set_parent_death_signal(None).is_err() {
+        process::exit(1);
     }
-    if raw::write_all(&ready, &encode(READY, 0)).is_err() {
-        raw::exit(1);
+    if fd::write_all(ready.as_fd(), &encode(READY, 0)).is_err() {
+        process::exit(1);
     }
     drop(ready);
     wait_for_owner(&owner)
@@ -107,7 +112,7 @@ fn set_up(
     let failpoint = plan.failpoint.as_ref();
     // A full pipe (a plan of thousands of steps) only makes the record stale.
     let record = |step: u32| {
-        let _ = rustix::io::write(progress, &step.to_le_bytes());
+        let _ = fd::write_all(progress.as_fd(), &step.to_le_bytes());
     };
     let next = |step: &mut u32| {
         Failpoint::hit_step(failpoint, *step as usize);
@@ -120,7 +125,7 @@ fn set_up(
         before(op, plan, trees)?;
         next(step);
     }
-    let root = raw::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, 0)?;
+    let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
     next(step);
     let root = pivot(root)?;
     next(step);
@@ -141,92 +146,84 @@ fn prepare_process(keep: [&OwnedFd; 3], devnull: OwnedFd) -> Result<(), Errno> {
     let [ready, owner, progress] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    process::set_parent_death_signal(Some(Signal::KILL))?;
     if owner_is_gone(owner) {
-        raw::exit(1);
+        process::exit(1);
     }
-    raw::reset_signals()?;
+    signal::reset_signals()?;
     // Orphans reparented to PID 1 are reaped by the kernel as they exit: no zombie stays.
-    raw::autoreap_children()?;
+    signal::autoreap_children()?;
     // Non-dumpable: processes in the container cannot ptrace PID 1 or open its /proc files
     // (unless they hold CAP_SYS_PTRACE, as the privileged profile's root does).
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
-    rustix::thread::set_name(c"furnace-init")?;
-    rustix::process::umask(Mode::empty());
+    process::set_dumpable(false)?;
+    process::set_name(c"furnace-init")?;
+    process::umask(Mode::empty());
     // The parent numbered every fd it handed us 3 or above, so these cannot overwrite them.
-    for stdio in 0..3 {
-        raw::dup2(devnull.as_fd(), stdio)?;
+    for stdio in StdioFd::ALL {
+        fd::dup2_stdio(devnull.as_fd(), stdio)?;
     }
     drop(devnull);
     // Keep stdio (now /dev/null) and the fds PID 1 needs; close everything else it inherited
     // from the caller.
-    let mut fds = [
-        0,
-        1,
-        2,
-        ready.as_raw_fd(),
-        owner.as_raw_fd(),
-        progress.as_raw_fd(),
+    let kept = [
+        stdio(StdioFd::Stdin),
+        stdio(StdioFd::Stdout),
+        stdio(StdioFd::Stderr),
+        ready.as_fd(),
+        owner.as_fd(),
+        progress.as_fd(),
     ];
-    fds.sort_unstable();
-    raw::close_all_except(&fds)
+    // SAFETY: the fds closed are copies of the caller's, inherited through the fork; no
+    // `OwnedFd` of this process that is used again refers to them (those PID 1 uses are kept).
+    unsafe { fd::close_all_except(&kept) }
+}
+
+/// Standard fd `which`, borrowed.
+fn stdio(which: StdioFd) -> BorrowedFd<'static> {
+    // SAFETY: 0, 1 and 2 were just made copies of /dev/null; PID 1 never closes them.
+    unsafe { BorrowedFd::borrow_raw(which.number() as i32) }
 }
 
 fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
-    let _ = raw::write_all(ready, &encode(step, errno.raw_os_error()));
-    raw::exit(1)
+    let _ = fd::write_all(ready.as_fd(), &encode(step, errno.raw_os_error()));
+    process::exit(1)
 }
 
 /// Whether the owner process has already exited (its pidfd polls readable).
 fn owner_is_gone(owner: &OwnedFd) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let mut fds = [PollFd::new(owner, PollFlags::IN)];
-    let now = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+    matches!(
+        fd::poll_readable(owner.as_fd(), Some(Duration::ZERO)),
+        Ok(true)
+    )
 }
 
 /// Waits until the owner process is gone, then exits; the kernel then kills every process
 /// left in the pid namespace. Drop and `stop` do not wait for this: they SIGKILL PID 1.
 fn wait_for_owner(owner: &OwnedFd) -> ! {
-    use rustix::event::{poll, PollFd, PollFlags};
     loop {
         let mut fds = [PollFd::new(owner, PollFlags::IN)];
-        match poll(&mut fds, None) {
-            Ok(n) if n > 0 => raw::exit(0),
+        match fd::poll(&mut fds, None) {
+            Ok(n) if n > 0 => process::exit(0),
             Ok(_) | Err(Errno::INTR) => continue,
-            Err(_) => raw::exit(2),
+            Err(_) => process::exit(2),
         }
     }
 }
 
 fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errno> {
     match op {
-        Before::MakeRootSlave => rustix::mount::mount_change(
-            c"/",
-            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
-        ),
-        Before::LoopbackUp => raw::loopback_up(),
-        Before::SelfBindRoot => {
-            rustix::mount::mount_bind_recursive(plan.root.as_c_str(), plan.root.as_c_str())
-        }
+        Before::MakeRootSlave => mnt::set_propagation(c"/", Propagation::Slave, true),
+        Before::LoopbackUp => net::forksafe::loopback_up(),
+        Before::SelfBindRoot => mnt::bind_recursive(&plan.root, &plan.root),
         Before::CloneBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
             // Trees are pushed in bind order, into room the parent reserved.
             if trees.len() != *index || trees.len() == trees.capacity() {
                 return Err(Errno::INVAL);
             }
-            let tree = rustix::mount::open_tree(
-                CWD,
-                bind.source.as_c_str(),
-                OpenTreeFlags::OPEN_TREE_CLONE
-                    | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                    | OpenTreeFlags::AT_RECURSIVE,
-            )?;
+            let tree = mnt::open_tree_clone(CWD, &bind.source, true)?;
             if bind.read_only {
-                raw::make_tree_read_only(tree.as_fd())?;
+                mnt::make_tree_read_only(tree.as_fd())?;
             }
             trees.push(tree);
             Ok(())
@@ -237,12 +234,10 @@ fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errn
 fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(), Errno> {
     match op {
         After::Mount(m) => mount(m, plan.failpoint.as_ref()),
-        After::Mkdir { path, mode } => {
-            match rustix::fs::mkdir(path.as_c_str(), Mode::from_raw_mode(*mode)) {
-                Ok(()) | Err(Errno::EXIST) => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
+        After::Mkdir { path, mode } => match fs::mkdir(path, Mode::from_raw_mode(*mode)) {
+            Ok(()) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(e),
+        },
         After::Mknod {
             path,
             kind,
@@ -250,49 +245,29 @@ fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(
             minor,
             mode,
         } => {
-            let kind = match kind {
-                furnace_sys::dev::DeviceKind::Block => FileType::BlockDevice,
-                furnace_sys::dev::DeviceKind::Char => FileType::CharacterDevice,
-            };
             // umask is 0 in PID 1, so the mode is exact.
-            rustix::fs::mknodat(
-                CWD,
-                path.as_c_str(),
-                kind,
-                Mode::from_raw_mode(*mode),
-                rustix::fs::makedev(*major, *minor),
-            )
+            dev::mknodat(CWD, path, *kind, Mode::from_raw_mode(*mode), *major, *minor)
         }
-        After::Symlink { target, path } => {
-            rustix::fs::symlinkat(target.as_c_str(), CWD, path.as_c_str())
-        }
+        After::Symlink { target, path } => fs::symlinkat(target, CWD, path),
         After::AttachBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
             let tree = trees.get(*index).ok_or(Errno::INVAL)?;
             attach_bind(bind, tree, root)
         }
-        After::Hostname(name) => rustix::system::sethostname(name.as_bytes()),
+        After::Hostname(name) => process::sethostname(name.as_bytes()),
         After::Mask(path) => mask(path),
         After::ReadOnly(path) => read_only(path),
         After::DropPrivileges => {
-            raw::restrict_capabilities(0)?;
-            raw::no_new_privs()
+            cred::restrict_capabilities(CapabilitySet::empty())?;
+            cred::no_new_privs()
         }
     }
 }
 
 /// In-root resolution: relative to the root fd, never above it, absolute symlinks refused
 /// (`EXDEV`), no `/proc` magic links. The rootfs cannot send us to a host path.
-const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
-
 fn open_beneath(root: &OwnedFd, path: &CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat2(
-        root,
-        path,
-        flags | OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        BENEATH,
-    )
+    fd::openat_beneath(root.as_fd(), path, flags | OFlags::PATH, Mode::empty())
 }
 
 /// Opens directory `index` of the destination, creating it (and so, step by step, its
@@ -307,7 +282,7 @@ fn ensure_dir(
     let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
     match open_beneath(root, path, OFlags::DIRECTORY) {
         Err(Errno::NOENT) => {
-            match rustix::fs::mkdirat(parent, name.as_c_str(), Mode::from_raw_mode(0o755)) {
+            match fs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
@@ -329,11 +304,10 @@ fn ensure_file(
     let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
     let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
     let create = || -> Result<OwnedFd, Errno> {
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        drop(rustix::fs::openat(
-            parent,
-            name.as_c_str(),
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
+        drop(fd::openat(
+            parent.as_fd(),
+            name,
             flags,
             Mode::from_raw_mode(0o644),
         )?);
@@ -346,13 +320,13 @@ fn ensure_file(
         };
     }
     match open_beneath(root, path, OFlags::NOFOLLOW) {
-        Ok(fd) => match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+        Ok(found) => match fs::file_type(found.as_fd())? {
             FileType::Symlink => {
-                rustix::fs::unlinkat(parent, name.as_c_str(), rustix::fs::AtFlags::empty())?;
+                fs::unlinkat(parent.as_fd(), name, AtFlags::empty())?;
                 create()
             }
             FileType::Directory => Err(Errno::ISDIR),
-            _ => Ok(fd),
+            _ => Ok(found),
         },
         Err(Errno::NOENT) => create(),
         Err(e) => Err(e),
@@ -363,11 +337,11 @@ fn ensure_file(
 /// new root. An optional bind whose destination cannot be made is skipped.
 fn attach_bind(bind: &BindOp, tree: &OwnedFd, root: &OwnedFd) -> Result<(), Errno> {
     let dest = match resolve_destination(bind, root) {
-        Ok(fd) => fd,
+        Ok(dest) => dest,
         Err(_) if bind.optional => return Ok(()),
         Err(e) => return Err(e),
     };
-    attach(tree, &dest)
+    mnt::move_mount(tree.as_fd(), dest.as_fd())
 }
 
 fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> {
@@ -390,90 +364,46 @@ fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> 
 }
 
 /// `pivot_root(".", ".")` stacks the old root on the new one, so no directory for it is
-/// written into the caller's tree. The old root is made slave before the lazy detach, so the
-/// unmount cannot propagate to the host. Returns an `O_PATH` fd of the new root, which every
-/// later in-root lookup is relative to.
+/// written into the caller's tree; the old root is made slave before the lazy detach, so the
+/// unmount cannot propagate to the host (`mount::forksafe::pivot_into`). Returns an `O_PATH`
+/// fd of the new root, which every later in-root lookup is relative to.
 fn pivot(root: OwnedFd) -> Result<OwnedFd, Errno> {
-    rustix::process::fchdir(&root)?;
-    rustix::process::pivot_root(c".", c".")?;
-    rustix::mount::mount_change(
-        c".",
-        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
-    )?;
-    rustix::mount::unmount(c".", UnmountFlags::DETACH)?;
-    rustix::process::chdir(c"/")?;
-    raw::open(c"/", OFlags::PATH | OFlags::DIRECTORY, 0)
-}
-
-/// The `fsmount(2)` attributes for a standard mount's flags.
-fn mount_attrs(flags: furnace_sys::mount::MountFlags) -> rustix::mount::MountAttrFlags {
-    use furnace_sys::mount::MountFlags as F;
-    use rustix::mount::MountAttrFlags as A;
-    let mut attrs = A::empty();
-    for (flag, attr) in [
-        (F::RDONLY, A::MOUNT_ATTR_RDONLY),
-        (F::NOSUID, A::MOUNT_ATTR_NOSUID),
-        (F::NODEV, A::MOUNT_ATTR_NODEV),
-        (F::NOEXEC, A::MOUNT_ATTR_NOEXEC),
-        (F::STRICTATIME, A::MOUNT_ATTR_STRICTATIME),
-    ] {
-        if flags.contains(flag) {
-            attrs |= attr;
-        }
-    }
-    attrs
+    mnt::pivot_into(root.as_fd())?;
+    fd::open(c"/", OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
 }
 
 /// Mounts a fresh filesystem inside the new root. The mount point is opened first (`O_PATH`,
 /// not following a symlink, which must be a real directory) and the new filesystem is
 /// attached to *that* fd, so nothing can swap the path between the check and the mount.
 fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
-    use rustix::mount::{
-        fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, FsMountFlags,
-        FsOpenFlags,
-    };
     let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
-    let target = match raw::open(&m.target, dir_flags, 0) {
+    let target = match fd::open(&m.target, dir_flags, Mode::empty()) {
         Err(Errno::NOENT) => {
-            match rustix::fs::mkdir(m.target.as_c_str(), Mode::from_raw_mode(m.dir_mode)) {
+            match fs::mkdir(&m.target, Mode::from_raw_mode(m.dir_mode)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e),
             }
-            raw::open(&m.target, dir_flags, 0)?
+            fd::open(&m.target, dir_flags, Mode::empty())?
         }
         other => other?,
     };
     Failpoint::hit_suffixed(failpoint, "mount-verified:", &m.target);
-    let fs = fsopen(m.fstype.as_c_str(), FsOpenFlags::FSOPEN_CLOEXEC)?;
-    for (key, value) in &m.options {
-        match value {
-            Some(value) => fsconfig_set_string(&fs, key.as_c_str(), value.as_c_str())?,
-            None => fsconfig_set_flag(&fs, key.as_c_str())?,
-        }
-    }
-    fsconfig_create(&fs)?;
-    let tree = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, mount_attrs(m.flags))?;
-    attach(&tree, &target)
+    let options = m
+        .options
+        .iter()
+        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
+    let tree = mnt::fsmount(&m.fstype, options, m.flags.mount_attrs())?;
+    mnt::move_mount(tree.as_fd(), target.as_fd())
 }
 
 /// Opens `path` itself (not what a symlink there points to) as an `O_PATH` fd; `None` when
 /// nothing is there.
 fn open_target(path: &CStr) -> Result<Option<OwnedFd>, Errno> {
-    match raw::open(path, OFlags::PATH | OFlags::NOFOLLOW, 0) {
-        Ok(fd) => Ok(Some(fd)),
+    match fd::open(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty()) {
+        Ok(found) => Ok(Some(found)),
         Err(Errno::NOENT) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
-    rustix::mount::move_mount(
-        tree,
-        c"",
-        target,
-        c"",
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-    )
 }
 
 /// Hides `path`. The mask source is runtime-owned and verified: an empty read-only tmpfs made
@@ -481,39 +411,19 @@ fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
 /// checked to be the 1:3 character device — never a path a process inside could have
 /// replaced with a link to something else.
 fn mask(path: &CStr) -> Result<(), Errno> {
-    use rustix::mount::{
-        fsconfig_create, fsmount, fsopen, FsMountFlags, FsOpenFlags, MountAttrFlags,
-    };
     let Some(target) = open_target(path)? else {
         return Ok(());
     };
-    let st = rustix::fs::fstat(&target)?;
-    let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let fs = fsopen(c"tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)?;
-        fsconfig_create(&fs)?;
-        let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
-            | MountAttrFlags::MOUNT_ATTR_NOSUID
-            | MountAttrFlags::MOUNT_ATTR_NODEV
-            | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-        fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?
+    let tree = if fs::file_type(target.as_fd())? == FileType::Directory {
+        mnt::empty_read_only_tmpfs()?
     } else {
-        let null = raw::open(c"/dev/null", OFlags::PATH | OFlags::NOFOLLOW, 0)?;
-        let st = rustix::fs::fstat(&null)?;
-        let is_null = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
-            && rustix::fs::major(st.st_rdev) == 1
-            && rustix::fs::minor(st.st_rdev) == 3;
-        if !is_null {
+        let null = fd::open(c"/dev/null", OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
+        if dev::device_number(null.as_fd()) != Ok((DeviceKind::Char, 1, 3)) {
             return Err(Errno::NODEV);
         }
-        rustix::mount::open_tree(
-            &null,
-            c"",
-            OpenTreeFlags::OPEN_TREE_CLONE
-                | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                | OpenTreeFlags::AT_EMPTY_PATH,
-        )?
+        mnt::open_tree_clone(null.as_fd(), c"", false)?
     };
-    attach(&tree, &target)
+    mnt::move_mount(tree.as_fd(), target.as_fd())
 }
 
 /// Makes `path` and its submounts read-only: a recursive bind of it onto itself, read-only
@@ -523,16 +433,9 @@ fn read_only(path: &CStr) -> Result<(), Errno> {
     let Some(target) = open_target(path)? else {
         return Ok(());
     };
-    let tree = rustix::mount::open_tree(
-        &target,
-        c"",
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_RECURSIVE
-            | OpenTreeFlags::AT_EMPTY_PATH,
-    )?;
-    raw::make_tree_read_only(tree.as_fd())?;
-    attach(&tree, &target)
+    let tree = mnt::open_tree_clone(target.as_fd(), c"", true)?;
+    mnt::make_tree_read_only(tree.as_fd())?;
+    mnt::move_mount(tree.as_fd(), target.as_fd())
 }
 
 #[cfg(test)]
@@ -544,22 +447,5 @@ mod tests {
         assert_eq!(decode(encode(READY, 0)), (READY, 0));
         assert_eq!(decode(encode(7, libc::EPERM)), (7, libc::EPERM));
         assert_eq!(decode(encode(0, -1)), (0, -1));
-    }
-
-    #[test]
-    fn standard_mount_flags_become_mount_attributes() {
-        use furnace_sys::mount::MountFlags as F;
-        use rustix::mount::MountAttrFlags as A;
-        assert_eq!(
-            mount_attrs(F::RDONLY | F::NOSUID | F::NODEV | F::NOEXEC),
-            A::MOUNT_ATTR_RDONLY
-                | A::MOUNT_ATTR_NOSUID
-                | A::MOUNT_ATTR_NODEV
-                | A::MOUNT_ATTR_NOEXEC
-        );
-        assert_eq!(
-            mount_attrs(F::NOSUID | F::STRICTATIME),
-            A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_STRICTATIME
-        );
     }
 }

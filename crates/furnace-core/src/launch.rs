@@ -5,7 +5,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use furnace_sys::raw::{self, Forked};
+use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
+use furnace_sys::process::forksafe::{clone3, exit, Forked};
 use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
 
 use crate::builder::{Config, ContainerBuilder};
@@ -60,7 +61,7 @@ fn above_stdio(fd: OwnedFd) -> std::result::Result<OwnedFd, Errno> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
-    rustix::io::fcntl_dupfd_cloexec(&fd, 3)
+    fd::dup_above_stdio(fd.as_fd())
 }
 
 fn sys_err(context: &'static str, call: &'static str) -> impl FnOnce(Errno) -> Error {
@@ -85,7 +86,7 @@ fn launch(config: Config, plan: Plan) -> Result<Container> {
         .map_err(Error::sys("open a pidfd of this process"))?
         .into();
     let owner = above_stdio(owner).map_err(sys_err("open a pidfd of this process", "dup"))?;
-    let devnull = raw::open(c"/dev/null", rustix::fs::OFlags::RDWR, 0)
+    let devnull = fd::open(c"/dev/null", OFlags::RDWR, Mode::empty())
         .and_then(above_stdio)
         .map_err(|e| Error::Sys {
             context: "open /dev/null",
@@ -94,17 +95,17 @@ fn launch(config: Config, plan: Plan) -> Result<Container> {
     let (ready_r, ready_w) = pipe_above_stdio("create the ready pipe")?;
     let (progress_r, progress_w) = pipe_above_stdio("create the progress pipe")?;
     // PID 1 records each step it starts here; it must never block on it.
-    rustix::fs::fcntl_setfl(&progress_w, rustix::fs::OFlags::NONBLOCK)
-        .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
-    rustix::fs::fcntl_setfl(&progress_r, rustix::fs::OFlags::NONBLOCK)
-        .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
+    for end in [&progress_w, &progress_r] {
+        rustix::fs::fcntl_setfl(end, OFlags::NONBLOCK)
+            .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
+    }
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pre-clone");
     // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
     // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
-    let forked = unsafe { raw::clone3(plan.namespaces) }.map_err(|e| Error::Sys {
+    let forked = unsafe { clone3(plan.namespaces) }.map_err(|e| Error::Sys {
         context: "start the container's init",
         error: furnace_sys::Error::new("clone3", plan.namespaces.names(), e),
     })?;
@@ -122,7 +123,7 @@ fn launch(config: Config, plan: Plan) -> Result<Container> {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 init::run(&plan, &mut trees, fds)
             }));
-            raw::exit(1)
+            exit(1)
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
@@ -181,7 +182,7 @@ fn read_report(pipe: &OwnedFd, timeout: Duration) -> Report {
     let mut filled = 0;
     while filled < buf.len() {
         let left = deadline.saturating_duration_since(Instant::now());
-        match poll_readable(pipe.as_fd(), Some(left)) {
+        match fd::poll_readable(pipe.as_fd(), Some(left)) {
             Ok(true) => {}
             Ok(false) => return Report::TimedOut,
             Err(Errno::INTR) => continue,
@@ -198,20 +199,6 @@ fn read_report(pipe: &OwnedFd, timeout: Duration) -> Report {
         (init::READY, _) => Report::Ready,
         (step, errno) => Report::Failed { step, errno },
     }
-}
-
-/// Waits until `fd` is readable (or hung up): `Ok(false)` when `timeout` passed first.
-pub(crate) fn poll_readable(
-    fd: std::os::fd::BorrowedFd<'_>,
-    timeout: Option<Duration>,
-) -> std::result::Result<bool, Errno> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let timeout = timeout.map(|t| Timespec {
-        tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
-        tv_nsec: t.subsec_nanos().into(),
-    });
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    poll(&mut fds, timeout.as_ref()).map(|n| n > 0)
 }
 
 /// The last step number PID 1 wrote on the progress pipe (0 when none).

@@ -121,7 +121,7 @@ pub(crate) struct Plan {
     /// The binds, referred to by index from [`Before::CloneBind`] and [`After::AttachBind`].
     pub binds: Vec<BindOp>,
     /// Where the parent's argument and environment strings are, so PID 1 can blank them.
-    pub process_strings: Option<furnace_sys::raw::ProcessStrings>,
+    pub process_strings: Option<furnace_sys::process::ProcessStrings>,
     /// A test-only failpoint (see [`crate::failpoint`]).
     pub failpoint: Option<crate::failpoint::Failpoint>,
 }

@@ -1,10 +1,17 @@
-//! Device nodes: `mknod(2)` with an exact mode.
+//! Device nodes: `mknod(2)` with an exact mode, and the device number of a node.
+//!
+//! The calls for a forked child, on C strings and fds with a bare errno as their error, are in
+//! [`forksafe`].
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use rustix::fs::{FileType, Mode, CWD};
+use rustix::fs::{FileType, Mode, OFlags, CWD};
+use rustix::path::Arg;
 
 use crate::error::{DisplayPath, Error, Result};
+
+pub mod forksafe;
 
 /// Character or block device.
 #[derive(Copy, Clone, Eq, PartialEq, Hash, Debug)]
@@ -31,7 +38,8 @@ impl DeviceKind {
     }
 }
 
-/// `mknod(2)` of a device node at `path` with exactly `mode` (permission bits).
+/// `mknod(path, S_IFCHR | S_IFBLK | mode, makedev(major, minor))`, then `chmod(path, mode)`:
+/// makes a device node at `path` with exactly `mode` (permission bits).
 ///
 /// The process umask would clear bits of the mode given to `mknod`; the node is therefore
 /// `chmod`ed to `mode` afterwards, so the result does not depend on the caller's umask.
@@ -41,6 +49,8 @@ impl DeviceKind {
 /// mknod("/tmp/root/dev/null", DeviceKind::Char, 1, 3, 0o666)?;
 /// # Ok::<(), furnace_sys::Error>(())
 /// ```
+///
+/// See `mknod(2)`.
 pub fn mknod(
     path: impl AsRef<Path>,
     kind: DeviceKind,
@@ -50,7 +60,6 @@ pub fn mknod(
 ) -> Result<()> {
     let path = path.as_ref();
     let mode = Mode::from_bits_truncate(mode & 0o7777);
-    let dev = rustix::fs::makedev(major, minor);
     let fail = |call: &'static str, e| {
         Error::new(
             call,
@@ -64,32 +73,29 @@ pub fn mknod(
         )
         .with_path(path)
     };
-    rustix::fs::mknodat(CWD, path, kind.file_type(), mode, dev).map_err(|e| fail("mknod", e))?;
-    rustix::fs::chmod(path, mode).map_err(|e| fail("chmod", e))
+    path.into_with_c_str(|p| forksafe::mknodat(CWD, p, kind, mode, major, minor))
+        .map_err(|e| fail("mknod", e))?;
+    path.into_with_c_str(|p| crate::fs::forksafe::chmod(p, mode))
+        .map_err(|e| fail("chmod", e))
 }
 
-/// The device number of a device node, as `(major, minor)`.
+/// `open(path, O_PATH)`, then `fstat(fd)`: the kind and number, as `(kind, major, minor)`, of
+/// the device node at `path` (a symlink is followed); `ENODEV` for a file that is no device.
+///
+/// See `fstat(2)`.
 pub fn device_number(path: impl AsRef<Path>) -> Result<(DeviceKind, u32, u32)> {
     let path = path.as_ref();
-    let st = rustix::fs::stat(path)
-        .map_err(|e| Error::new("stat", DisplayPath(path).to_string(), e).with_path(path))?;
-    let kind = match FileType::from_raw_mode(st.st_mode) {
-        FileType::CharacterDevice => DeviceKind::Char,
-        FileType::BlockDevice => DeviceKind::Block,
-        _ => {
-            return Err(Error::new(
-                "stat",
-                format!("{}: not a device", DisplayPath(path)),
-                rustix::io::Errno::NODEV,
-            )
-            .with_path(path))
-        }
-    };
-    Ok((
-        kind,
-        rustix::fs::major(st.st_rdev),
-        rustix::fs::minor(st.st_rdev),
-    ))
+    let fd = path
+        .into_with_c_str(|p| crate::fd::forksafe::open(p, OFlags::PATH, Mode::empty()))
+        .map_err(|e| Error::new("open", DisplayPath(path).to_string(), e).with_path(path))?;
+    forksafe::device_number(fd.as_fd()).map_err(|e| {
+        let detail = if e == rustix::io::Errno::NODEV {
+            format!("{}: not a device", DisplayPath(path))
+        } else {
+            DisplayPath(path).to_string()
+        };
+        Error::new("fstat", detail, e).with_path(path)
+    })
 }
 
 #[cfg(test)]

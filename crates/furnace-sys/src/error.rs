@@ -94,6 +94,26 @@ impl From<Error> for io::Error {
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The errno of the last failed libc call of this thread, read without allocating.
+#[inline]
+pub(crate) fn last_errno() -> Errno {
+    Errno::from_raw_os_error(
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
+}
+
+/// Maps a libc-style return value (negative on failure, with `errno` set) to a result.
+#[inline]
+pub(crate) fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 {
+        Err(last_errno())
+    } else {
+        Ok(ret)
+    }
+}
+
 /// Formats an errno as `ENAME (description)`, e.g. `EPERM (Operation not permitted)`.
 ///
 /// ```

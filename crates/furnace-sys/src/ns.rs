@@ -1,13 +1,17 @@
 //! Namespaces: kinds, `unshare(2)`, handles opened from a process, and `setns(2)`.
+//!
+//! The calls for a forked child, with a bare errno as their error, are in [`forksafe`].
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use bitflags::bitflags;
-use rustix::thread::{LinkNameSpaceType, ThreadNameSpaceType, UnshareFlags};
+use rustix::thread::LinkNameSpaceType;
 
 use crate::error::{DisplayPath, Error, Result};
+
+pub mod forksafe;
 
 bitflags! {
     /// A set of namespaces, as the `CLONE_NEW*` bits of `clone(2)`, `unshare(2)` and `setns(2)`.
@@ -76,6 +80,8 @@ impl Namespace {
     ];
 
     /// The `CLONE_NEW*` flag of this kind.
+    ///
+    /// No system call.
     pub const fn flag(self) -> Namespaces {
         match self {
             Namespace::Mnt => Namespaces::MNT,
@@ -90,6 +96,8 @@ impl Namespace {
     }
 
     /// The name of its file in `/proc/<pid>/ns/`.
+    ///
+    /// No system call.
     pub const fn proc_name(self) -> &'static str {
         match self {
             Namespace::Mnt => "mnt",
@@ -109,6 +117,8 @@ impl Namespace {
     /// use furnace_sys::Namespace;
     /// assert_eq!(Namespace::Uts.proc_path(42).to_str(), Some("/proc/42/ns/uts"));
     /// ```
+    ///
+    /// No system call.
     pub fn proc_path(self, pid: u32) -> PathBuf {
         PathBuf::from(format!("/proc/{pid}/ns/{}", self.proc_name()))
     }
@@ -135,6 +145,8 @@ impl fmt::Display for Namespace {
 
 impl Namespaces {
     /// The kinds in this set.
+    ///
+    /// No system call.
     pub fn kinds(self) -> impl Iterator<Item = Namespace> {
         Namespace::ALL
             .into_iter()
@@ -142,6 +154,8 @@ impl Namespaces {
     }
 
     /// The set as `mnt,pid,...`, for messages.
+    ///
+    /// No system call.
     pub fn names(self) -> String {
         self.kinds()
             .map(Namespace::proc_name)
@@ -150,19 +164,15 @@ impl Namespaces {
     }
 }
 
-/// `unshare(2)`: moves the calling thread into new namespaces.
+/// `unshare(namespaces)`: moves the calling thread into new namespaces.
 ///
 /// A new pid or time namespace applies to the children created afterwards, not to the caller.
 /// A new mount namespace requires that the thread does not share its filesystem context with
 /// other threads — in a multi-threaded program, call it in a forked child.
 ///
-/// See <https://man7.org/linux/man-pages/man2/unshare.2.html>.
+/// See `unshare(2)`.
 pub fn unshare(namespaces: Namespaces) -> Result<()> {
-    // SAFETY: unshare only affects the calling thread's namespaces and fs context; it never
-    // unshares the fd table (`CLONE_FILES` is not in `Namespaces`), which is what rustix marks
-    // as the memory-safety hazard.
-    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::from_bits_retain(namespaces.bits())) }
-        .map_err(|e| Error::new("unshare", namespaces.names(), e))
+    forksafe::unshare(namespaces).map_err(|e| Error::new("unshare", namespaces.names(), e))
 }
 
 /// An open handle on a namespace: an `O_CLOEXEC` fd of a `/proc/<pid>/ns/<name>` file.
@@ -173,7 +183,8 @@ pub struct NsFd {
 }
 
 impl NsFd {
-    /// Opens the `kind` namespace of process `pid`.
+    /// `open("/proc/<pid>/ns/<kind>", O_RDONLY | O_CLOEXEC)`: opens the `kind` namespace of
+    /// process `pid`.
     ///
     /// ```no_run
     /// use furnace_sys::{Namespace, NsFd};
@@ -181,44 +192,49 @@ impl NsFd {
     /// uts.enter()?; // this thread now shares PID 1's hostname
     /// # Ok::<(), furnace_sys::Error>(())
     /// ```
+    ///
+    /// See `namespaces(7)`.
     pub fn open(pid: u32, kind: Namespace) -> Result<Self> {
         Self::open_path(kind.proc_path(pid), kind)
     }
 
-    /// Opens a namespace file (or a bind mount of one) at `path`, expected to be of `kind`.
+    /// `open(path, O_RDONLY | O_CLOEXEC)`: opens a namespace file (or a bind mount of one) at
+    /// `path`, expected to be of `kind`.
+    ///
+    /// See `namespaces(7)`.
     pub fn open_path(path: impl AsRef<Path>, kind: Namespace) -> Result<Self> {
         let path = path.as_ref();
-        let fd = rustix::fs::open(
-            path,
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| {
-            Error::new(
-                "open",
-                format!("{} namespace {}", kind, DisplayPath(path)),
-                e,
-            )
-            .with_path(path)
-        })?;
+        let (flags, mode) = (rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty());
+        let fd =
+            rustix::path::Arg::into_with_c_str(path, |p| crate::fd::forksafe::open(p, flags, mode))
+                .map_err(|e| {
+                    Error::new(
+                        "open",
+                        format!("{} namespace {}", kind, DisplayPath(path)),
+                        e,
+                    )
+                    .with_path(path)
+                })?;
         Ok(Self { fd, kind })
     }
 
     /// The kind of namespace this handle refers to.
+    ///
+    /// No system call.
     pub fn kind(&self) -> Namespace {
         self.kind
     }
 
-    /// `setns(2)`: moves the calling thread into this namespace.
+    /// `setns(fd, CLONE_NEW*)`: moves the calling thread into this namespace.
     ///
     /// The kernel checks that the fd really is a namespace of this kind (`EINVAL` otherwise).
     /// Joining a mount namespace fails with `EINVAL` while other threads share the caller's
     /// filesystem context; joining a pid namespace only affects children created afterwards.
     ///
-    /// See <https://man7.org/linux/man-pages/man2/setns.2.html>.
+    /// See `setns(2)`.
     #[doc(alias = "setns")]
     pub fn enter(&self) -> Result<()> {
-        rustix::thread::move_into_link_name_space(self.fd.as_fd(), Some(self.kind.link_type()))
+        forksafe::setns(self.fd.as_fd(), self.kind)
             .map_err(|e| Error::new("setns", format!("{} namespace", self.kind), e))
     }
 }
@@ -235,17 +251,14 @@ impl From<NsFd> for OwnedFd {
     }
 }
 
-/// `setns(pidfd, flags)`: moves the calling thread into several namespaces of the process that
-/// `pidfd` refers to, all at once (Linux ≥ 5.8).
+/// `setns(pidfd, namespaces)`: moves the calling thread into several namespaces of the
+/// process that `pidfd` refers to, all at once (Linux ≥ 5.8).
 ///
-/// See <https://man7.org/linux/man-pages/man2/setns.2.html>.
+/// See `setns(2)`.
 #[doc(alias = "setns")]
 pub fn setns_pidfd(pidfd: BorrowedFd<'_>, namespaces: Namespaces) -> Result<()> {
-    rustix::thread::move_into_thread_name_spaces(
-        pidfd,
-        ThreadNameSpaceType::from_bits_retain(namespaces.bits()),
-    )
-    .map_err(|e| Error::new("setns", format!("pidfd {}", namespaces.names()), e))
+    forksafe::setns_pidfd(pidfd, namespaces)
+        .map_err(|e| Error::new("setns", format!("pidfd {}", namespaces.names()), e))
 }
 
 #[cfg(test)]

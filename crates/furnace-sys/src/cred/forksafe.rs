@@ -1,0 +1,118 @@
+//! The fork-safe tier of [`cred`](super): dropping ids, capabilities and privileges.
+//!
+//! Every function here makes system calls only: no allocation, no lock, no panic. They are
+//! async-signal-safe, so a child forked from a multi-threaded program may call them before it
+//! execs or exits. Errors are the bare [`Errno`].
+//!
+//! The id and capability calls are the raw system calls, which change the calling *thread*
+//! only (the C library's `setuid` would signal every thread, under a lock): in a forked
+//! child, which has a single thread, that is the whole process.
+
+use rustix::process::{Gid, Uid};
+use rustix::thread::{CapabilitySet, CapabilitySets};
+
+use crate::error::check;
+use crate::Errno;
+
+/// `setgroups(0, NULL)`, `setgid(gid)`, `setuid(uid)`, in that order: takes on `uid` and
+/// `gid` (each when given) with no supplementary groups.
+///
+/// The order is the only one that works: after `setuid` the process may no longer change its
+/// groups. The supplementary groups are cleared whenever an id changes. Async-signal-safe: no
+/// allocation, no locks.
+///
+/// See `setgroups(2)`.
+#[inline]
+pub fn set_ids(uid: Option<Uid>, gid: Option<Gid>) -> Result<(), Errno> {
+    if uid.is_some() || gid.is_some() {
+        rustix::thread::set_thread_groups(&[])?;
+    }
+    if let Some(gid) = gid {
+        rustix::thread::set_thread_gid(gid)?;
+    }
+    if let Some(uid) = uid {
+        rustix::thread::set_thread_uid(uid)?;
+    }
+    Ok(())
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)` for every capability not in `keep`,
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)`, then `capset(…)`: reduces the calling
+/// thread's capabilities to `keep`.
+///
+/// The bounding set loses everything else, the ambient and inheritable sets are emptied, and
+/// the effective and permitted sets become `keep` as far as the permitted set holds it. A
+/// process that then execs as root gets `keep` at most. Needs `CAP_SETPCAP` for the bounding
+/// set: call it before dropping the ids. Async-signal-safe: no allocation, no locks.
+///
+/// See `capabilities(7)`.
+#[inline]
+pub fn restrict_capabilities(keep: CapabilitySet) -> Result<(), Errno> {
+    for cap in 0..u64::BITS {
+        let one = CapabilitySet::from_bits_retain(1 << cap);
+        if keep.contains(one) {
+            continue;
+        }
+        match rustix::thread::remove_capability_from_bounding_set(one) {
+            Ok(()) => {}
+            // Past the kernel's last capability.
+            Err(Errno::INVAL) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    rustix::thread::clear_ambient_capability_set()?;
+    let current = rustix::thread::capabilities(None)?;
+    let wanted = current.permitted & keep;
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: wanted,
+            permitted: wanted,
+            inheritable: CapabilitySet::empty(),
+        },
+    )
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: `execve` can no longer grant privileges (set-user-id
+/// bits, file capabilities). It cannot be unset.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `prctl(2)`.
+#[inline]
+pub fn no_new_privs() -> Result<(), Errno> {
+    rustix::thread::set_no_new_privs(true)
+}
+
+/// `setsid()`: a new session without a controlling terminal.
+///
+/// The process can then no longer inject input into the terminal it inherited (`TIOCSTI`
+/// needs it to be the controlling terminal, or `CAP_SYS_ADMIN`). Async-signal-safe: no
+/// allocation, no locks.
+///
+/// See `setsid(2)`.
+#[inline]
+#[doc(alias = "setsid")]
+pub fn new_session() -> Result<(), Errno> {
+    rustix::process::setsid().map(drop)
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: joins a new anonymous session keyring, so that
+/// the keys of the session the process came from (tokens, credentials) are out of reach.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `keyctl(2)`.
+#[inline]
+pub fn join_new_session_keyring() -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: with a null name the call reads no memory of ours.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    })
+    .map(drop)
+}

@@ -1,0 +1,176 @@
+//! The fork-safe tier of [`process`](super): forking into new namespaces, leaving, and the
+//! process settings a forked child makes.
+//!
+//! Every function here makes system calls only: no allocation, no lock, no panic. They are
+//! async-signal-safe, so a child forked from a multi-threaded program may call them before it
+//! execs or exits. Errors are the bare [`Errno`].
+
+use std::ffi::CStr;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use rustix::fs::Mode;
+use rustix::process::Signal;
+
+use crate::error::check;
+use crate::ns::Namespaces;
+use crate::Errno;
+
+/// What [`clone3`] returned.
+#[derive(Debug)]
+pub enum Forked {
+    /// In the parent: the child's pid (in the parent's pid namespace) and its pidfd.
+    Parent {
+        /// The child's pid as the parent sees it.
+        pid: u32,
+        /// A close-on-exec pidfd of the child.
+        pidfd: OwnedFd,
+    },
+    /// In the child.
+    Child,
+}
+
+/// `clone3({CLONE_PIDFD | namespaces, exit_signal = SIGCHLD})`: `fork` into new `namespaces`,
+/// returning a pidfd of the child.
+///
+/// The child gets `SIGCHLD` as its exit signal, so the parent can wait for it like any child.
+/// The call itself is async-signal-safe: no allocation, no locks.
+///
+/// # Safety
+///
+/// The same as for `fork(2)` in a multi-threaded program: the child is a copy of the calling
+/// thread only, and until it execs or exits (with [`exit`], never by returning into code that
+/// unwinds or runs destructors), it may call only async-signal-safe functions — no allocation,
+/// no locks, no `println!`. Atfork handlers are not run, so not even the C library's own
+/// locks are reset in the child.
+///
+/// See `clone3(2)`.
+#[inline]
+pub unsafe fn clone3(namespaces: Namespaces) -> Result<Forked, Errno> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: u64::from(namespaces.bits()) | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size we pass; with no CLONE_VM and no stack
+    // the kernel duplicates the address space like fork, so both sides return here on their
+    // own copy of the stack. The caller upholds the post-fork restrictions.
+    let ret = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
+    if ret == 0 {
+        Ok(Forked::Child)
+    } else {
+        // SAFETY: with CLONE_PIDFD the kernel stored a new, close-on-exec pidfd that nothing
+        // else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        Ok(Forked::Parent {
+            pid: ret as u32,
+            pidfd,
+        })
+    }
+}
+
+/// `_exit(code)`: ends the calling process at once — no destructors, no atexit handlers, no
+/// stdio flushing.
+///
+/// The only correct way out of a forked child. Async-signal-safe: no allocation, no locks.
+///
+/// See `_exit(2)`.
+#[inline]
+#[doc(alias = "_exit")]
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, signal)`: the signal this process gets when its parent *thread*
+/// exits (`None`: none).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `prctl(2)`.
+#[inline]
+pub fn set_parent_death_signal(signal: Option<Signal>) -> Result<(), Errno> {
+    rustix::process::set_parent_process_death_signal(signal)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, enable)`: orphaned descendants are reparented to this
+/// process instead of the pid namespace's init.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `prctl(2)`.
+#[inline]
+pub fn set_child_subreaper(enable: bool) -> Result<(), Errno> {
+    let me = enable.then(rustix::process::getpid);
+    rustix::process::set_child_subreaper(me)
+}
+
+/// `prctl(PR_SET_DUMPABLE, dumpable)`: a non-dumpable process cannot be ptraced or have its
+/// `/proc` files opened by processes without `CAP_SYS_PTRACE`; `execve` resets it.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `prctl(2)`.
+#[inline]
+pub fn set_dumpable(dumpable: bool) -> Result<(), Errno> {
+    use rustix::process::DumpableBehavior;
+    rustix::process::set_dumpable_behavior(if dumpable {
+        DumpableBehavior::Dumpable
+    } else {
+        DumpableBehavior::NotDumpable
+    })
+}
+
+/// `prctl(PR_SET_NAME, name)`: the name of the calling thread, as `ps` and
+/// `/proc/<pid>/comm` show it (truncated to 15 bytes).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `prctl(2)`.
+#[inline]
+pub fn set_name(name: &CStr) -> Result<(), Errno> {
+    rustix::thread::set_name(name)
+}
+
+/// `umask(mask)`: sets the file mode creation mask and returns the previous one; `0` makes
+/// every later `mkdir` and `mknod` mode exact.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `umask(2)`.
+#[inline]
+pub fn umask(mask: Mode) -> Mode {
+    rustix::process::umask(mask)
+}
+
+/// `sethostname(name, len)`: sets the hostname of the caller's UTS namespace.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `sethostname(2)`.
+#[inline]
+pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
+    rustix::system::sethostname(name)
+}

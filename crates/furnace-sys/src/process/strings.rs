@@ -1,0 +1,70 @@
+//! What `/proc/<pid>/cmdline` and `/proc/<pid>/environ` show of a process, and how a forked
+//! child hides what it inherited there.
+
+/// The address ranges of this process's argument and environment strings, as the kernel
+/// records them (`/proc/self/stat` fields 48–51). Read it *before* forking: it allocates.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ProcessStrings {
+    arg: (usize, usize),
+    env: (usize, usize),
+}
+
+impl ProcessStrings {
+    /// `open("/proc/self/stat")`: reads the ranges of the calling process; `None` when the
+    /// file cannot be read or parsed.
+    ///
+    /// See `proc_pid_stat(5)`.
+    pub fn of_self() -> Option<ProcessStrings> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces and parentheses) start at 3.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3)?.parse::<usize>().ok();
+        let (arg, env) = ((field(48)?, field(49)?), (field(50)?, field(51)?));
+        (arg.0 < arg.1 && env.0 <= env.1).then_some(ProcessStrings { arg, env })
+    }
+
+    /// Replaces the command line `/proc/<pid>/cmdline` shows with `name`, and blanks the
+    /// environment strings, so that a forked process shows neither its parent's arguments nor
+    /// its environment (which may hold secrets) to anyone who can read its `/proc` files.
+    /// Async-signal-safe: no allocation, no locks.
+    ///
+    /// The kernel shows the argument area up to the first NUL when its last byte is not NUL
+    /// (the `setproctitle` convention), so the name needs no room beyond the original area.
+    ///
+    /// No system call.
+    ///
+    /// # Safety
+    ///
+    /// The ranges must be those of the calling process ([`ProcessStrings::of_self`] in this
+    /// process or, after a fork, in its parent), and no other thread may read the arguments or
+    /// the environment meanwhile (call it in a freshly forked child). Afterwards
+    /// `std::env::args` and `std::env::vars` return garbage.
+    pub unsafe fn overwrite(&self, name: &[u8]) {
+        let (start, end) = self.arg;
+        let len = end - start;
+        // SAFETY: [start, end) is this process's argument area (caller's promise), mapped and
+        // writable (it lives on the initial stack); nothing else reads it meanwhile.
+        let args = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
+        args.fill(0);
+        if len > name.len() + 1 {
+            args[..name.len()].copy_from_slice(name);
+            args[len - 1] = b' ';
+        }
+        let (start, end) = self.env;
+        // SAFETY: as above, for the environment strings area.
+        let env = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+        env.fill(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_of_the_test_process_are_ordered() {
+        let strings = ProcessStrings::of_self().expect("/proc/self/stat is readable");
+        assert!(strings.arg.0 < strings.arg.1);
+        assert!(strings.env.0 <= strings.env.1);
+    }
+}
