@@ -1,8 +1,7 @@
-//! Host-side fixtures for the security and load tests: an outside directory with a marker
-//! that must stay untouched, a tmpfs mount guard, a harness pids cgroup that fences fork
-//! bombs, and a snapshot of the machine's processes.
+//! Host-side fixtures: an outside directory with a marker that must stay untouched, symlinks
+//! planted in a root that lead to it, bind sources, host mount guards, and a harness pids cgroup
+//! that fences fork bombs.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use furnace_sys::mount::{MountFlags, UnmountFlags};
 
-use crate::{all_processes, mount_points_under, unique_name, TempDir, DEADLINE};
+use crate::mounts::mount_points_under;
+use crate::scratch::{unique_name, TempDir};
+use crate::DEADLINE;
 
 // ---------------------------------------------------------------------------------------------
 // A host directory that nothing may touch
@@ -70,6 +71,53 @@ impl Outside {
             "{context}: something is mounted on the outside directory"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths in a root that lead somewhere
+
+/// Replaces whatever is at `path` (a directory, a file or nothing) with a symlink to `target`.
+pub fn symlink_over(path: &Path, target: impl AsRef<Path>) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).expect("remove the directory"),
+        Ok(_) => fs::remove_file(path).expect("remove the file"),
+        Err(_) => {}
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).expect("create the symlink's directory");
+    }
+    std::os::unix::fs::symlink(target.as_ref(), path)
+        .unwrap_or_else(|e| panic!("symlink {}: {e}", path.display()));
+}
+
+/// As many `..` as lead from `dir` (absolute) to `/`, and a few more.
+pub fn up_from(dir: &Path) -> PathBuf {
+    let depth = dir
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .count();
+    (0..depth + 3).map(|_| "..").collect()
+}
+
+/// The relative spelling of `outside` from a symlink living in directory `dir`.
+pub fn relative_to_outside(dir: &Path, outside: &Outside) -> PathBuf {
+    up_from(dir).join(outside.path().strip_prefix("/").expect("absolute"))
+}
+
+/// A directory `/tmp/furnace-test-{tag}-*` with a file `payload` (`payload of {tag}`), as a
+/// bind source.
+pub fn bind_source(tag: &str) -> TempDir {
+    let dir = TempDir::new(tag);
+    fs::write(dir.join("payload"), format!("payload of {tag}\n")).expect("write");
+    dir
+}
+
+/// The last component of `path`, lossily.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,25 +296,4 @@ impl Drop for PidsCgroup {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/// `(pid, start time)` of every process on the machine: compare two to find new ones.
-pub fn process_keys() -> BTreeSet<(u32, u64)> {
-    all_processes()
-        .into_iter()
-        .map(|p| (p.pid, p.start))
-        .collect()
-}
-
-/// Live (not zombie) processes whose name is `comm` and which are not in `before`.
-pub fn new_live_processes_named(comm: &str, before: &BTreeSet<(u32, u64)>) -> Vec<String> {
-    all_processes()
-        .into_iter()
-        .filter(|p| p.comm == comm && p.state != 'Z' && p.state != 'X')
-        .filter(|p| !before.contains(&(p.pid, p.start)))
-        .map(|p| format!("{} ({}) state {} parent {}", p.pid, p.comm, p.state, p.ppid))
-        .collect()
 }

@@ -76,8 +76,10 @@ impl TestRoot {
 
 impl Drop for TestRoot {
     fn drop(&mut self) {
-        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let still_mounted = mounts.contains(self.dir.to_str().unwrap_or("/nonexistent"));
+        let still_mounted = furnace_sys::mountinfo::read(None)
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m.mount_point.starts_with(&self.dir));
         if !still_mounted {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -235,9 +237,11 @@ fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-fn kill(child: &Child, signal: i32) {
-    // SAFETY: plain kill(2) of a child we have not reaped yet.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+/// `kill(2)` of a process of this test (a child not reaped yet, or furnace's PID 1).
+fn kill(pid: u32, signal: i32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a real pid");
+    let signal = rustix::process::Signal::from_named_raw(signal).expect("a named signal");
+    rustix::process::kill_process(pid, signal).expect("kill");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -499,7 +503,7 @@ fn start_ready(t: &TestRoot, script: &str) -> (Child, BufReader<std::process::Ch
 fn sigterm_is_forwarded_to_the_command() {
     let t = TestRoot::new();
     let (mut child, _out) = start_ready(&t, "trap 'exit 7' TERM; echo ready; sleep 100 & wait");
-    kill(&child, libc::SIGTERM);
+    kill(child.id(), libc::SIGTERM);
     assert_eq!(wait_within(&mut child).code(), Some(7));
 }
 
@@ -507,10 +511,10 @@ fn sigterm_is_forwarded_to_the_command() {
 fn sigint_and_sighup_are_forwarded_too() {
     let t = TestRoot::new();
     let (mut child, _out) = start_ready(&t, "echo ready; exec sleep 100");
-    kill(&child, libc::SIGINT);
+    kill(child.id(), libc::SIGINT);
     assert_eq!(wait_within(&mut child).code(), Some(128 + libc::SIGINT));
     let (mut child, _out) = start_ready(&t, "trap 'exit 9' HUP; echo ready; sleep 100 & wait");
-    kill(&child, libc::SIGHUP);
+    kill(child.id(), libc::SIGHUP);
     assert_eq!(wait_within(&mut child).code(), Some(9));
 }
 
@@ -518,13 +522,13 @@ fn sigint_and_sighup_are_forwarded_too() {
 fn an_ignored_sigterm_keeps_furnace_waiting_until_the_second() {
     let t = TestRoot::new();
     let (mut child, _out) = start_ready(&t, "trap '' TERM; echo ready; sleep 100");
-    kill(&child, libc::SIGTERM);
+    kill(child.id(), libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().unwrap().is_none(),
         "furnace ended on an ignored SIGTERM"
     );
-    kill(&child, libc::SIGTERM);
+    kill(child.id(), libc::SIGTERM);
     assert_eq!(wait_within(&mut child).code(), Some(128 + libc::SIGKILL));
 }
 
@@ -539,7 +543,7 @@ fn sigkill_of_furnace_leaves_no_process() {
     );
     let sleeps = || pids_running(&["sleep", &duration]);
     assert!(eventually(Duration::from_secs(5), || sleeps().len() == 2));
-    kill(&child, libc::SIGKILL);
+    kill(child.id(), libc::SIGKILL);
     assert_eq!(wait_within(&mut child).code(), None);
     assert!(
         eventually(Duration::from_secs(5), || sleeps().is_empty()),
@@ -583,8 +587,7 @@ fn pid1_killed_from_outside_is_said_plainly() {
                 .is_ok_and(|comm| comm.trim() == "furnace-init")
         })
         .unwrap_or_else(|| panic!("no furnace-init among furnace's children {children:?}"));
-    // SAFETY: plain kill(2) of a process of this test's furnace.
-    assert_eq!(unsafe { libc::kill(init as i32, libc::SIGKILL) }, 0);
+    kill(init, libc::SIGKILL);
     let status = wait_within(&mut child);
     let mut stderr = String::new();
     child

@@ -11,9 +11,11 @@ use crate::error::{Error, Result};
 
 pub mod forksafe;
 mod pidfd;
+mod stat;
 mod strings;
 
 pub use pidfd::*;
+pub use stat::*;
 pub use strings::*;
 
 /// `sethostname(name, len)`: sets the hostname of the caller's UTS namespace.

@@ -11,8 +11,20 @@
 //!                                  run one command in a container, inheriting stdio, and exit
 //!                                  with its code (for poking at an image by hand)
 //! furnace-test-helper run-with ROOT [--bind SRC:DST] [--bind-ro SRC:DST] [--isolate-net] [--hardened]
-//!                                  [--hostname NAME] -- PROGRAM [ARGS...]
-//!                                  the same with options (for fault injection under strace)
+//!                                  [--hostname NAME] [--start-timeout SECONDS] -- PROGRAM [ARGS...]
+//!                                  the same with options (for fault injection under strace);
+//!                                  a failed start prints the error and, on a second line
+//!                                  `furnace-test-helper: error value: {:?}`, its variant
+//! furnace-test-helper closed-stdio ROOT OUTDIR
+//!                                  close fds 0, 1 and 2, then start a container with OUTDIR
+//!                                  bound on /out and run `sh -c 'echo ok > /out/r'` in it;
+//!                                  exit 0 only if that succeeded (what failed, if anything,
+//!                                  is written to OUTDIR/helper-error, there being no stderr)
+//! furnace-test-helper as-nobody ROOT
+//!                                  drop to uid and gid 65534 (no supplementary groups), then
+//!                                  try to start a container: exit 0 and print the error's
+//!                                  message when it is `Error::NeedsRoot`; exit 1 and print the
+//!                                  error's value for any other error, 2 when the start worked
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
 //!                                  become a child subreaper, run PROGRAM (stdio inherited;
 //!                                  with --report-pid, first `spawned PID` on stderr), reap it
@@ -28,7 +40,9 @@
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{ExitCode, Stdio};
+use std::time::Duration;
 
 use furnace_core::Container;
 
@@ -42,11 +56,14 @@ fn main() -> ExitCode {
         return reap(&args[1..]);
     }
     let (Some(mode), Some(root)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with ROOT [OPTIONS] [PROGRAM ARGS...]");
+        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with|closed-stdio|as-nobody ROOT [OPTIONS] [PROGRAM ARGS...]");
         return ExitCode::from(2);
     };
-    if mode == "run-with" {
-        return run_with(root, &args[2..]);
+    match mode.as_str() {
+        "run-with" => return run_with(root, &args[2..]),
+        "closed-stdio" => return closed_stdio(root, args.get(2)),
+        "as-nobody" => return as_nobody(root),
+        _ => {}
     }
     let container = match Container::start(root) {
         Ok(c) => c,
@@ -162,6 +179,14 @@ fn run_with(root: &str, args: &[String]) -> ExitCode {
             "--hostname" => {
                 builder.hostname(value("--hostname"));
             }
+            "--start-timeout" => {
+                let seconds = value("--start-timeout");
+                let Ok(seconds) = seconds.parse::<u64>() else {
+                    eprintln!("furnace-test-helper run-with: --start-timeout wants seconds, not {seconds}");
+                    return ExitCode::from(2);
+                };
+                builder.start_timeout(Duration::from_secs(seconds));
+            }
             "--" => {
                 command.extend(rest.by_ref().cloned());
                 break;
@@ -180,6 +205,7 @@ fn run_with(root: &str, args: &[String]) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("furnace-test-helper: cannot start a container over {root}: {e}");
+            eprintln!("furnace-test-helper: error value: {e:?}");
             return ExitCode::from(3);
         }
     };
@@ -197,6 +223,87 @@ fn run_with(root: &str, args: &[String]) -> ExitCode {
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code as u8),
         (None, sig) => ExitCode::from(128 + sig.unwrap_or(0) as u8),
+    }
+}
+
+/// `closed-stdio ROOT OUTDIR`: a caller whose fds 0, 1 and 2 are closed.
+///
+/// The Rust runtime opens `/dev/null` on any of them that is closed when the process starts,
+/// so they are closed here, in `main`: from then on, the first fds the library opens (a pidfd,
+/// `/dev/null`, a pipe) get the numbers 0, 1 and 2.
+fn closed_stdio(root: &str, out: Option<&String>) -> ExitCode {
+    let Some(out) = out else {
+        eprintln!("furnace-test-helper closed-stdio: no OUTDIR");
+        return ExitCode::from(2);
+    };
+    let report = |what: &str| {
+        let _ = std::fs::write(Path::new(out).join("helper-error"), format!("{what}\n"));
+    };
+    for fd in 0..3 {
+        // SAFETY: close(2) of the standard fds, which nothing in this process uses from here on
+        // (nothing is printed: errors go to a file).
+        unsafe { libc::close(fd) };
+    }
+    let container = match Container::builder(root).bind(out, "/out").start() {
+        Ok(c) => c,
+        Err(e) => {
+            report(&format!("cannot start a container over {root}: {e}"));
+            return ExitCode::from(3);
+        }
+    };
+    let status = match container
+        .command("sh")
+        .args(["-c", "echo ok > /out/r"])
+        .status()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            report(&format!("cannot run sh: {e}"));
+            return ExitCode::from(127);
+        }
+    };
+    if let Err(e) = container.stop() {
+        report(&format!("cannot stop the container: {e}"));
+        return ExitCode::from(4);
+    }
+    if !status.success() {
+        report(&format!("sh -c 'echo ok > /out/r': {status}"));
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `as-nobody ROOT`: a caller without root.
+fn as_nobody(root: &str) -> ExitCode {
+    const NOBODY: u32 = 65534;
+    // SAFETY: setgroups(2) with an empty list, then setgid(2) and setuid(2) with plain ids (in
+    // that order: once the uid is dropped, the gid can no longer be changed). The glibc
+    // wrappers apply them to every thread of the process.
+    let dropped = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(NOBODY) == 0
+            && libc::setuid(NOBODY) == 0
+    };
+    if !dropped {
+        eprintln!(
+            "furnace-test-helper as-nobody: cannot drop to uid/gid {NOBODY}: {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::from(2);
+    }
+    match Container::start(root) {
+        Err(e @ furnace_core::Error::NeedsRoot { .. }) => {
+            println!("{e}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{e:?}: {e}");
+            ExitCode::from(1)
+        }
+        Ok(_) => {
+            println!("a container started without root");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -154,6 +154,10 @@ pub fn openat(
 /// controls (a container's root) cannot send the lookup to a host path. Linux ≥ 5.6.
 /// Async-signal-safe: no allocation, no locks.
 ///
+/// The kernel fails such a lookup with `EAGAIN` when a mount or rename anywhere on the
+/// machine raced with a `..` step and it cannot prove the step stayed beneath `root`; the
+/// lookup is then retried, up to [`BENEATH_RETRIES`] times, before `EAGAIN` is returned.
+///
 /// See `openat2(2)`.
 #[inline]
 pub fn openat_beneath(
@@ -163,8 +167,19 @@ pub fn openat_beneath(
     mode: Mode,
 ) -> Result<OwnedFd, Errno> {
     const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
-    rustix::fs::openat2(root, path, flags | OFlags::CLOEXEC, mode, BENEATH)
+    let mut attempts = 0;
+    loop {
+        match rustix::fs::openat2(root, path, flags | OFlags::CLOEXEC, mode, BENEATH) {
+            Err(Errno::AGAIN) if attempts < BENEATH_RETRIES => attempts += 1,
+            other => return other,
+        }
+    }
 }
+
+/// How often [`openat_beneath`] retries a lookup the kernel refused with `EAGAIN` (a race
+/// with a mount or rename elsewhere). Each retry is one system call; the races are rare and
+/// short, so a few dozen attempts make a spurious failure practically impossible.
+pub const BENEATH_RETRIES: u32 = 64;
 
 /// `write(fd, bytes, len)` until all of `bytes` is written, retrying on `EINTR` and short
 /// writes.

@@ -10,16 +10,13 @@ pub struct ProcessStrings {
 }
 
 impl ProcessStrings {
-    /// `open("/proc/self/stat")`: reads the ranges of the calling process; `None` when the
+    /// `open("/proc/<pid>/stat")` of this process: reads the ranges of the calling process; `None` when the
     /// file cannot be read or parsed.
     ///
     /// See `proc_pid_stat(5)`.
     pub fn of_self() -> Option<ProcessStrings> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name (which may hold spaces and parentheses) start at 3.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3)?.parse::<usize>().ok();
-        let (arg, env) = ((field(48)?, field(49)?), (field(50)?, field(51)?));
+        let stat = super::ProcStat::read(std::process::id())?;
+        let (arg, env) = (stat.arg_range, stat.env_range);
         (arg.0 < arg.1 && env.0 <= env.1).then_some(ProcessStrings { arg, env })
     }
 

@@ -1,27 +1,17 @@
-//! Load tests of issue 7 (the reference `../shared/SECURITY.md`, §7 I01/I02, H01/H02), in
-//! reduced versions that run in CI in seconds: sequential and concurrent containers with zero
-//! drift in the leak oracle, a zombie flood that is reaped, and a fork bomb fenced by a pids
-//! cgroup the test makes (never run unfenced).
-//!
-//! Run through `cargo xtask itest`. Every test holds its scratch exclusively and ends with the
-//! leak oracle ([`LeakCheck`]): processes and pid namespaces, mounts, namespaces, loop devices
-//! and this process's fds as before.
+//! Load (the reference `shared/SECURITY.md`, §7 I01/I02, H01/H02), in reduced versions that run
+//! in CI in seconds: sequential and concurrent containers with zero drift in the leak oracle, a
+//! zombie flood that is reaped, and a fork bomb fenced by a pids cgroup the test makes (never
+//! run unfenced). Every test holds its scratch exclusively and ends with the leak oracle.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use furnace_core::Container;
-use furnace_tests::hostside::*;
+use furnace_tests::hostside::PidsCgroup;
 use furnace_tests::probe::*;
 use furnace_tests::*;
-
-/// Starts a container with the defaults, panicking with the error's message.
-fn start(root: &Path) -> Container {
-    Container::start(root).unwrap_or_else(|e| panic!("cannot start a container: {e}"))
-}
 
 /// Zombie children of this process (a container teardown must reap the ones it killed).
 fn our_zombies() -> Vec<u32> {
@@ -33,6 +23,7 @@ fn our_zombies() -> Vec<u32> {
         .collect()
 }
 
+/// I01: a thousand containers in a row (start, echo, stop) leave no drift.
 #[test]
 fn a_thousand_sequential_containers_leave_no_drift() {
     const CONTAINERS: usize = 1000;
@@ -62,6 +53,8 @@ fn a_thousand_sequential_containers_leave_no_drift() {
     );
 }
 
+/// I02, D09: fifty containers from threads, alive together on one root, binding onto one new
+/// destination, each see only themselves.
 #[test]
 fn fifty_concurrent_containers_from_threads_see_only_themselves() {
     const CONTAINERS: usize = 50;
@@ -155,6 +148,8 @@ fn fifty_concurrent_containers_from_threads_see_only_themselves() {
     );
 }
 
+/// H01: 2000 orphans inside are reaped by PID 1; 300 commands dropped unwaited are reaped at
+/// teardown.
 #[test]
 fn zombie_flood_is_reaped() {
     const ORPHANS: &str = "2000";
@@ -203,6 +198,8 @@ fn zombie_flood_is_reaped() {
     );
 }
 
+/// H02: a fork bomb inside, fenced by a pids cgroup the test made before it ran, fills the
+/// fence and no more; the container stays usable and goes away completely.
 #[test]
 fn fork_bomb_is_fenced_by_a_pids_cgroup() {
     const PIDS_MAX: u32 = 100;

@@ -1,37 +1,30 @@
 //! The hardened profile (`ContainerBuilder::hardened(true)`; the reference
-//! `../shared/SECURITY.md` §9, §7 E and F; the project's docs/SECURITY.md, "Hardened"):
-//! reduced capabilities with `no_new_privs`, masked and read-only paths, `/dev` exactly as
-//! promised, and each escape of the catalogue failing inside — mknod of a block device,
-//! remounting `/proc/sys`, a fresh procfs or bind mount, `open_by_handle_at`, ptrace of PID 1,
-//! a cgroup v1 mount, `TIOCSTI` into the caller's terminal, a host directory handed in as
-//! stdio (C05). The privileged default, for contrast, still allows `mount -o loop`.
+//! `shared/SECURITY.md` §9, §7 E and F; the project's docs/SECURITY.md, "Hardened"):
+//! reduced capabilities with `no_new_privs`, masked and read-only paths, and each escape of the
+//! catalogue failing inside — mknod of a block device, remounting `/proc/sys`, a fresh procfs
+//! or bind mount, `open_by_handle_at`, ptrace of PID 1, a cgroup v1 mount, `TIOCSTI` into the
+//! caller's terminal, the kernel-global knobs, a mask source swapped during set-up. The
+//! privileged default, for contrast, still allows `mount -o loop` and `TIOCSTI`.
 //!
 //! The probes only ever *open* dangerous files (never write them); a cgroup hierarchy that got
 //! mounted by mistake would never be written to (no `release_agent`).
-//!
-//! Run through `cargo xtask itest`.
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use furnace_core::{Container, HARDENED_CAPABILITIES};
-use furnace_tests::hostside;
 use furnace_tests::probe::*;
+use furnace_tests::proc::let_init_reap;
 use furnace_tests::*;
+
+use crate::HELPER;
 
 /// The capability mask docs/SECURITY.md promises for commands (containerd's nine).
 const DOCUMENTED_MASK: u64 = 0x5fb;
-
-fn start_hardened(root: &Path) -> Container {
-    let c = Container::builder(root)
-        .hardened(true)
-        .start()
-        .unwrap_or_else(|e| panic!("cannot start a hardened container: {e}"));
-    assert!(c.is_hardened());
-    c
-}
 
 /// The `Cap*` and `NoNewPrivs` fields of a `/proc/PID/status` text.
 fn status_fields(status: &str) -> Vec<(String, u64)> {
@@ -75,7 +68,8 @@ fn assert_fails(answer: &Answer, errnos: &[&str], what: &str) {
     );
 }
 
-// F01
+/// F01: the capability sets of commands (and their children) are the documented nine, with
+/// `no_new_privs`; PID 1 keeps none.
 #[test]
 fn capability_sets_are_reduced_and_no_new_privs_is_set() {
     let scratch = Scratch::new();
@@ -128,7 +122,8 @@ fn capability_sets_are_reduced_and_no_new_privs_is_set() {
     }
 }
 
-// E01
+/// E01: masked files read empty (they are the container's `/dev/null`), masked directories are
+/// empty and read-only, read-only paths refuse writes.
 #[test]
 fn masked_paths_read_empty_and_read_only_paths_refuse_writes() {
     let scratch = Scratch::new();
@@ -227,74 +222,13 @@ fn masked_paths_read_empty_and_read_only_paths_refuse_writes() {
     );
 }
 
-// E04
-#[test]
-fn dev_has_exactly_the_promised_nodes() {
-    let scratch = Scratch::new();
-    let c = start_hardened(&scratch.root());
-    let listing = sh_ok(&c, "ls -A /dev");
-    let mut names: Vec<&str> = listing.lines().collect();
-    names.sort_unstable();
-    assert_eq!(
-        names,
-        [
-            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
-            "stdout", "tty", "urandom", "zero"
-        ],
-        "/dev holds exactly the promised entries (no loop device, no loop-control)"
-    );
-    let nodes = sh_ok(
-        &c,
-        "for n in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$n; done",
-    );
-    assert_eq!(
-        nodes,
-        "/dev/null character special file 1:3 666\n\
-         /dev/zero character special file 1:5 666\n\
-         /dev/full character special file 1:7 666\n\
-         /dev/random character special file 1:8 666\n\
-         /dev/urandom character special file 1:9 666\n\
-         /dev/tty character special file 5:0 666\n"
-    );
-    let links = sh_ok(
-        &c,
-        "for n in fd stdin stdout stderr ptmx; do echo $n $(readlink /dev/$n); done",
-    );
-    assert_eq!(
-        links,
-        "fd /proc/self/fd\nstdin /proc/self/fd/0\nstdout /proc/self/fd/1\n\
-         stderr /proc/self/fd/2\nptmx pts/ptmx\n"
-    );
-    assert_eq!(
-        sh_ok(&c, "ls -A /dev/pts"),
-        "ptmx\n",
-        "a new devpts instance"
-    );
-    // Attaching a loop device inside fails: there is neither loop-control nor any node.
-    let image_name = format!("{}.img", unique_name("hardened-loop"));
-    let (status, _, stderr) = sh(
-        &c,
-        &format!(
-            "dd if=/dev/zero of=/tmp/{image_name} bs=1M count=1 2>/dev/null && \
-             losetup -f /tmp/{image_name}"
-        ),
-    );
-    assert!(!status.success(), "losetup fails inside: {stderr}");
-    assert!(
-        !attached_loop_devices()
-            .iter()
-            .any(|(_, file)| file.contains(&image_name)),
-        "no loop device got attached"
-    );
-}
-
 /// The device number of the block device the test image is mounted from (a host loop device).
 fn image_device() -> (u32, u32) {
     let dev = std::fs::metadata(image()).expect("stat the image").dev();
     (libc::major(dev), libc::minor(dev))
 }
 
-// F02
+/// F02: mknod of a block device (a disk, the image's device) fails.
 #[test]
 fn mknod_of_a_block_device_fails() {
     let scratch = Scratch::new();
@@ -318,7 +252,8 @@ fn mknod_of_a_block_device_fails() {
     }
 }
 
-// E06
+/// E06: remounting `/proc/sys` or `/sys` read-write, a fresh procfs or sysfs, bind mounts, and
+/// a procfs from a new user namespace all fail.
 #[test]
 fn remounting_proc_sys_and_mounting_procfs_or_binds_fail() {
     let scratch = Scratch::new();
@@ -349,15 +284,18 @@ fn remounting_proc_sys_and_mounting_procfs_or_binds_fail() {
             "a fresh procfs on {dir} from a new user namespace is refused: {out}"
         );
     }
-    let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", c.init_pid()))
-        .expect("read the container's mountinfo");
+    let mounts = mounts_of(c.init_pid());
+    let under_mnt: Vec<_> = mounts
+        .iter()
+        .filter(|m| m.mount_point.starts_with("/mnt") && m.mount_point != Path::new("/mnt"))
+        .collect();
     assert!(
-        !mounts.contains(" /mnt/"),
-        "nothing got mounted under /mnt:\n{mounts}"
+        under_mnt.is_empty(),
+        "nothing got mounted under /mnt: {under_mnt:#?}"
     );
 }
 
-// F03
+/// F03: `open_by_handle_at` ("shocker") from a bound file fails.
 #[test]
 fn open_by_handle_at_fails() {
     let scratch = Scratch::new();
@@ -377,7 +315,7 @@ fn open_by_handle_at_fails() {
     assert_fails(&Answer::parse(&out), &["EPERM"], "open_by_handle_at");
 }
 
-// F04
+/// F04, C07: PID 1 cannot be ptraced, nor its executable, memory or environment opened.
 #[test]
 fn ptrace_of_pid1_fails() {
     let scratch = Scratch::new();
@@ -398,45 +336,7 @@ fn ptrace_of_pid1_fails() {
     }
 }
 
-// F08
-#[test]
-fn commands_get_a_session_keyring_of_their_own() {
-    let ours = {
-        // SAFETY: KEYCTL_GET_KEYRING_ID reads no memory of ours.
-        let id = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
-        assert!(
-            id > 0,
-            "the test process has no session keyring: {}",
-            std::io::Error::last_os_error()
-        );
-        id.to_string()
-    };
-    let scratch = Scratch::new();
-    install_probe(&scratch);
-    for hardened in [true, false] {
-        let c = Container::builder(scratch.root())
-            .hardened(hardened)
-            .start()
-            .expect("start");
-        let theirs = match probe_answer(&c, &["session-keyring"]) {
-            Answer::Ok(id) => id,
-            Answer::Err(e) => panic!("the command cannot name its session keyring: {e}"),
-        };
-        assert_ne!(
-            theirs, ours,
-            "hardened={hardened}: the command shares the caller's session keyring"
-        );
-        // Two commands do not share one either.
-        let again = probe_answer(&c, &["session-keyring"]);
-        assert_ne!(
-            again,
-            Answer::Ok(theirs.clone()),
-            "hardened={hardened}: one keyring for two commands"
-        );
-    }
-}
-
-// F06
+/// F06: mounting a cgroup v1 hierarchy fails.
 #[test]
 fn cgroup_v1_mount_fails() {
     let scratch = Scratch::new();
@@ -517,7 +417,7 @@ impl Pty {
     }
 }
 
-// F07
+/// F07: `TIOCSTI` into the caller's terminal fails, and nothing reaches its input.
 #[test]
 fn tiocsti_into_the_callers_terminal_fails() {
     let scratch = Scratch::new();
@@ -535,66 +435,7 @@ fn tiocsti_into_the_callers_terminal_fails() {
     }
 }
 
-// C05, where it matters most: a host directory (or an O_PATH fd) as a command's stdio is a
-// handle on the host's file system — `/proc/self/fd/0/..` walks up to the host's root, and
-// with CAP_DAC_OVERRIDE root inside reads and writes anything there. It must be refused (or
-// at least not reach the host). SECURITY.md §2.2 / R1: only stdio and explicitly passed
-// *non-directory* fds; runc documents such fds as escape vectors.
-#[test]
-fn host_directory_passed_as_stdio_does_not_reach_the_host() {
-    let scratch = Scratch::new();
-    let outside = hostside::Outside::new("outside-stdio");
-    let c = start_hardened(&scratch.root());
-    let open_path = |flags: i32| -> File {
-        let path =
-            std::ffi::CString::new(outside.path().as_os_str().as_encoded_bytes()).expect("no NUL");
-        // SAFETY: open(2) with a valid C string; the fd is handed to a File that owns it.
-        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-        assert!(fd >= 0, "open the outside directory");
-        // SAFETY: `fd` is a new fd that nothing else owns.
-        unsafe { File::from_raw_fd(fd) }
-    };
-    let mut leaks = Vec::new();
-    for (what, fd_inside, file) in [
-        (
-            "a directory as stdin",
-            0,
-            open_path(libc::O_RDONLY | libc::O_DIRECTORY),
-        ),
-        ("an O_PATH fd as stdin", 0, open_path(libc::O_PATH)),
-        (
-            "a directory as stderr",
-            2,
-            open_path(libc::O_RDONLY | libc::O_DIRECTORY),
-        ),
-    ] {
-        let mut command = c.command("cat");
-        command.arg(format!("/proc/self/fd/{fd_inside}/marker"));
-        if fd_inside == 0 {
-            command.stdin(file);
-        } else {
-            command.stdin(std::process::Stdio::null()).stderr(file);
-        }
-        match command.output() {
-            Err(e) => eprintln!("{what}: refused: {e}"),
-            Ok(out) => {
-                let stdout = String::from_utf8_lossy(&out.stdout);
-                if stdout.contains("marker of") {
-                    leaks.push(format!(
-                        "{what}: the command read the host file: {stdout:?}"
-                    ));
-                }
-            }
-        }
-    }
-    outside.assert_untouched("after the stdio attempts");
-    assert!(
-        leaks.is_empty(),
-        "a hardened container reached the host through its stdio:\n{}",
-        leaks.join("\n")
-    );
-}
-
+/// Twenty hardened containers, stopped or dropped with a command running, leave nothing.
 #[test]
 fn hardened_containers_leave_nothing() {
     let scratch = Scratch::exclusive();
@@ -625,7 +466,8 @@ fn hardened_containers_leave_nothing() {
     leaks.assert_clean();
 }
 
-// Contrast: the privileged default keeps the original's powers.
+/// Contrast: the privileged default keeps the original's powers (`mount -o loop`, and F07's
+/// `TIOCSTI` works there).
 #[test]
 fn privileged_profile_still_allows_loop_mounts_and_terminal_injection() {
     let scratch = Scratch::new();
@@ -659,4 +501,198 @@ fn privileged_profile_still_allows_loop_mounts_and_terminal_injection() {
             .iter()
             .any(|(_, file)| file.contains(&image_name))
     });
+}
+
+/// The running kernel's configuration (`/proc/config.gz`, else `/boot/config-RELEASE`), when
+/// it can be read.
+fn kernel_config() -> Option<String> {
+    if let Ok(out) = std::process::Command::new("zcat")
+        .arg("/proc/config.gz")
+        .stderr(Stdio::null())
+        .output()
+    {
+        if out.status.success() && !out.stdout.is_empty() {
+            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+    }
+    let release = sysctl("kernel/osrelease");
+    std::fs::read_to_string(format!("/boot/config-{release}")).ok()
+}
+
+/// What the hardened profile must answer for one knob (see the test's comment for why).
+struct Knob {
+    name: &'static str,
+    /// The errno names accepted (one, when the kernel's configuration could be read).
+    expect: Vec<&'static str>,
+}
+
+/// F05: under the hardened profile every kernel-global knob fails. These calls are made in the
+/// hardened profile only: with the privileged profile's capabilities some would reach the
+/// host (the probe's arguments are chosen so that, past the permission check, they would fail or
+/// change nothing, but they are never tried there).
+///
+/// Expected answers:
+/// - EPERM from the capability check for init_module/finit_module (CAP_SYS_MODULE),
+///   kexec_load and reboot (CAP_SYS_BOOT), swapon (CAP_SYS_ADMIN), clock_settime
+///   (CAP_SYS_TIME), iopl (CAP_SYS_RAWIO), acct (CAP_SYS_PACCT), bpf (CAP_BPF/CAP_SYS_ADMIN;
+///   for a socket filter only while kernel.unprivileged_bpf_disabled is set, as here);
+/// - ENOSYS instead where the kernel is built without the call: on the test machines
+///   CONFIG_MODULES, CONFIG_KEXEC and CONFIG_X86_IOPL_IOPERM are off, so init_module,
+///   finit_module, kexec_load and iopl answer ENOSYS whatever the capabilities — they cannot
+///   do anything there, and the expectation follows the running kernel's configuration;
+/// - EACCES for perf_event_open: a CPU-wide event needs CAP_PERFMON while
+///   kernel.perf_event_paranoid > 0, and perf reports that as EACCES.
+///
+/// Any other answer (EINVAL, ENOENT, ENOEXEC, success) would mean the call got past the
+/// permission check.
+#[test]
+fn kernel_global_knobs_fail_under_the_hardened_profile() {
+    let scratch = Scratch::new();
+    install_probe(&scratch);
+    let config = kernel_config();
+    // EPERM when the kernel has the call, ENOSYS when it is built without (both when the
+    // configuration cannot be read).
+    let denied_if = |option: &str| -> Vec<&'static str> {
+        match &config {
+            Some(text) => {
+                let on = text.lines().any(|l| {
+                    l.strip_prefix(option)
+                        .is_some_and(|rest| rest == "=y" || rest == "=m")
+                });
+                vec![if on { "EPERM" } else { "ENOSYS" }]
+            }
+            None => vec!["EPERM", "ENOSYS"],
+        }
+    };
+    let unprivileged_bpf_disabled: u32 = sysctl("kernel/unprivileged_bpf_disabled")
+        .parse()
+        .expect("unprivileged_bpf_disabled");
+    let paranoid: i32 = sysctl("kernel/perf_event_paranoid")
+        .parse()
+        .expect("perf_event_paranoid");
+    assert!(
+        unprivileged_bpf_disabled != 0 && paranoid > 0,
+        "premise: this machine forbids unprivileged bpf (now {unprivileged_bpf_disabled}) and \
+         CPU-wide perf events (perf_event_paranoid {paranoid}); otherwise the kernel allows \
+         both to anyone and the test would not say anything about furnace"
+    );
+    let mut knobs = vec![
+        Knob {
+            name: "init_module",
+            expect: denied_if("CONFIG_MODULES"),
+        },
+        Knob {
+            name: "finit_module",
+            expect: denied_if("CONFIG_MODULES"),
+        },
+        Knob {
+            name: "kexec_load",
+            expect: denied_if("CONFIG_KEXEC"),
+        },
+        Knob {
+            name: "reboot-cad-off",
+            expect: vec!["EPERM"],
+        },
+        Knob {
+            name: "swapon",
+            expect: denied_if("CONFIG_SWAP"),
+        },
+        Knob {
+            name: "clock_settime",
+            expect: vec!["EPERM"],
+        },
+        Knob {
+            name: "acct",
+            expect: denied_if("CONFIG_BSD_PROCESS_ACCT"),
+        },
+        Knob {
+            name: "bpf-socket-filter",
+            expect: denied_if("CONFIG_BPF_SYSCALL"),
+        },
+        Knob {
+            name: "bpf-kprobe",
+            expect: denied_if("CONFIG_BPF_SYSCALL"),
+        },
+        Knob {
+            name: "perf-cpu-wide",
+            expect: vec!["EACCES"],
+        },
+    ];
+    if cfg!(target_arch = "x86_64") {
+        knobs.push(Knob {
+            name: "iopl",
+            expect: denied_if("CONFIG_X86_IOPL_IOPERM"),
+        });
+    }
+    let c = start_hardened(&scratch.root());
+    let mut wrong = Vec::new();
+    for knob in &knobs {
+        let answer = probe_answer(&c, &["knob", knob.name]);
+        if !answer.errno().is_some_and(|e| knob.expect.contains(&e)) {
+            wrong.push(format!(
+                "{}: {answer:?}, expected {:?}",
+                knob.name, knob.expect
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "kernel-global knobs under the hardened profile:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+/// E05: the hardened profile masks files with the container's own `/dev/null`. While PID 1
+/// waits just before its first mask, the host replaces that `/dev/null` with a symlink to
+/// `/proc/sys/kernel/core_pattern` (the CVE-2025-31133 shape: a mask source turned into a
+/// door). The mask step must notice that its source is no longer the 1:3 device and fail the
+/// start, rather than bind-mount the link's target writable into the container.
+#[test]
+fn a_mask_source_swapped_during_set_up_is_refused() {
+    let scratch = Scratch::exclusive();
+    let root = scratch.root();
+    let leaks = LeakCheck::snapshot();
+    let mut child = Command::new(HELPER)
+        .arg("run-with")
+        .arg(&root)
+        .args(["--hardened", "--", "/bin/true"])
+        .env("FURNACE_FAILPOINT", "before-mask:delay")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start furnace-test-helper");
+    // Find the container's PID 1 (a child of the helper) and wait until its /dev is there.
+    let helper = child.id();
+    let deadline = Instant::now() + DEADLINE;
+    let null = loop {
+        let init = all_processes()
+            .into_iter()
+            .find(|p| p.ppid == helper && p.comm == "furnace-init");
+        if let Some(init) = init {
+            let null = in_root_of(init.pid, "/dev/null");
+            if std::fs::symlink_metadata(&null).is_ok() {
+                break null;
+            }
+        }
+        assert!(Instant::now() < deadline, "PID 1 never populated /dev");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::fs::remove_file(&null).expect("remove the container's /dev/null");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", &null).expect("plant the symlink");
+    let status = wait_child(&mut child, "before-mask:delay");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    drop(child);
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the start must fail; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("(mask /proc/") && stderr.contains("ENODEV"),
+        "the failure names the mask step and its errno: {stderr}"
+    );
+    let_init_reap();
+    leaks.assert_clean();
 }

@@ -1,0 +1,311 @@
+//! `/dev` and devices: the standard filesystems and device nodes, `/dev` of the hardened profile
+//! exactly as promised, pty exhaustion inside, loop devices made inside and their teardown.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use furnace_tests::probe::*;
+use furnace_tests::*;
+
+/// E03: the standard filesystems (`/proc`, `/dev` and its `pts`, `shm`, `mqueue`, a read-only
+/// `/sys`, `/run`) and device nodes are there, with the promised modes.
+#[test]
+fn standard_filesystems_and_devices_are_there() {
+    let scratch = Scratch::new();
+    let c = start(&scratch.root());
+    let info = sh_ok(&c, "cat /proc/self/mountinfo");
+    let table = furnace_sys::mountinfo::parse(&info);
+    // (type, options): the per-mount and the per-superblock options together, as
+    // `/proc/mounts` shows them.
+    let find = |point: &str| -> (String, String) {
+        let m = table
+            .iter()
+            .find(|m| m.mount_point == Path::new(point))
+            .unwrap_or_else(|| panic!("{point} is mounted:\n{info}"));
+        let options = [&m.mount_options[..], &m.super_options[..]].concat();
+        (m.fs_type.clone(), options.join(","))
+    };
+    let has = |opts: &str, opt: &str| opts.split(',').any(|o| o == opt);
+    let (fstype, _) = find("/proc");
+    assert_eq!(fstype, "proc");
+    let (fstype, opts) = find("/dev");
+    assert_eq!(fstype, "tmpfs");
+    assert!(has(&opts, "nosuid") && has(&opts, "mode=755"), "{opts}");
+    let (fstype, opts) = find("/dev/pts");
+    assert_eq!(fstype, "devpts");
+    assert!(
+        has(&opts, "ptmxmode=666") && has(&opts, "mode=620") && has(&opts, "gid=5"),
+        "{opts}"
+    );
+    // tmpfs shows its mode only when it is not the default 1777: stat checks those below.
+    assert_eq!(find("/dev/shm").0, "tmpfs");
+    assert_eq!(find("/dev/mqueue").0, "mqueue");
+    let (fstype, opts) = find("/sys");
+    assert_eq!(fstype, "sysfs");
+    assert!(has(&opts, "ro"), "{opts}");
+    assert_eq!(find("/run").0, "tmpfs");
+    sh_ok(
+        &c,
+        "for d in null zero full tty random urandom; do test -c /dev/$d || exit 1; done; \
+         test -c /dev/loop-control && test -b /dev/loop0 && \
+         test -L /dev/fd && test -L /dev/stdin && test -L /dev/ptmx && \
+         test \"$(stat -c %a /dev/null)\" = 666 && test \"$(stat -c %a /dev/shm)\" = 1777 && \
+         test \"$(stat -c %a /run)\" = 1777 && test \"$(stat -c %a /dev)\" = 755",
+    );
+    assert_eq!(sh_ok(&c, "head -c 16 /dev/urandom | wc -c").trim(), "16");
+    assert_eq!(
+        sh_ok(&c, "echo via-dev-stdout > /dev/stdout"),
+        "via-dev-stdout\n"
+    );
+    let (status, _, _) = sh(&c, "echo x > /dev/full");
+    assert!(!status.success(), "/dev/full is full");
+    let (status, _, _) = sh(&c, "touch /sys/furnace-test 2>/dev/null");
+    assert!(!status.success(), "/sys is read-only");
+}
+
+/// E04: in the hardened profile, `/dev` holds exactly the promised nodes and links: no loop
+/// device, no `loop-control`.
+#[test]
+fn dev_has_exactly_the_promised_nodes() {
+    let scratch = Scratch::new();
+    let c = start_hardened(&scratch.root());
+    let listing = sh_ok(&c, "ls -A /dev");
+    let mut names: Vec<&str> = listing.lines().collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+            "stdout", "tty", "urandom", "zero"
+        ],
+        "/dev holds exactly the promised entries (no loop device, no loop-control)"
+    );
+    let nodes = sh_ok(
+        &c,
+        "for n in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$n; done",
+    );
+    assert_eq!(
+        nodes,
+        "/dev/null character special file 1:3 666\n\
+         /dev/zero character special file 1:5 666\n\
+         /dev/full character special file 1:7 666\n\
+         /dev/random character special file 1:8 666\n\
+         /dev/urandom character special file 1:9 666\n\
+         /dev/tty character special file 5:0 666\n"
+    );
+    let links = sh_ok(
+        &c,
+        "for n in fd stdin stdout stderr ptmx; do echo $n $(readlink /dev/$n); done",
+    );
+    assert_eq!(
+        links,
+        "fd /proc/self/fd\nstdin /proc/self/fd/0\nstdout /proc/self/fd/1\n\
+         stderr /proc/self/fd/2\nptmx pts/ptmx\n"
+    );
+    assert_eq!(
+        sh_ok(&c, "ls -A /dev/pts"),
+        "ptmx\n",
+        "a new devpts instance"
+    );
+    // Attaching a loop device inside fails: there is neither loop-control nor any node.
+    let image_name = format!("{}.img", unique_name("hardened-loop"));
+    let (status, _, stderr) = sh(
+        &c,
+        &format!(
+            "dd if=/dev/zero of=/tmp/{image_name} bs=1M count=1 2>/dev/null && \
+             losetup -f /tmp/{image_name}"
+        ),
+    );
+    assert!(!status.success(), "losetup fails inside: {stderr}");
+    assert!(
+        !attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(&image_name)),
+        "no loop device got attached"
+    );
+}
+
+/// The names in the host's `/dev/pts`.
+fn host_pts_entries() -> BTreeSet<String> {
+    fs::read_dir("/dev/pts")
+        .expect("list /dev/pts")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The upper bound of ptys opened inside before giving up (the kernel's default `pty.max` is
+/// 4096, of which `pty.reserve` are kept for the host's devpts).
+const PTY_BOUND: u32 = 5000;
+
+/// H04: opening /dev/ptmx inside until it fails ends with ENOSPC inside; the host can still
+/// open a pty meanwhile, and after the drop the machine's pty count and the host's /dev/pts
+/// are as before.
+#[test]
+fn pty_exhaustion_inside_leaves_the_host_its_ptys() {
+    // Exclusive: ptys are a machine-wide resource.
+    let scratch = Scratch::exclusive();
+    install_probe(&scratch);
+    let pts_before = host_pts_entries();
+    let nr = || -> u32 { sysctl("kernel/pty/nr").parse().expect("pty.nr") };
+    let nr_before = nr();
+    let max: u32 = sysctl("kernel/pty/max").parse().expect("pty.max");
+    let reserve: u32 = sysctl("kernel/pty/reserve").parse().expect("pty.reserve");
+    for hardened in [false, true] {
+        let p = profile(hardened);
+        let c = start_profile(&scratch.root(), hardened);
+        let mut holder = c
+            .command(PROBE)
+            .args(["ptmx-exhaust", &PTY_BOUND.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the pty eater");
+        let stdout = holder.stdout.take().expect("piped stdout");
+        let line = within(DEADLINE, "the pty eater's answer", move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            line
+        });
+        let opened: u32 = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{p}: not an answer: {line:?}"));
+        assert_eq!(
+            Answer::parse(&line),
+            Answer::Err("ENOSPC".into()),
+            "{p}: opening ptys inside must end with ENOSPC below {PTY_BOUND}: {line:?}"
+        );
+        assert!(
+            opened >= 1 && opened <= max - reserve,
+            "{p}: {opened} ptys inside, expected between 1 and pty.max - pty.reserve = {}",
+            max - reserve
+        );
+        assert!(
+            nr() >= opened,
+            "{p}: premise: pty.nr counts the ptys held inside"
+        );
+        // While the container holds every pty it may have, the host still gets one.
+        // SAFETY: posix_openpt(3) returns a new fd or -1.
+        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        assert!(
+            fd >= 0,
+            "{p}: the host cannot open a pty while the container holds {opened}: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: `fd` is a new fd that nothing else owns.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        drop(holder.stdin.take());
+        let status = within(DEADLINE, "the pty eater exits", move || holder.wait());
+        assert!(status.expect("wait").success(), "{p}: the pty eater failed");
+        drop(c);
+        let settled = settle(
+            DEADLINE,
+            || (nr(), host_pts_entries()),
+            |(n, pts)| *n == nr_before && *pts == pts_before,
+        );
+        assert!(
+            settled.is_ok(),
+            "{p}: after the drop: pty.nr and /dev/pts {:?}, before: {nr_before} and \
+             {pts_before:?}",
+            settled.unwrap_or_else(|v| v)
+        );
+    }
+}
+
+/// D06: `mount -o loop` inside works (privileged profile) and leaves no loop device.
+#[test]
+fn loop_mount_inside_works_and_leaves_no_loop_device() {
+    let scratch = Scratch::new();
+    let image_name = format!("{}.img", unique_name("loop"));
+    let c = start(&scratch.root());
+    let out = sh_ok(
+        &c,
+        &format!(
+            "set -e; dd if=/dev/zero of=/tmp/{image_name} bs=1M count=8 2>/dev/null; \
+             mkfs.ext4 -q /tmp/{image_name}; mkdir -p /mnt/loop; \
+             mount -o loop /tmp/{image_name} /mnt/loop; \
+             echo on-the-loop > /mnt/loop/file; sync; cat /mnt/loop/file; \
+             grep -q ' /mnt/loop ext4 ' /proc/mounts; umount /mnt/loop"
+        ),
+    );
+    assert_eq!(out, "on-the-loop\n");
+    drop(c);
+    wait_until(DEADLINE, "the loop device is detached", || {
+        !attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(&image_name))
+    });
+}
+
+/// D06: a loop device left mounted inside is detached at teardown.
+#[test]
+fn loop_device_left_mounted_inside_is_detached_at_teardown() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let image_name = format!("{}.img", unique_name("loop"));
+    let c = start(&scratch.root());
+    sh_ok(
+        &c,
+        &format!(
+            "set -e; dd if=/dev/zero of=/tmp/{image_name} bs=1M count=8 2>/dev/null; \
+             mkfs.ext4 -q /tmp/{image_name}; mkdir -p /mnt/loop; \
+             mount -o loop /tmp/{image_name} /mnt/loop; echo x > /mnt/loop/file"
+        ),
+    );
+    assert!(
+        attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(&image_name)),
+        "attached while mounted inside: {:?}",
+        attached_loop_devices()
+    );
+    drop(c);
+    leaks.assert_clean();
+}
+
+/// D06: loop devices and mounts left inside (under `/tmp`, `/dev/shm`, `/run`) vanish with the
+/// container.
+#[test]
+fn loop_devices_and_mounts_left_inside_vanish_with_the_container() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let a = format!("{}.img", unique_name("inner-loop-a"));
+    let b = format!("{}.img", unique_name("inner-loop-b"));
+    let c = start(&scratch.root());
+    sh_ok(
+        &c,
+        &format!(
+            "set -e; for f in /tmp/{a} /dev/shm/{b}; do \
+               dd if=/dev/zero of=$f bs=1M count=8 2>/dev/null; mkfs.ext4 -q $f; done; \
+             mkdir -p /mnt/a /run/b /mnt/t; \
+             mount -o loop /tmp/{a} /mnt/a; mount -o loop /dev/shm/{b} /run/b; \
+             mount -t tmpfs left-behind /mnt/t; echo x > /mnt/a/f; echo y > /run/b/f"
+        ),
+    );
+    let attached = |name: &str| {
+        attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(name))
+    };
+    assert!(
+        attached(&a) && attached(&b),
+        "{:?}",
+        attached_loop_devices()
+    );
+    drop(c);
+    wait_until(
+        Duration::from_secs(5),
+        "the inner loop devices are detached",
+        || !attached(&a) && !attached(&b),
+    );
+    leaks.assert_clean();
+}

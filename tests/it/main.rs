@@ -1,0 +1,44 @@
+//! furnace's privileged integration suite: one test binary, one module per subject.
+//!
+//! Run through `cargo xtask itest` (root; the test image mounted read-only and named by
+//! `FURNACE_TEST_IMAGE`). Every test works on its own throw-away overlay
+//! ([`Scratch`](furnace_tests::Scratch)); the ones that check the whole machine for leftovers
+//! hold their scratch exclusively and end with the leak oracle
+//! ([`LeakCheck`](furnace_tests::LeakCheck)). Fixtures live in the `furnace_tests` library
+//! (`tests/src`).
+//!
+//! Ids such as `E05` or `B10` in the tests' doc comments are entries of the security catalogue
+//! (`shared/SECURITY.md` §7); `docs/SECURITY.md` maps furnace's promises to these tests.
+//!
+//! | module | subject |
+//! |---|---|
+//! | [`lifecycle`] | start and stop, PID 1, teardown, the owner dying, threads of the caller |
+//! | [`commands`] | `Command`: exit statuses, environment, program lookup, ids, pipes |
+//! | [`fds_cwd`] | which fds reach a command, and its working directory |
+//! | [`mounts`] | the root, the standard mounts, propagation, the host's mounts |
+//! | [`binds`] | bind mounts and their destinations |
+//! | [`dev`] | `/dev`, ptys and loop devices |
+//! | [`net`] | the host's network or an isolated one, `resolv.conf` |
+//! | [`isolation`] | namespaces: what a container sees of the host and the caller, and back |
+//! | [`hardened`] | the hardened profile's capabilities, masks and escapes |
+//! | [`failure`] | failures at every stage (failpoints, injected system call errors) |
+//! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
+//! | [`load`] | many containers, zombie floods, a fenced fork bomb |
+//! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
+
+mod binds;
+mod commands;
+mod dev;
+mod failure;
+mod fds_cwd;
+mod hardened;
+mod harness;
+mod input;
+mod isolation;
+mod lifecycle;
+mod load;
+mod mounts;
+mod net;
+
+/// The helper binary (a caller process of its own: `tests/src/bin/furnace-test-helper.rs`).
+const HELPER: &str = env!("CARGO_BIN_EXE_furnace-test-helper");
