@@ -156,7 +156,7 @@ impl Foreign {
             boxed.is_some()
         });
         let boxed = boxed.expect("found");
-        foreign.processes.push((boxed.pid, boxed.start));
+        foreign.processes.push((boxed.pid, boxed.start_time));
         foreign.boxed = boxed.pid;
         // SAFETY: kill(2) of the `unshare` just started (its start time was checked above).
         unsafe { libc::kill(unshare.0 as libc::pid_t, libc::SIGKILL) };
@@ -210,7 +210,7 @@ impl Foreign {
             std::process::id(),
             "premise: the foreign {tag} is not a child of the test process"
         );
-        (pid, stat.start)
+        (pid, stat.start_time)
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -221,7 +221,7 @@ impl Foreign {
 impl Drop for Foreign {
     fn drop(&mut self) {
         for (pid, start) in &self.processes {
-            if proc_stat(*pid).is_some_and(|p| p.start == *start) {
+            if proc_stat(*pid).is_some_and(|p| p.start_time == *start) {
                 // SAFETY: kill(2) of a process this guard started (same pid and start time).
                 unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
             }

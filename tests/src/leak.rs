@@ -176,11 +176,11 @@ impl MachineState {
         let mine = our_processes(own, &procs, &loops, ours);
         let mut processes = BTreeMap::new();
         let mut namespaces = BTreeSet::new();
-        for p in procs.iter().filter(|p| mine.contains(&(p.pid, p.start))) {
-            ours.insert((p.pid, p.start));
+        for p in procs.iter().filter(|p| mine.contains(&(p.pid, p.start_time))) {
+            ours.insert((p.pid, p.start_time));
             let pid_ns = ns_of(p.pid, "pid");
             processes.insert(
-                (p.pid, p.start),
+                (p.pid, p.start_time),
                 format!(
                     "process {} ({}) state {} parent {}{}",
                     p.pid,
@@ -289,7 +289,7 @@ fn our_processes(
     let mut mine = BTreeSet::new();
     let mut pid_namespaces = BTreeSet::new();
     for p in procs.iter().filter(|p| p.pid != own.me) {
-        let key = (p.pid, p.start);
+        let key = (p.pid, p.start_time);
         let is_ours = known.contains(&key)
             || descends_from_us(p.pid)
             || own.runs_our_executable(p.pid)
@@ -304,7 +304,7 @@ fn our_processes(
     // Everything in a pid namespace of ours (a container's commands, whose PID 1 is ours).
     for p in procs.iter().filter(|p| p.pid != own.me) {
         if ns_of(p.pid, "pid").is_some_and(|ns| pid_namespaces.contains(&ns)) {
-            mine.insert((p.pid, p.start));
+            mine.insert((p.pid, p.start_time));
         }
     }
     mine

@@ -24,43 +24,11 @@ pub fn in_root_of(pid: u32, inside: impl AsRef<Path>) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/root")).join(rel)
 }
 
-/// One line of `/proc/PID/stat`, the fields the suite needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcStat {
-    /// The pid.
-    pub pid: u32,
-    /// The command name.
-    pub comm: String,
-    /// The state letter (`R`, `S`, `Z`, ...).
-    pub state: char,
-    /// The parent pid.
-    pub ppid: u32,
-    /// Start time in clock ticks after boot (with the pid, survives pid reuse).
-    pub start: u64,
-}
+pub use furnace_sys::process::ProcStat;
 
-impl ProcStat {
-    /// Whether the process is dead and waiting to be reaped (or being reaped).
-    pub fn is_zombie(&self) -> bool {
-        self.state == 'Z' || self.state == 'X'
-    }
-}
-
-/// Reads `/proc/{pid}/stat`.
+/// Reads `/proc/{pid}/stat` with furnace-sys's parser (the workspace's one).
 pub fn proc_stat(pid: u32) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may itself contain spaces and parentheses.
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text[open + 1..close].to_owned();
-    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    Some(ProcStat {
-        pid,
-        comm,
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
+    ProcStat::read(pid)
 }
 
 /// Every process of the machine (as this process's pid namespace sees them).
@@ -96,7 +64,7 @@ pub fn processes_in_pid_ns(ns: &str) -> Vec<ProcStat> {
 pub fn process_keys() -> BTreeSet<(u32, u64)> {
     all_processes()
         .into_iter()
-        .map(|p| (p.pid, p.start))
+        .map(|p| (p.pid, p.start_time))
         .collect()
 }
 
@@ -105,7 +73,7 @@ pub fn new_live_processes_named(comm: &str, before: &BTreeSet<(u32, u64)>) -> Ve
     all_processes()
         .into_iter()
         .filter(|p| p.comm == comm && !p.is_zombie())
-        .filter(|p| !before.contains(&(p.pid, p.start)))
+        .filter(|p| !before.contains(&(p.pid, p.start_time)))
         .map(|p| format!("{} ({}) state {} parent {}", p.pid, p.comm, p.state, p.ppid))
         .collect()
 }

@@ -168,14 +168,8 @@ impl Overlay {
     fn release(&mut self) -> Result<()> {
         if self.mounted {
             let target = util::cstring(&self.merged)?;
-            // SAFETY: umount2 reads the NUL-terminated path only.
-            if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } != 0 {
-                return Err(format!(
-                    "umount {}: {}",
-                    self.merged.display(),
-                    std::io::Error::last_os_error()
-                ));
-            }
+            util::sys::umount2(&target, libc::MNT_DETACH)
+                .with_context(|| format!("umount {}", self.merged.display()))?;
             self.mounted = false;
         }
         if self.dir.exists() {

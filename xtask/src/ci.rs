@@ -4,30 +4,37 @@ use std::process::Command;
 
 use crate::audit;
 use crate::image;
-use crate::itest::{self, SuiteReport, Summary};
+use crate::itest;
+use crate::libtest::{self, SuiteReport, Summary};
 use crate::util::{self, Result};
 
-/// `cargo xtask test`: the unit tests (with the privileged tests of furnace-sys — they need
-/// root), each run under the leak audit, then the whole integration suite.
+/// `cargo xtask test [--with-foreign-noise]`: the unit tests (with the privileged tests of
+/// furnace-sys — they need root), each run under the leak audit, then the whole integration
+/// suite.
 pub fn test(args: &[String]) -> Result<()> {
-    if let Some(arg) = args.first() {
-        return Err(format!(
-            "test: unknown argument `{arg}` (see `cargo xtask help`)"
-        ));
-    }
+    let noise = match args {
+        [] => false,
+        [flag] if flag == "--with-foreign-noise" => true,
+        [arg, ..] => {
+            return Err(format!(
+                "test: unknown argument `{arg}` (see `cargo xtask help`)"
+            ))
+        }
+    };
     util::require_root("cargo xtask test")?;
-    let (unit, integration) = all_tests()?;
+    util::ensure_host_packages()?;
+    let (unit, integration) = all_tests(noise)?;
     let result = verdict(&unit, &integration);
     println!("{}", closing_line(&unit, &integration));
     result
 }
 
 /// The unit tests, then the integration suite, with their reports printed.
-fn all_tests() -> Result<(SuiteReport, SuiteReport)> {
+fn all_tests(noise: bool) -> Result<(SuiteReport, SuiteReport)> {
     let unit = unit_tests();
     util::check_interrupted()?;
     let integration = match image::ensure(false) {
-        Ok(image) => itest::run_suite(&image, &[]),
+        Ok(image) => itest::run_suite(&image, &[], noise),
         Err(e) => SuiteReport {
             name: "itest",
             summary: Summary::default(),
@@ -79,7 +86,7 @@ fn unit_tests() -> SuiteReport {
         "--exclude",
         "furnace-tests",
     ]);
-    match itest::run_libtest(&mut cmd) {
+    match libtest::run_libtest(&mut cmd, Box::new(|_: &str| {})) {
         Ok((status, summary)) => {
             report.summary = summary;
             eprintln!("{}", summary.line("unit"));
@@ -102,8 +109,8 @@ fn unit_tests() -> SuiteReport {
     report
 }
 
-/// `cargo xtask ci`: format, lints and docs (all three run, whatever one of them says), then
-/// everything `cargo xtask test` runs.
+/// `cargo xtask ci`: format, lints, docs and tidy (all four run, whatever one of them says),
+/// then everything `cargo xtask test --with-foreign-noise` runs, then `bench --quick`.
 pub fn ci(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         return Err(format!(
@@ -111,6 +118,7 @@ pub fn ci(args: &[String]) -> Result<()> {
         ));
     }
     util::require_root("cargo xtask ci")?;
+    util::ensure_host_packages()?;
     let mut steps: Vec<(&str, Result<()>)> = Vec::new();
 
     let mut fmt = util::cargo();
@@ -137,9 +145,15 @@ pub fn ci(args: &[String]) -> Result<()> {
         .env("RUSTDOCFLAGS", rustdocflags);
     steps.push(("cargo doc -Dwarnings", step(&mut doc)));
 
+    eprintln!("ci: running cargo xtask tidy");
+    steps.push(("tidy", crate::tidy::run(&[])));
+
     util::check_interrupted()?;
-    let (unit, integration) = all_tests()?;
-    steps.push(("tests (unit + itest)", verdict(&unit, &integration)));
+    let (unit, integration) = all_tests(true)?;
+    steps.push((
+        "tests (unit + itest with foreign noise)",
+        verdict(&unit, &integration),
+    ));
 
     util::check_interrupted()?;
     steps.push(("bench --quick", crate::bench::run(&["--quick".to_owned()])));

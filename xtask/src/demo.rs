@@ -1,7 +1,8 @@
-//! `cargo xtask demo`: the README's first command. Builds (or reuses) the test image, mounts it
-//! read-only, builds the `furnace` command line and runs `furnace run <mount point> ps aux` over
+//! `cargo xtask demo`: the README's first command. Builds the `furnace` command line, builds (or
+//! reuses) the test image, mounts it read-only and runs `furnace run <mount point> ps aux` over
 //! the read-only mount point — it prints PID 1 and `ps`, nothing else — then unmounts, detaches
-//! and runs the leak audit.
+//! and runs the leak audit. Each phase says what it is doing before it starts, and cargo's own
+//! progress shows, so a first run (a build of ~25 s) is never silent.
 
 use std::process::{Command, Stdio};
 
@@ -17,10 +18,11 @@ pub fn run(args: &[String]) -> Result<()> {
         ));
     }
     util::require_root("cargo xtask demo")?;
-    let image = image::ensure(false)?;
+    eprintln!("demo: checking the host's packages…");
+    util::ensure_host_packages()?;
 
-    eprintln!("demo: building the furnace command line");
-    util::run(util::cargo().args(["build", "--quiet", "-p", "furnace-cli"]))
+    eprintln!("demo: building furnace (`cargo build -p furnace-cli`, debug)…");
+    util::run(util::cargo().args(["build", "-p", "furnace-cli"]))
         .map_err(|e| format!("building the furnace command line failed: {e}"))?;
     util::check_interrupted()?;
     let furnace = util::target_dir().join("debug/furnace");
@@ -28,16 +30,21 @@ pub fn run(args: &[String]) -> Result<()> {
         return Err(format!("{} is missing after the build", furnace.display()));
     }
 
+    eprintln!("demo: building the test image (reused when its inputs are unchanged)…");
+    let image = image::ensure(false)?;
+
     let before = audit::snapshot()?;
     let result = (|| {
+        eprintln!("demo: mounting the image read-only…");
         let mount = LoopMount::new(&image, "furnace-demo")?;
         let mut cmd = Command::new(&furnace);
         cmd.arg("run")
             .arg(mount.path())
             .args(["ps", "aux"])
             .stdin(Stdio::inherit());
-        eprintln!("demo: {}", describe_short(&cmd));
+        eprintln!("demo: running `{}`", describe_short(&cmd));
         let status = util::run_status(&mut cmd);
+        eprintln!("demo: unmounting and detaching the image…");
         let cleanup = mount.cleanup();
         let status = status?;
         cleanup?;
@@ -48,6 +55,7 @@ pub fn run(args: &[String]) -> Result<()> {
             Err(format!("`furnace run` failed ({status})"))
         }
     })();
+    eprintln!("demo: leak audit…");
     let audit = audit::finish(&before);
     result.and(audit)
 }

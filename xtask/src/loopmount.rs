@@ -6,15 +6,11 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{self, Context, Result};
-
-/// `LOOP_CLR_FD` from <linux/loop.h>.
-const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
+use crate::util::{self, sys, Context, Result};
 
 #[derive(Debug)]
 pub struct LoopMount {
@@ -58,23 +54,11 @@ impl LoopMount {
 
         let source = util::cstring(guard.device())?;
         let target = util::cstring(&dir)?;
-        // SAFETY: source, target and the fstype literal are NUL-terminated strings that outlive
-        // the call; data is null, which ext4 accepts as "no options".
-        let rc = unsafe {
-            libc::mount(
-                source.as_ptr(),
-                target.as_ptr(),
-                c"ext4".as_ptr(),
-                libc::MS_RDONLY,
-                std::ptr::null(),
-            )
-        };
-        if rc != 0 {
+        if let Err(e) = sys::mount(&source, &target, c"ext4", libc::MS_RDONLY, None) {
             return Err(format!(
-                "cannot mount {} (ext4, ro) on {}: {}",
+                "cannot mount {} (ext4, ro) on {}: {e}",
                 guard.device().display(),
                 dir.display(),
-                io::Error::last_os_error()
             ));
         }
         guard.mounted = true;
@@ -141,10 +125,15 @@ impl Drop for LoopMount {
 }
 
 /// Prefixes of the mount points xtask makes (`/tmp/<prefix>.XXXXXX`).
-pub const PREFIXES: &[&str] = &["furnace-itest", "furnace-demo", "furnace-check"];
+pub const PREFIXES: &[&str] = &[
+    "furnace-itest",
+    "furnace-demo",
+    "furnace-check",
+    "furnace-bench",
+];
 
 /// Removes what an xtask run that was SIGKILLed left behind: its image mounts on
-/// `/tmp/furnace-{itest,demo,check}.XXXXXX`, their loop devices and directories. Only called
+/// `/tmp/furnace-{itest,demo,check,bench}.XXXXXX`, their loop devices and directories. Only called
 /// while holding the machine lock, so no live xtask owns them.
 pub fn reap_stale() {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -209,12 +198,9 @@ fn is_ours(path: &str) -> bool {
 fn unmount(dir: &Path) -> std::result::Result<(), (String, bool)> {
     let target = util::cstring(dir).map_err(|e| (e, true))?;
     for _ in 0..30 {
-        // SAFETY: `target` is a NUL-terminated path that outlives the call.
-        let rc = unsafe { libc::umount2(target.as_ptr(), libc::UMOUNT_NOFOLLOW) };
-        if rc == 0 {
+        let Err(err) = sys::umount2(&target, libc::UMOUNT_NOFOLLOW) else {
             return Ok(());
-        }
-        let err = io::Error::last_os_error();
+        };
         match err.raw_os_error() {
             Some(libc::EBUSY) => std::thread::sleep(Duration::from_millis(100)),
             // Not a mount point (any more): someone else unmounted it.
@@ -222,19 +208,15 @@ fn unmount(dir: &Path) -> std::result::Result<(), (String, bool)> {
             _ => return Err((format!("cannot unmount {}: {err}", dir.display()), true)),
         }
     }
-    // SAFETY: as above.
-    let rc = unsafe { libc::umount2(target.as_ptr(), libc::UMOUNT_NOFOLLOW | libc::MNT_DETACH) };
-    if rc == 0 {
-        Err((
+    match sys::umount2(&target, libc::UMOUNT_NOFOLLOW | libc::MNT_DETACH) {
+        Ok(()) => Err((
             format!(
                 "{} was still busy after 3 s; detached it lazily",
                 dir.display()
             ),
             false,
-        ))
-    } else {
-        let err = io::Error::last_os_error();
-        Err((format!("cannot unmount {}: {err}", dir.display()), true))
+        )),
+        Err(err) => Err((format!("cannot unmount {}: {err}", dir.display()), true)),
     }
 }
 
@@ -247,13 +229,9 @@ fn detach(dev: &Path) -> Result<()> {
         Err(e) => return Err(format!("cannot open {} to detach it: {e}", dev.display())),
     };
     for _ in 0..30 {
-        // SAFETY: LOOP_CLR_FD takes no argument; the descriptor is owned by `file`, which outlives
-        // the call.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), LOOP_CLR_FD as _, 0) };
-        if rc == 0 {
+        let Err(err) = sys::loop_clear_fd(&file) else {
             return Ok(());
-        }
-        let err = io::Error::last_os_error();
+        };
         match err.raw_os_error() {
             // Not attached (any more).
             Some(libc::ENXIO) => return Ok(()),

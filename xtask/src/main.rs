@@ -10,7 +10,10 @@ mod demo;
 mod dist;
 mod image;
 mod itest;
+mod libtest;
 mod loopmount;
+mod noise;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
@@ -18,29 +21,43 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 cargo xtask <command> [args]
 
-Commands (all but `help` need root):
-  demo                     build/reuse the test image, mount it read-only and run
-                           `furnace run <mount point> ps aux` over it (README's first command)
-  test                     unit tests, then the whole integration suite (README's test command)
-  itest [--] [ARGS...]     the integration suite (package furnace-tests) over the loop-mounted
-                           image; ARGS go to the test binary (e.g. a test-name filter, --nocapture)
+Commands (all but `tidy` and `help` need root):
+  demo                     build furnace and the test image (or reuse them), mount the image
+                           read-only and run `furnace run <mount point> ps aux` over it
+                           (README's first command)
+  test [--with-foreign-noise]
+                           unit tests, then the whole integration suite (README's test command)
+  itest [--with-foreign-noise] [--] [ARGS...]
+                           the integration suite (package furnace-tests) over the loop-mounted
+                           image; ARGS go to the test binary (e.g. a test-name filter,
+                           --nocapture). --with-foreign-noise: a few seconds in, a helper outside
+                           xtask's process tree mounts a tmpfs, attaches a loop device and starts
+                           a process, which the leak audit must not count
   image [--rebuild]        build the test image target/furnace-image/rootfs.ext4 unless it is
                            up to date
   image --check [--hold SECONDS]
                            also mount it, list it, check its layout and programs, optionally
                            keep it mounted SECONDS, then clean up and run the leak audit
+  tidy                     check the project's invariants (where `unsafe` may be and how it is
+                           explained, furnace-sys's doc template, the code map in
+                           docs/ARCHITECTURE.md, files under 800 lines); prints path:line: problem
   bench [--quick]          furnace against bubblewrap, the Python original, unshare and the
                            host, in one run; writes docs/BENCHMARKS.md and docs/benchmarks.svg
                            (--quick: a few iterations, output under target/bench/)
   dist                     build the furnace CLI as one static binary (prints its path)
-  ci                       cargo fmt --check, clippy -D warnings, doc -Dwarnings, `test`, then
-                           `bench --quick`
+  ci                       cargo fmt --check, clippy -D warnings, doc -Dwarnings, tidy, then
+                           `test --with-foreign-noise`, then `bench --quick`
   help                     this text
 
-Every command that mounts something ends with a leak audit: mounts, loop devices, processes and
-/tmp/furnace-* directories compared with before the run. Ctrl-C stops the children; xtask then
-unmounts, detaches, audits and exits with 130.
+test, itest, demo and ci first install the host packages they need with apt-get when missing.
+Every command that mounts something ends with a leak audit: the mounts, loop devices, processes
+and /tmp/furnace-* directories this run made and left (what other software on the machine does
+meanwhile is not counted). Ctrl-C stops the children; xtask then unmounts, detaches, audits and
+exits with 130.
 ";
+
+/// A subcommand: its arguments in, a message for a human out on failure.
+type Subcommand = fn(&[String]) -> util::Result<()>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,11 +65,26 @@ fn main() -> ExitCode {
         Some((c, rest)) => (c.as_str(), rest),
         None => ("help", &[][..]),
     };
-    if matches!(command, "help" | "-h" | "--help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
+    // Read-only commands: no root, no lock.
+    let local: Option<Subcommand> = match command {
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        noise::DAEMON_COMMAND => return noise::daemon_main(),
+        "tidy" => Some(tidy::run),
+        _ => None,
+    };
+    if let Some(run) = local {
+        return match run(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: error: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
-    let run: fn(&[String]) -> util::Result<()> = match command {
+    let run: Subcommand = match command {
         "demo" => demo::run,
         "test" => ci::test,
         "itest" => itest::run,
@@ -67,6 +99,7 @@ fn main() -> ExitCode {
     };
     util::install_signal_handlers();
     let result = util::require_root(&format!("cargo xtask {command}"))
+        .and_then(|()| util::become_subreaper())
         .and_then(|()| util::lock_machine())
         .and_then(|_lock| {
             loopmount::reap_stale();

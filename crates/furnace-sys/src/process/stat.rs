@@ -66,6 +66,13 @@ impl ProcStat {
         })
     }
 
+    /// Whether the process has died and waits to be reaped, or is being reaped (`Z`, `X`).
+    ///
+    /// No system call.
+    pub fn is_zombie(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+
     /// Whether this is a kernel thread.
     ///
     /// No system call.

@@ -1,0 +1,260 @@
+//! What belongs to the run: the predicates the leak audit applies to mounts, loop devices and
+//! processes, so that it counts what the run made and nothing a neighbour (podman, systemd, a
+//! second engineer's shell) did meanwhile.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::util::{self, Lineage, ProcInfo};
+
+/// Names of the run's scratch directories directly in a temporary directory: xtask's image
+/// mount points (`furnace-itest.XXXXXX`, ...), the tests' (`furnace-test-*`, `furnace-sys-*`,
+/// `furnace-cli-test.*`).
+pub const SCRATCH_PREFIX: &str = "furnace-";
+
+/// The run's scratch paths.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Directories whose `furnace-*` entries are scratch (`/tmp`, and `$TMPDIR` when it differs).
+    pub tmp_dirs: Vec<PathBuf>,
+    /// Directories that are scratch as a whole: the workspace's `target/` (the image lives in
+    /// `target/furnace-image/`) and `$CARGO_TARGET_DIR`.
+    pub trees: Vec<PathBuf>,
+}
+
+impl Scope {
+    /// The scratch paths of a run of this workspace.
+    pub fn current() -> Scope {
+        let mut tmp_dirs = vec![PathBuf::from("/tmp")];
+        let tmp = std::env::temp_dir();
+        if !tmp_dirs.contains(&tmp) {
+            tmp_dirs.push(tmp);
+        }
+        let mut trees = vec![util::workspace_root().join("target")];
+        let target = util::target_dir();
+        if !trees.contains(&target) {
+            trees.push(target);
+        }
+        Scope { tmp_dirs, trees }
+    }
+
+    /// Whether `path` (as the kernel prints it; a `" (deleted)"` suffix is ignored) lies in a
+    /// scratch path.
+    pub fn is_scratch(&self, path: &str) -> bool {
+        let path = Path::new(path.trim_end_matches(" (deleted)"));
+        if !path.is_absolute() {
+            return false;
+        }
+        if self.trees.iter().any(|t| path.starts_with(t)) {
+            return true;
+        }
+        self.tmp_dirs.iter().any(|tmp| {
+            path.strip_prefix(tmp)
+                .ok()
+                .and_then(|rest| rest.components().next())
+                .is_some_and(|first| {
+                    first
+                        .as_os_str()
+                        .to_string_lossy()
+                        .starts_with(SCRATCH_PREFIX)
+                })
+        })
+    }
+
+    /// Whether a loop device with this backing file (`losetup`'s `BACK-FILE`) is the run's: its
+    /// file is the test image or lies in a scratch path.
+    pub fn owns_loop(&self, back_file: &str) -> bool {
+        self.is_scratch(back_file)
+    }
+
+    /// Whether a mount is the run's: its mount point or source lies in a scratch path, its
+    /// source is one of `run_loops` (the run's loop devices), or it is an overlay whose layers
+    /// lie in scratch paths.
+    pub fn owns_mount(&self, mount: &Mount, run_loops: &BTreeSet<String>) -> bool {
+        self.is_scratch(&mount.point)
+            || self.is_scratch(&mount.source)
+            || run_loops.contains(&mount.source)
+            || mount.layer_dirs().any(|dir| self.is_scratch(dir))
+    }
+}
+
+/// One line of `/proc/self/mountinfo`, the fields the audit looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub point: String,
+    pub fstype: String,
+    pub source: String,
+    /// The super-block options (`lowerdir=...,upperdir=...` for an overlay).
+    pub options: String,
+}
+
+impl Mount {
+    /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`.
+    pub fn parse(line: &str) -> Option<Mount> {
+        let (left, right) = line.split_once(" - ")?;
+        let point = left.split(' ').nth(4)?;
+        let mut right = right.split(' ');
+        Some(Mount {
+            point: point.to_owned(),
+            fstype: right.next()?.to_owned(),
+            source: right.next()?.to_owned(),
+            options: right.next().unwrap_or("").to_owned(),
+        })
+    }
+
+    /// The overlay's `lowerdir`, `upperdir` and `workdir` directories (none for other types).
+    fn layer_dirs(&self) -> impl Iterator<Item = &str> {
+        let overlay = self.fstype == "overlay";
+        self.options
+            .split(',')
+            .filter(move |_| overlay)
+            .filter_map(|opt| {
+                ["lowerdir=", "upperdir=", "workdir="]
+                    .iter()
+                    .find_map(|key| opt.strip_prefix(key))
+            })
+            .flat_map(|dirs| dirs.split(':'))
+    }
+
+    /// `mount point fstype source`: what the audit counts and prints.
+    pub fn key(&self) -> String {
+        format!("{} {} {}", self.point, self.fstype, self.source)
+    }
+}
+
+/// Whether a process that was not there before the run is the run's: it descends from xtask
+/// (`me`). xtask is a child sub-reaper (`util::become_subreaper`), so what the run orphans —
+/// a container whose owner died, a double-forked daemon — is re-parented to xtask and still
+/// descends from it; a process of podman, systemd or another shell never does.
+pub fn is_ours(pid: i32, me: i32, procs: &HashMap<i32, ProcInfo>) -> Lineage {
+    util::lineage(pid, me, procs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            tmp_dirs: vec![PathBuf::from("/tmp")],
+            trees: vec![PathBuf::from("/work/main/target")],
+        }
+    }
+
+    fn mount(line: &str) -> Mount {
+        Mount::parse(line).unwrap()
+    }
+
+    #[test]
+    fn mountinfo_lines() {
+        let m =
+            mount("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue");
+        assert_eq!(m.key(), "/mnt2 ext3 /dev/root");
+        assert_eq!(m.options, "rw,errors=continue");
+        assert_eq!(
+            mount("22 27 0:21 / /proc rw,relatime - proc proc rw").key(),
+            "/proc proc proc"
+        );
+        assert_eq!(Mount::parse("garbage"), None);
+    }
+
+    #[test]
+    fn scratch_paths() {
+        let s = scope();
+        assert!(s.is_scratch("/tmp/furnace-itest.AbC123"));
+        assert!(s.is_scratch("/tmp/furnace-test-scratch-7-1/merged/proc"));
+        assert!(s.is_scratch("/work/main/target/furnace-image/rootfs.ext4 (deleted)"));
+        assert!(!s.is_scratch("/tmp/other/furnace-x"));
+        assert!(!s.is_scratch("/tmp"));
+        assert!(!s.is_scratch("/work/main/targets"));
+        assert!(!s.is_scratch("/run/furnace-foreign-12"));
+        assert!(!s.is_scratch("tmpfs"));
+    }
+
+    #[test]
+    fn own_and_foreign_mounts() {
+        let s = scope();
+        let loops = BTreeSet::from(["/dev/loop3".to_owned()]);
+        let ours = [
+            "90 1 7:3 / /tmp/furnace-itest.AbC123 ro,relatime shared:50 - ext4 /dev/loop3 ro",
+            "91 1 7:3 / /mnt/elsewhere ro shared:50 - ext4 /dev/loop3 ro",
+            "92 1 0:60 / /tmp/furnace-test-scratch-9-2/merged rw - overlay overlay \
+             rw,lowerdir=/tmp/furnace-itest.AbC123,upperdir=/tmp/furnace-test-scratch-9-2/upper",
+            "93 1 0:61 / /srv/x rw - overlay overlay rw,lowerdir=/a:/tmp/furnace-test-1/l,upperdir=/b",
+            "94 1 0:62 / /tmp/furnace-leak-test rw - tmpfs leaktmp rw",
+        ];
+        for line in ours {
+            assert!(s.owns_mount(&mount(line), &loops), "{line}");
+        }
+        let foreign = [
+            "100 25 0:4 net:[4026532901] /run/netns/cni-1234 rw shared:5 - nsfs nsfs rw",
+            "101 1 0:70 / /var/lib/containers/storage/overlay/abc/merged rw - overlay overlay \
+             rw,lowerdir=/var/lib/containers/storage/overlay/l/X,upperdir=/var/lib/c/u,workdir=/var/lib/c/w",
+            "102 25 0:71 / /run/furnace-foreign-77 rw - tmpfs foreign-noise rw,size=4096k",
+            "103 1 7:4 / /mnt/usb rw - ext4 /dev/loop4 rw",
+            "104 1 0:72 / /srv/y rw - tmpfs /tmpfs-named-like-a-path rw",
+        ];
+        for line in foreign {
+            assert!(!s.owns_mount(&mount(line), &loops), "{line}");
+        }
+    }
+
+    #[test]
+    fn own_and_foreign_loop_devices() {
+        let s = scope();
+        assert!(s.owns_loop("/work/main/target/furnace-image/rootfs.ext4"));
+        assert!(s.owns_loop("/tmp/furnace-test-img-5-0/disk.img (deleted)"));
+        assert!(!s.owns_loop("/var/lib/snapd/snaps/core_1.snap"));
+        assert!(!s.owns_loop("/run/furnace-foreign-77/disk.img"));
+    }
+
+    fn proc(pid: i32, ppid: i32, comm: &str) -> (i32, ProcInfo) {
+        let p = ProcInfo {
+            pid,
+            ppid,
+            state: 'S',
+            starttime: 100,
+            comm: comm.to_owned(),
+            kthread: pid == 2,
+        };
+        (pid, p)
+    }
+
+    #[test]
+    fn own_and_foreign_processes() {
+        let me = 1000;
+        let procs: HashMap<i32, ProcInfo> = [
+            proc(1, 0, "systemd"),
+            proc(2, 0, "kthreadd"),
+            proc(900, 1, "bash"),
+            proc(950, 900, "cargo"),
+            proc(me, 950, "xtask"),
+            proc(1100, me, "cargo"),
+            proc(1200, 1100, "integration-"),
+            proc(1300, 1200, "furnace-init"),
+            // A container whose test died: re-parented to xtask, the sub-reaper.
+            proc(1400, me, "furnace-init"),
+            proc(1410, 1400, "sleep"),
+            // Podman's: conmon, and runc's init re-parented to PID 1.
+            proc(5000, 1, "conmon"),
+            proc(5100, 5000, "runc"),
+            proc(5200, 1, "runc:[2:INIT]"),
+            // The foreign noise: a daemon under PID 1 and its double-forked sleep.
+            proc(6000, 1, "xtask"),
+            proc(6100, 1, "sleep"),
+            // A helper a kernel thread started.
+            proc(7000, 2, "modprobe"),
+            // Its parent exited while /proc was read.
+            proc(8000, 7999, "orphan"),
+        ]
+        .into_iter()
+        .collect();
+        for pid in [1100, 1200, 1300, 1400, 1410] {
+            assert_eq!(is_ours(pid, me, &procs), Lineage::Descendant, "{pid}");
+        }
+        for pid in [1, 2, 900, 950, 5000, 5100, 5200, 6000, 6100, 7000] {
+            assert_eq!(is_ours(pid, me, &procs), Lineage::Elsewhere, "{pid}");
+        }
+        assert_eq!(is_ours(8000, me, &procs), Lineage::Unknown);
+    }
+}
