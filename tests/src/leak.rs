@@ -176,7 +176,10 @@ impl MachineState {
         let mine = our_processes(own, &procs, &loops, ours);
         let mut processes = BTreeMap::new();
         let mut namespaces = BTreeSet::new();
-        for p in procs.iter().filter(|p| mine.contains(&(p.pid, p.start_time))) {
+        for p in procs
+            .iter()
+            .filter(|p| mine.contains(&(p.pid, p.start_time)))
+        {
             ours.insert((p.pid, p.start_time));
             let pid_ns = ns_of(p.pid, "pid");
             processes.insert(
