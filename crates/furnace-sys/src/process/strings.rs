@@ -38,18 +38,24 @@ impl ProcessStrings {
     /// `std::env::args` and `std::env::vars` return garbage.
     pub unsafe fn overwrite(&self, name: &[u8]) {
         let (start, end) = self.arg;
-        let len = end - start;
+        let len = end.saturating_sub(start);
         // SAFETY: [start, end) is this process's argument area (caller's promise), mapped and
         // writable (it lives on the initial stack); nothing else reads it meanwhile.
         let args = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
         args.fill(0);
+        // No indexing that could panic: this runs after a fork.
         if len > name.len() + 1 {
-            args[..name.len()].copy_from_slice(name);
-            args[len - 1] = b' ';
+            if let Some(head) = args.get_mut(..name.len()) {
+                head.copy_from_slice(name);
+            }
+            if let Some(last) = args.last_mut() {
+                *last = b' ';
+            }
         }
         let (start, end) = self.env;
         // SAFETY: as above, for the environment strings area.
-        let env = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+        let env =
+            unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end.saturating_sub(start)) };
         env.fill(0);
     }
 }
