@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use furnace_tests::probe::*;
 use furnace_tests::*;
+use rustix::pty::{openpt, OpenptFlags};
 
 /// E03: the standard filesystems (`/proc`, `/dev` and its `pts`, `shm`, `mqueue`, a read-only
 /// `/sys`, `/run`) and device nodes are there, with the promised modes.
@@ -194,15 +194,11 @@ fn pty_exhaustion_inside_leaves_the_host_its_ptys() {
             "{p}: premise: pty.nr counts the ptys held inside"
         );
         // While the container holds every pty it may have, the host still gets one.
-        // SAFETY: posix_openpt(3) returns a new fd or -1.
-        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-        assert!(
-            fd >= 0,
-            "{p}: the host cannot open a pty while the container holds {opened}: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: `fd` is a new fd that nothing else owns.
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        let host_pty = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC);
+        let host_pty = host_pty.unwrap_or_else(|e| {
+            panic!("{p}: the host cannot open a pty while the container holds {opened}: {e}")
+        });
+        drop(host_pty);
         drop(holder.stdin.take());
         let status = within(DEADLINE, "the pty eater exits", move || holder.wait());
         assert!(status.expect("wait").success(), "{p}: the pty eater failed");

@@ -290,14 +290,12 @@ fn owner_killed_at_random_moments_leaves_nothing() {
         let mut stderr = std::io::BufReader::new(reaper.stderr.take().expect("piped"));
         let mut line = String::new();
         std::io::BufRead::read_line(&mut stderr, &mut line).expect("read the owner's pid");
-        let owner: libc::pid_t = line
+        let owner: u32 = line
             .strip_prefix("spawned ")
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("unexpected report from the reaper: {line:?}"));
         std::thread::sleep(delay);
-        // SAFETY: kill(2) of the owner process this test started (through the reaper).
-        let killed = unsafe { libc::kill(owner, libc::SIGKILL) };
-        assert_eq!(killed, 0, "SIGKILL the owner");
+        sigkill(owner).expect("SIGKILL the owner");
         let mut stdout = reaper.stdout.take().expect("piped");
         let (status, out) = within(DEADLINE, "the owner's processes are reaped", move || {
             let status = reaper.wait().expect("wait for the reaper");

@@ -9,8 +9,10 @@
 //! The probes only ever *open* dangerous files (never write them); a cgroup hierarchy that got
 //! mounted by mistake would never be written to (no `release_agent`).
 
+use std::ffi::OsStr;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,6 +22,7 @@ use furnace_core::{Container, HARDENED_CAPABILITIES};
 use furnace_tests::probe::*;
 use furnace_tests::proc::let_init_reap;
 use furnace_tests::*;
+use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
 
 use crate::HELPER;
 
@@ -356,35 +359,24 @@ fn cgroup_v1_mount_fails() {
 /// A pseudo-terminal the test owns: the master, and the slave in raw mode (so that every byte
 /// pushed into its input queue counts).
 struct Pty {
-    _master: File,
+    _master: OwnedFd,
     slave: File,
 }
 
 impl Pty {
     fn open() -> Pty {
-        // SAFETY: posix_openpt(3) returns a new fd or -1.
-        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-        // SAFETY: `fd` is a new fd that nothing else owns.
-        let master = unsafe { File::from_raw_fd(fd) };
-        // SAFETY: grantpt/unlockpt on the master fd we own.
-        assert_eq!(unsafe { libc::grantpt(fd) }, 0, "grantpt");
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::unlockpt(fd) }, 0, "unlockpt");
-        let mut name = [0 as libc::c_char; 128];
-        // SAFETY: ptsname_r(3) writes a NUL-terminated name of at most `name.len()` bytes.
-        let rc = unsafe { libc::ptsname_r(fd, name.as_mut_ptr(), name.len()) };
-        assert_eq!(rc, 0, "ptsname_r");
-        // SAFETY: ptsname_r succeeded, so `name` holds a NUL-terminated string.
-        let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned();
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .expect("posix_openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let name = Path::new(OsStr::from_bytes(name.as_bytes()));
         let slave = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_NOCTTY)
-            .open(&name)
-            .unwrap_or_else(|e| panic!("open {name}: {e}"));
+            .open(name)
+            .unwrap_or_else(|e| panic!("open {}: {e}", name.display()));
         let mut termios = rustix::termios::tcgetattr(&slave).expect("tcgetattr");
         termios.make_raw();
         rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &termios)
@@ -396,12 +388,8 @@ impl Pty {
     }
 
     /// Bytes waiting in the slave's input queue (`FIONREAD`).
-    fn queued(&self) -> i32 {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int.
-        let rc = unsafe { libc::ioctl(self.slave.as_raw_fd(), libc::FIONREAD, &mut n) };
-        assert_eq!(rc, 0, "FIONREAD");
-        n
+    fn queued(&self) -> u64 {
+        rustix::io::ioctl_fionread(&self.slave).expect("FIONREAD")
     }
 
     /// Runs `/probe ARGS` with the slave as stdin; returns the answer.

@@ -158,8 +158,8 @@ impl Foreign {
         let boxed = boxed.expect("found");
         foreign.processes.push((boxed.pid, boxed.start_time));
         foreign.boxed = boxed.pid;
-        // SAFETY: kill(2) of the `unshare` just started (its start time was checked above).
-        unsafe { libc::kill(unshare.0 as libc::pid_t, libc::SIGKILL) };
+        // The `unshare` was just started (its start time was checked above).
+        sigkill(unshare.0).expect("SIGKILL the foreign unshare");
         wait_until(DEADLINE, "the boxed sleep is orphaned", || {
             proc_stat(boxed.pid).is_some_and(|p| p.ppid != unshare.0)
         });
@@ -222,8 +222,8 @@ impl Drop for Foreign {
     fn drop(&mut self) {
         for (pid, start) in &self.processes {
             if proc_stat(*pid).is_some_and(|p| p.start_time == *start) {
-                // SAFETY: kill(2) of a process this guard started (same pid and start time).
-                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+                // A process this guard started (same pid and start time).
+                let _ = sigkill(*pid);
             }
         }
         for point in self.mounts.iter().rev() {

@@ -3,7 +3,7 @@
 //! (missing, out of the root, `..`, the root itself, kind mismatches), hostnames; and odd but
 //! good input (symlinks, relative paths, non-UTF-8 names) works.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
@@ -206,9 +206,15 @@ fn bad_roots_get_typed_errors_and_leave_nothing() {
     let scratch = Scratch::exclusive();
     let dir = scratch.dir();
     std::fs::write(dir.join("a-file"), "x").expect("write");
-    let fifo = CString::new(dir.join("a-fifo").into_os_string().into_vec()).expect("no NUL");
-    // SAFETY: mkfifo(3) with a valid C string.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+    // mkfifo(3) is mknod(2) of a fifo.
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("a-fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
     symlink_over(&dir.join("dangling"), dir.join("nowhere"));
     symlink_over(&dir.join("to-host-root"), "/");
     let leaks = LeakCheck::snapshot();

@@ -167,10 +167,8 @@ fn pid1_killed_from_outside_gives_a_clear_error_and_drop_still_cleans_up() {
     let leaks = LeakCheck::snapshot();
     let c = start(&scratch.root());
     sh_ok(&c, "true");
-    // SAFETY: kill(2) with a pid and a signal number; PID 1 is our child and not yet
-    // reaped, so the pid cannot have been reused.
-    let rc = unsafe { libc::kill(c.init_pid() as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill PID 1");
+    // PID 1 is our child and not yet reaped, so its pid cannot have been reused.
+    sigkill(c.init_pid()).expect("kill PID 1");
     wait_until(DEADLINE, "the container reports it is not running", || {
         !c.is_running()
     });
@@ -195,9 +193,7 @@ fn pid1_killed_while_a_command_runs() {
     let leaks = LeakCheck::snapshot();
     let c = start(&scratch.root());
     let mut child = c.command("sleep").arg("1000").spawn().expect("spawn sleep");
-    // SAFETY: kill(2) on our unreaped child.
-    let rc = unsafe { libc::kill(c.init_pid() as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0);
+    sigkill(c.init_pid()).expect("kill PID 1");
     // The kernel kills the command with its init.
     let status = within(DEADLINE, "the command dies with PID 1", move || {
         child.wait()
@@ -218,14 +214,12 @@ fn command_right_after_pid1_was_killed_fails_clearly() {
     let leaks = LeakCheck::snapshot();
     let c = start(&scratch.root());
     let mut child = c.command("sleep").arg("1000").spawn().expect("spawn sleep");
-    // SAFETY: kill(2) on our unreaped child.
-    let rc = unsafe { libc::kill(c.init_pid() as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0);
+    sigkill(c.init_pid()).expect("kill PID 1");
     // Once the kernel has killed our command, PID 1 is in its exit, which our unreaped
     // command keeps from finishing; a command now must fail all the same, and say why.
     let pid = child.id();
     wait_until(DEADLINE, "the command is killed", || {
-        proc_stat(pid).is_some_and(|p| p.state == 'Z')
+        proc_stat(pid).is_some_and(|p| p.is_zombie())
     });
     let err = c
         .command("true")
@@ -242,9 +236,7 @@ fn command_right_after_pid1_was_killed_fails_clearly() {
 fn stop_after_pid1_died_and_double_teardown_are_safe() {
     let scratch = Scratch::new();
     let c = start(&scratch.root());
-    // SAFETY: as above: kill(2) on our unreaped child.
-    let rc = unsafe { libc::kill(c.init_pid() as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0);
+    sigkill(c.init_pid()).expect("kill PID 1");
     wait_until(DEADLINE, "PID 1 has died", || !c.is_running());
     // stop tears down (once), and the drop that follows does nothing more. That PID 1 had
     // already died is reported (`stop_after_pid1_was_killed_reports_it` checks how).
@@ -292,8 +284,7 @@ fn container_started_from_a_short_lived_thread_survives_the_thread() {
     let scratch = Scratch::new();
     let root = scratch.root();
     let (c, tid) = std::thread::spawn(move || {
-        // SAFETY: gettid(2) takes no arguments.
-        let tid = unsafe { libc::gettid() };
+        let tid = rustix::thread::gettid().as_raw_pid();
         (start(&root), tid)
     })
     .join()
@@ -556,9 +547,7 @@ fn stop_after_pid1_was_killed_reports_it() {
     let scratch = Scratch::new();
     let c = start(&scratch.root());
     let init = c.init_pid();
-    // SAFETY: kill(2) on our unreaped child (PID 1), whose pid cannot have been reused.
-    let rc = unsafe { libc::kill(init as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill PID 1");
+    sigkill(init).expect("kill PID 1");
     wait_until(DEADLINE, "PID 1 has died", || !c.is_running());
     let result = within(DEADLINE, "stop after PID 1 was killed", move || c.stop());
     match result {

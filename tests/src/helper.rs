@@ -101,7 +101,7 @@ impl Helper {
     pub fn wait(&mut self) -> (ExitStatus, String) {
         let pid = self.child.id();
         wait_until(DEADLINE, &format!("helper {pid} exits"), || {
-            proc_stat(pid).is_none_or(|s| s.state == 'Z')
+            proc_stat(pid).is_none_or(|s| s.is_zombie())
         });
         let status = self.child.wait().expect("wait for the helper");
         self.reaped = Some(status);

@@ -272,10 +272,10 @@ impl Drop for PidsCgroup {
             if procs.is_empty() || Instant::now() >= deadline {
                 break;
             }
+            // These are processes the test started (inside its container) and put into its
+            // own cgroup.
             for pid in procs {
-                // SAFETY: kill(2) has no memory effects; these are processes the test started
-                // (inside its container) and put into its own cgroup.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                let _ = crate::proc::sigkill(pid);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -9,7 +9,8 @@
 //!   [`sh_ok`], [`run()`](run::run)), collecting what it printed.
 //! - [`wait`]: deadlines ([`wait_until`], [`within`], [`wait_child`], [`settle`]), so that a
 //!   broken container fails a test instead of hanging the suite (never used to assert speed).
-//! - [`proc`]: the one `/proc/PID/stat` reader, process listings, namespaces, machine figures.
+//! - [`proc`]: the one `/proc/PID/stat` reader, process listings, `SIGKILL`, namespaces, machine
+//!   figures.
 //! - [`mounts`]: the mount table (through `furnace_sys::mountinfo`) and attached loop devices.
 //! - [`leak`]: [`LeakCheck`], the leak oracle for tests that must prove nothing is left behind.
 //! - [`helper`]: drives the `furnace-test-helper` binary, for callers that die or panic.
@@ -42,7 +43,8 @@ pub use image::{image, IMAGE_ENV};
 pub use leak::LeakCheck;
 pub use mounts::{attached_loop_devices, mount_points_under, mounts, mounts_of};
 pub use proc::{
-    alive, all_processes, in_root_of, ns_of, proc_stat, processes_in_pid_ns, sysctl, ProcStat,
+    alive, all_processes, in_root_of, ns_of, proc_stat, processes_in_pid_ns, sigkill, sysctl,
+    ProcStat,
 };
 pub use run::{profile, ps_lines, run, sh, sh_ok, start, start_hardened, start_isolated};
 pub use run::{start_profile, Ran};

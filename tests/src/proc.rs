@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal};
+
 use crate::mounts::mounts;
 use crate::DEADLINE;
 
@@ -29,6 +31,15 @@ pub use furnace_sys::process::ProcStat;
 /// Reads `/proc/{pid}/stat` with furnace-sys's parser (the workspace's one).
 pub fn proc_stat(pid: u32) -> Option<ProcStat> {
     ProcStat::read(pid)
+}
+
+/// `kill(pid, SIGKILL)`.
+pub fn sigkill(pid: u32) -> std::io::Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    Ok(rustix::process::kill_process(pid, Signal::KILL)?)
 }
 
 /// Every process of the machine (as this process's pid namespace sees them).
@@ -90,7 +101,7 @@ pub fn new_live_processes_named(comm: &str, before: &BTreeSet<(u32, u64)>) -> Ve
 pub fn let_init_reap() {
     let waiting = |p: &ProcStat| {
         p.ppid == 1
-            && p.state == 'Z'
+            && p.is_zombie()
             && ["furnace-init", "furnace-test-he", "true"].contains(&p.comm.as_str())
     };
     let deadline = Instant::now() + DEADLINE;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use furnace_sys::mountinfo::{self, MountInfo};
+
 use crate::util::{self, sys, Context, Result};
 
 #[derive(Debug)]
@@ -136,20 +138,7 @@ pub const PREFIXES: &[&str] = &[
 /// `/tmp/furnace-{itest,demo,check,bench}.XXXXXX`, their loop devices and directories. Only called
 /// while holding the machine lock, so no live xtask owns them.
 pub fn reap_stale() {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut mounted = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(mount_point) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let source = right.split(' ').nth(1).unwrap_or("");
-        if is_ours(mount_point) {
-            mounted.push((PathBuf::from(mount_point), PathBuf::from(source)));
-        }
-    }
+    let mounted = stale_mounts(mountinfo::read(None).unwrap_or_default());
     for (dir, source) in mounted.into_iter().rev() {
         eprintln!(
             "xtask: removing a stale image mount {} ({}) left by a killed run",
@@ -180,6 +169,15 @@ pub fn reap_stale() {
 }
 
 /// `/tmp/<one of PREFIXES>.XXXXXX`
+/// `(mount point, source)` of the mounts in `table` that are on one of xtask's mount points.
+fn stale_mounts(table: Vec<MountInfo>) -> Vec<(PathBuf, PathBuf)> {
+    table
+        .into_iter()
+        .filter(|m| m.mount_point.to_str().is_some_and(is_ours))
+        .map(|m| (m.mount_point, PathBuf::from(m.source)))
+        .collect()
+}
+
 fn is_ours(path: &str) -> bool {
     let Some(name) = path.strip_prefix("/tmp/") else {
         return false;
@@ -259,5 +257,22 @@ mod tests {
         assert!(!is_ours("/tmp/furnace-other.AbC123"));
         assert!(!is_ours("/tmp/fimg"));
         assert!(!is_ours("/var/tmp/furnace-itest.AbC123"));
+    }
+
+    #[test]
+    fn finds_stale_image_mounts_in_the_mount_table() {
+        let table = mountinfo::parse(
+            "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n\
+             90 22 7:3 / /tmp/furnace-itest.AbC123 ro,relatime shared:50 - ext4 /dev/loop3 ro\n\
+             91 90 0:60 / /tmp/furnace-itest.AbC123/merged rw - overlay overlay rw\n\
+             92 22 7:4 / /tmp/furnace-other.AbC123 ro - ext4 /dev/loop4 ro\n",
+        );
+        assert_eq!(
+            stale_mounts(table),
+            [(
+                PathBuf::from("/tmp/furnace-itest.AbC123"),
+                PathBuf::from("/dev/loop3")
+            )]
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The project's automation, run as `cargo xtask <command>` (the alias lives in
 //! `.cargo/config.toml`). See `docs/XTASK.md`.
 //!
-//! Dependencies are std and libc only; arguments are parsed by hand.
+//! Dependencies are std, libc and furnace-sys (for the workspace's one mountinfo parser and one
+//! `/proc/<pid>/stat` reader); arguments are parsed by hand.
 
 mod audit;
 mod bench;

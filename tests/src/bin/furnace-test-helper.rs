@@ -45,6 +45,12 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use furnace_core::Container;
+use furnace_sys::cred::forksafe::set_ids;
+use furnace_sys::cred::{Gid, Uid};
+use furnace_sys::fd::forksafe::close_range;
+use furnace_sys::process::set_child_subreaper;
+use furnace_sys::Errno;
+use rustix::process::{wait, Pid, WaitOptions};
 
 /// Re-opens everything PID 1 holds (fd N as N + 10), then sleeps as `sleep 1000`.
 const GRAB: &str = "for f in /proc/1/fd/*; do n=${f##*/}; \
@@ -239,10 +245,11 @@ fn closed_stdio(root: &str, out: Option<&String>) -> ExitCode {
     let report = |what: &str| {
         let _ = std::fs::write(Path::new(out).join("helper-error"), format!("{what}\n"));
     };
-    for fd in 0..3 {
-        // SAFETY: close(2) of the standard fds, which nothing in this process uses from here on
-        // (nothing is printed: errors go to a file).
-        unsafe { libc::close(fd) };
+    // SAFETY: the standard fds have no owner in this process (no `OwnedFd` or `File` holds
+    // them), and nothing uses them from here on: nothing is printed, errors go to a file.
+    if unsafe { close_range(0, 2) }.is_err() {
+        report("cannot close fds 0, 1 and 2");
+        return ExitCode::from(2);
     }
     let container = match Container::builder(root).bind(out, "/out").start() {
         Ok(c) => c,
@@ -276,19 +283,10 @@ fn closed_stdio(root: &str, out: Option<&String>) -> ExitCode {
 /// `as-nobody ROOT`: a caller without root.
 fn as_nobody(root: &str) -> ExitCode {
     const NOBODY: u32 = 65534;
-    // SAFETY: setgroups(2) with an empty list, then setgid(2) and setuid(2) with plain ids (in
-    // that order: once the uid is dropped, the gid can no longer be changed). The glibc
-    // wrappers apply them to every thread of the process.
-    let dropped = unsafe {
-        libc::setgroups(0, std::ptr::null()) == 0
-            && libc::setgid(NOBODY) == 0
-            && libc::setuid(NOBODY) == 0
-    };
-    if !dropped {
-        eprintln!(
-            "furnace-test-helper as-nobody: cannot drop to uid/gid {NOBODY}: {}",
-            std::io::Error::last_os_error()
-        );
+    // `set_ids` changes the calling thread's ids only (the raw system calls), which is the
+    // whole process here: `main` calls this before anything could start a thread.
+    if let Err(e) = set_ids(Some(Uid::from_raw(NOBODY)), Some(Gid::from_raw(NOBODY))) {
+        eprintln!("furnace-test-helper as-nobody: cannot drop to uid/gid {NOBODY}: {e}");
         return ExitCode::from(2);
     }
     match Container::start(root) {
@@ -317,12 +315,8 @@ fn reap(args: &[String]) -> ExitCode {
         eprintln!("furnace-test-helper reap: no program");
         return ExitCode::from(2);
     };
-    // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER takes an integer and touches no memory of ours.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        eprintln!(
-            "furnace-test-helper reap: PR_SET_CHILD_SUBREAPER: {}",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = set_child_subreaper(true) {
+        eprintln!("furnace-test-helper reap: {e}");
         return ExitCode::from(2);
     }
     let child = match std::process::Command::new(program)
@@ -335,27 +329,21 @@ fn reap(args: &[String]) -> ExitCode {
             return ExitCode::from(127);
         }
     };
-    let first = child.id() as libc::pid_t;
+    let first = Pid::from_child(&child);
     if report {
-        eprintln!("spawned {first}");
+        eprintln!("spawned {}", first.as_raw_pid());
     }
     let mut code = 1;
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid(2) writes the status into the integer it is given.
-        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if pid < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            break; // ECHILD: nothing left
-        }
+        let (pid, status) = match wait(WaitOptions::empty()) {
+            Ok(Some(reaped)) => reaped,
+            Err(Errno::INTR) => continue,
+            Ok(None) | Err(_) => break, // ECHILD: nothing left
+        };
         if pid == first {
-            code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                128 + libc::WTERMSIG(status)
-            };
+            code = status
+                .exit_status()
+                .unwrap_or_else(|| 128 + status.terminating_signal().unwrap_or(0));
         }
     }
     drop(child);

@@ -13,8 +13,11 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, Context, Lineage, ProcInfo, Result};
-use scope::{Mount, Scope};
+use furnace_sys::mountinfo::{self, MountInfo};
+use furnace_sys::process::ProcStat;
+
+use crate::util::{self, Context, Lineage, Result};
+use scope::Scope;
 
 /// How long leftovers get to disappear on their own before they count.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -28,7 +31,7 @@ pub struct Snapshot {
     /// `NAME BACK-FILE` of each attached loop device.
     loops: BTreeSet<String>,
     /// (pid, start time) of every process.
-    procs: HashSet<(i32, u64)>,
+    procs: HashSet<(u32, u64)>,
     /// Directories /tmp/furnace-*.
     tmp_dirs: BTreeSet<String>,
 }
@@ -39,7 +42,7 @@ pub fn snapshot() -> Result<Snapshot> {
     Ok(Snapshot {
         procs: util::all_procs()
             .iter()
-            .map(|p| (p.pid, p.starttime))
+            .map(|p| (p.pid, p.start_time))
             .collect(),
         mounts: count_mounts(&mounts()?),
         loops: loop_devices()?,
@@ -93,7 +96,7 @@ pub fn leftovers(before: &Snapshot) -> Result<Vec<String>> {
         .filter(|(_, file)| before.scope.owns_loop(file))
         .map(|(name, _)| name.to_owned())
         .collect();
-    let ours: Vec<Mount> = mounts()?
+    let ours: Vec<MountInfo> = mounts()?
         .into_iter()
         .filter(|m| before.scope.owns_mount(m, &run_loops))
         .collect();
@@ -127,17 +130,15 @@ pub fn leftovers(before: &Snapshot) -> Result<Vec<String>> {
 }
 
 /// The mounts of this mount namespace (the host's: xtask and the tests it runs share it).
-fn mounts() -> Result<Vec<Mount>> {
-    let text =
-        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    Ok(text.lines().filter_map(Mount::parse).collect())
+fn mounts() -> Result<Vec<MountInfo>> {
+    mountinfo::read(None).map_err(|e| format!("leak audit: {e}"))
 }
 
 /// `mount point fstype source` of each mount, counted (a second mount on a point counts).
-fn count_mounts(mounts: &[Mount]) -> BTreeMap<String, usize> {
+fn count_mounts(mounts: &[MountInfo]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for m in mounts {
-        *out.entry(m.key()).or_insert(0) += 1;
+        *out.entry(scope::mount_key(m)).or_insert(0) += 1;
     }
     out
 }
@@ -190,13 +191,13 @@ fn tmp_dirs(scope: &Scope) -> BTreeSet<String> {
 /// New processes that descend from xtask ([`scope::is_ours`]).
 fn new_processes(before: &Snapshot) -> Vec<String> {
     let me = util::my_pid();
-    let old = |p: &ProcInfo| before.procs.contains(&(p.pid, p.starttime));
-    let mut procs: HashMap<i32, ProcInfo> =
+    let old = |p: &ProcStat| before.procs.contains(&(p.pid, p.start_time));
+    let mut procs: HashMap<u32, ProcStat> =
         util::all_procs().into_iter().map(|p| (p.pid, p)).collect();
-    let judge = |procs: &HashMap<i32, ProcInfo>| -> Vec<(i32, Lineage)> {
+    let judge = |procs: &HashMap<u32, ProcStat>| -> Vec<(u32, Lineage)> {
         procs
             .values()
-            .filter(|p| p.pid != me && !p.kthread && !old(p))
+            .filter(|p| p.pid != me && !p.is_kernel_thread() && !old(p))
             .map(|p| (p.pid, scope::is_ours(p.pid, me, procs)))
             .filter(|(_, l)| *l != Lineage::Elsewhere)
             .collect()
@@ -217,7 +218,7 @@ fn new_processes(before: &Snapshot) -> Vec<String> {
         } else {
             cmd
         };
-        let zombie = if p.state == 'Z' { " (zombie)" } else { "" };
+        let zombie = if p.is_zombie() { " (zombie)" } else { "" };
         let unsure = if lineage == Lineage::Unknown {
             " (parent vanished: counted to be safe)"
         } else {

@@ -3,9 +3,14 @@
 //! second engineer's shell) did meanwhile.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, Lineage, ProcInfo};
+use furnace_sys::mountinfo::MountInfo;
+use furnace_sys::process::ProcStat;
+
+use crate::util::{self, Lineage};
 
 /// Names of the run's scratch directories directly in a temporary directory: xtask's image
 /// mount points (`furnace-itest.XXXXXX`, ...), the tests' (`furnace-test-*`, `furnace-sys-*`,
@@ -40,8 +45,11 @@ impl Scope {
 
     /// Whether `path` (as the kernel prints it; a `" (deleted)"` suffix is ignored) lies in a
     /// scratch path.
-    pub fn is_scratch(&self, path: &str) -> bool {
-        let path = Path::new(path.trim_end_matches(" (deleted)"));
+    pub fn is_scratch(&self, path: impl AsRef<Path>) -> bool {
+        let bytes = path.as_ref().as_os_str().as_bytes();
+        let path = Path::new(OsStr::from_bytes(
+            bytes.strip_suffix(b" (deleted)").unwrap_or(bytes),
+        ));
         if !path.is_absolute() {
             return false;
         }
@@ -70,63 +78,44 @@ impl Scope {
     /// Whether a mount is the run's: its mount point or source lies in a scratch path, its
     /// source is one of `run_loops` (the run's loop devices), or it is an overlay whose layers
     /// lie in scratch paths.
-    pub fn owns_mount(&self, mount: &Mount, run_loops: &BTreeSet<String>) -> bool {
-        self.is_scratch(&mount.point)
+    pub fn owns_mount(&self, mount: &MountInfo, run_loops: &BTreeSet<String>) -> bool {
+        self.is_scratch(&mount.mount_point)
             || self.is_scratch(&mount.source)
-            || run_loops.contains(&mount.source)
-            || mount.layer_dirs().any(|dir| self.is_scratch(dir))
+            || mount.source.to_str().is_some_and(|s| run_loops.contains(s))
+            || layer_dirs(mount).any(|dir| self.is_scratch(dir))
     }
 }
 
-/// One line of `/proc/self/mountinfo`, the fields the audit looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub point: String,
-    pub fstype: String,
-    pub source: String,
-    /// The super-block options (`lowerdir=...,upperdir=...` for an overlay).
-    pub options: String,
-}
-
-impl Mount {
-    /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`.
-    pub fn parse(line: &str) -> Option<Mount> {
-        let (left, right) = line.split_once(" - ")?;
-        let point = left.split(' ').nth(4)?;
-        let mut right = right.split(' ');
-        Some(Mount {
-            point: point.to_owned(),
-            fstype: right.next()?.to_owned(),
-            source: right.next()?.to_owned(),
-            options: right.next().unwrap_or("").to_owned(),
+/// The overlay's `lowerdir`, `upperdir` and `workdir` directories (none for other types).
+fn layer_dirs(mount: &MountInfo) -> impl Iterator<Item = &str> {
+    let overlay = mount.fs_type == "overlay";
+    mount
+        .super_options
+        .iter()
+        .filter(move |_| overlay)
+        .filter_map(|opt| {
+            ["lowerdir=", "upperdir=", "workdir="]
+                .iter()
+                .find_map(|key| opt.strip_prefix(key))
         })
-    }
+        .flat_map(|dirs| dirs.split(':'))
+}
 
-    /// The overlay's `lowerdir`, `upperdir` and `workdir` directories (none for other types).
-    fn layer_dirs(&self) -> impl Iterator<Item = &str> {
-        let overlay = self.fstype == "overlay";
-        self.options
-            .split(',')
-            .filter(move |_| overlay)
-            .filter_map(|opt| {
-                ["lowerdir=", "upperdir=", "workdir="]
-                    .iter()
-                    .find_map(|key| opt.strip_prefix(key))
-            })
-            .flat_map(|dirs| dirs.split(':'))
-    }
-
-    /// `mount point fstype source`: what the audit counts and prints.
-    pub fn key(&self) -> String {
-        format!("{} {} {}", self.point, self.fstype, self.source)
-    }
+/// `mount point fstype source`: what the audit counts and prints of a mount.
+pub fn mount_key(mount: &MountInfo) -> String {
+    format!(
+        "{} {} {}",
+        mount.mount_point.display(),
+        mount.fs_type,
+        mount.source.to_string_lossy()
+    )
 }
 
 /// Whether a process that was not there before the run is the run's: it descends from xtask
 /// (`me`). xtask is a child sub-reaper (`util::become_subreaper`), so what the run orphans —
 /// a container whose owner died, a double-forked daemon — is re-parented to xtask and still
 /// descends from it; a process of podman, systemd or another shell never does.
-pub fn is_ours(pid: i32, me: i32, procs: &HashMap<i32, ProcInfo>) -> Lineage {
+pub fn is_ours(pid: u32, me: u32, procs: &HashMap<u32, ProcStat>) -> Lineage {
     util::lineage(pid, me, procs)
 }
 
@@ -141,21 +130,33 @@ mod tests {
         }
     }
 
-    fn mount(line: &str) -> Mount {
-        Mount::parse(line).unwrap()
+    /// One line of a mount table, through furnace-sys's parser.
+    fn mount(line: &str) -> MountInfo {
+        MountInfo::parse_line(line).unwrap_or_else(|| panic!("a mountinfo line: {line}"))
     }
 
     #[test]
-    fn mountinfo_lines() {
+    fn mount_keys_and_layers() {
         let m =
             mount("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue");
-        assert_eq!(m.key(), "/mnt2 ext3 /dev/root");
-        assert_eq!(m.options, "rw,errors=continue");
+        assert_eq!(mount_key(&m), "/mnt2 ext3 /dev/root");
+        assert_eq!(layer_dirs(&m).count(), 0);
         assert_eq!(
-            mount("22 27 0:21 / /proc rw,relatime - proc proc rw").key(),
+            mount_key(&mount("22 27 0:21 / /proc rw,relatime - proc proc rw")),
             "/proc proc proc"
         );
-        assert_eq!(Mount::parse("garbage"), None);
+        // The kernel's octal escapes are decoded: the key shows the real path.
+        assert_eq!(
+            mount_key(&mount("40 22 0:30 / /tmp/a\\040b rw - tmpfs none rw")),
+            "/tmp/a b tmpfs none"
+        );
+        let ovl = mount(
+            "41 22 0:31 / /m rw - overlay overlay rw,lowerdir=/l1:/l2,upperdir=/u,workdir=/w",
+        );
+        assert_eq!(
+            layer_dirs(&ovl).collect::<Vec<_>>(),
+            ["/l1", "/l2", "/u", "/w"]
+        );
     }
 
     #[test]
@@ -208,22 +209,15 @@ mod tests {
         assert!(!s.owns_loop("/run/furnace-foreign-77/disk.img"));
     }
 
-    fn proc(pid: i32, ppid: i32, comm: &str) -> (i32, ProcInfo) {
-        let p = ProcInfo {
-            pid,
-            ppid,
-            state: 'S',
-            starttime: 100,
-            comm: comm.to_owned(),
-            kthread: pid == 2,
-        };
-        (pid, p)
+    /// A process as `/proc/<pid>/stat` shows it, through furnace-sys's parser.
+    fn proc(pid: u32, ppid: u32, comm: &str) -> (u32, ProcStat) {
+        (pid, util::stat_of(pid, ppid, comm, pid == 2))
     }
 
     #[test]
     fn own_and_foreign_processes() {
         let me = 1000;
-        let procs: HashMap<i32, ProcInfo> = [
+        let procs: HashMap<u32, ProcStat> = [
             proc(1, 0, "systemd"),
             proc(2, 0, "kthreadd"),
             proc(900, 1, "bash"),

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
+use furnace_sys::process::ProcStat;
+
 use super::Made;
 use crate::util::{self, sys, Context, Result};
 
@@ -29,7 +31,7 @@ pub fn daemon_main() -> ExitCode {
                     m.dir.display(),
                     m.device,
                     m.pid,
-                    m.starttime
+                    m.start_time
                 )),
                 Err(e) => say(&format!("error {e}")),
             }
@@ -53,7 +55,7 @@ struct Noise {
     dir: Option<PathBuf>,
     mounted: bool,
     device: Option<String>,
-    process: Option<(i32, u64)>,
+    process: Option<(u32, u64)>,
 }
 
 impl Noise {
@@ -98,17 +100,17 @@ impl Noise {
             .stdin(Stdio::null())
             .output()
             .context("sh -c 'sleep 600 &'")?;
-        let sleeper: i32 = String::from_utf8_lossy(&out.stdout)
+        let sleeper: u32 = String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
             .map_err(|_| "sh did not print the pid of `sleep`".to_string())?;
-        let info = util::read_proc(sleeper).ok_or("`sleep` is gone at once")?;
-        self.process = Some((sleeper, info.starttime));
+        let info = ProcStat::read(sleeper).ok_or("`sleep` is gone at once")?;
+        self.process = Some((sleeper, info.start_time));
         Ok(Made {
             dir,
             device,
             pid: sleeper,
-            starttime: info.starttime,
+            start_time: info.start_time,
         })
     }
 
@@ -116,11 +118,11 @@ impl Noise {
     fn remove(&mut self) -> Result<()> {
         let mut problems = Vec::new();
         if let Some((pid, start)) = self.process.take() {
-            if util::read_proc(pid).is_some_and(|p| p.starttime == start) {
+            if ProcStat::read(pid).is_some_and(|p| p.start_time == start) {
                 let _ = sys::kill(pid, libc::SIGKILL);
                 // Its parent (PID 1 or a sub-reaper) reaps it.
                 for _ in 0..100 {
-                    if !util::read_proc(pid).is_some_and(|p| p.starttime == start && p.state != 'Z')
+                    if !ProcStat::read(pid).is_some_and(|p| p.start_time == start && !p.is_zombie())
                     {
                         break;
                     }

@@ -16,13 +16,15 @@
 
 mod helper;
 
-use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
+
+use furnace_sys::mountinfo;
+use furnace_sys::process::ProcStat;
 
 pub use helper::daemon_main;
 
@@ -36,14 +38,14 @@ pub const DAEMON_COMMAND: &str = "__foreign-noise";
 pub struct Made {
     pub dir: PathBuf,
     pub device: String,
-    pub pid: i32,
-    pub starttime: u64,
+    pub pid: u32,
+    pub start_time: u64,
 }
 
 /// The running helper, seen from xtask.
 #[derive(Debug)]
 pub struct ForeignNoise {
-    pub daemon: i32,
+    pub daemon: u32,
     trigger: Trigger,
     events: mpsc::Receiver<String>,
 }
@@ -86,9 +88,9 @@ impl ForeignNoise {
     pub fn start() -> Result<ForeignNoise> {
         let me = util::my_pid();
         let procs = util::all_procs();
-        let live: Vec<i32> = util::descendants(me, &procs)
+        let live: Vec<u32> = util::descendants(me, &procs)
             .into_iter()
-            .filter(|pid| procs.iter().any(|p| p.pid == *pid && p.state != 'Z'))
+            .filter(|pid| procs.iter().any(|p| p.pid == *pid && !p.is_zombie()))
             .collect();
         if !live.is_empty() {
             return Err(format!(
@@ -180,7 +182,7 @@ impl ForeignNoise {
                 dir: PathBuf::from(dir),
                 device: device.to_string(),
                 pid: pid.parse().map_err(|_| format!("bad pid in `{line}`"))?,
-                starttime: start
+                start_time: start
                     .parse()
                     .map_err(|_| format!("bad start in `{line}`"))?,
             }),
@@ -231,13 +233,9 @@ impl Made {
     /// them (and, being clean, did not count them).
     pub fn still_there(&self) -> Result<()> {
         let mut missing = Vec::new();
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let dir = self.dir.to_string_lossy();
-        if !mountinfo
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some(&*dir))
-        {
-            missing.push(format!("the mount on {dir}"));
+        let mounts = mountinfo::read(None).map_err(|e| format!("foreign noise: {e}"))?;
+        if !mounts.iter().any(|m| m.mount_point == self.dir) {
+            missing.push(format!("the mount on {}", self.dir.display()));
         }
         let loops = crate::audit::loop_devices()?;
         if !loops
@@ -246,8 +244,8 @@ impl Made {
         {
             missing.push(format!("the loop device {}", self.device));
         }
-        match util::read_proc(self.pid) {
-            Some(p) if p.starttime == self.starttime && p.state != 'Z' => {}
+        match ProcStat::read(self.pid) {
+            Some(p) if p.start_time == self.start_time && !p.is_zombie() => {}
             _ => missing.push(format!("the process {}", self.pid)),
         }
         if missing.is_empty() {

@@ -86,7 +86,7 @@ const REQUIREMENTS: &[Requirement] = &[
     },
     Requirement {
         package: "strace",
-        provides: "strace (fault injection in tests/tests/security.rs)",
+        provides: "strace (fault injection in tests/it/failure.rs)",
         present: || all_found(&["strace"]),
     },
     Requirement {

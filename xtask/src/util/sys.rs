@@ -80,8 +80,9 @@ pub fn ignore_terminal_signals(cmd: &mut Command) -> &mut Command {
     }
 }
 
-/// `kill(2)`.
-pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+/// `kill(2)` of one process (a pid too large for `pid_t` is `EINVAL`, never a process group).
+pub fn kill(pid: u32, sig: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: kill has no memory-safety preconditions; a stale pid only yields ESRCH.
     check(unsafe { libc::kill(pid, sig) })
 }
