@@ -5,13 +5,13 @@
 //! - [`scratch`]: [`Scratch`], a per-test throw-away overlay over the image, unmounted and
 //!   removed on drop even when the test panics; [`TempDir`]; [`PlainRoot`], a root that is not
 //!   a mount point; the gate that lets a test hold the machine alone.
-//! - [`run`]: start a container ([`start`] and friends) and run something in it ([`sh`],
+//! - [`mod@run`]: start a container ([`start`] and friends) and run something in it ([`sh`],
 //!   [`sh_ok`], [`run()`](run::run)), collecting what it printed.
 //! - [`wait`]: deadlines ([`wait_until`], [`within`], [`wait_child`], [`settle`]), so that a
 //!   broken container fails a test instead of hanging the suite (never used to assert speed).
 //! - [`proc`]: the one `/proc/PID/stat` reader, process listings, `SIGKILL`, namespaces, machine
 //!   figures.
-//! - [`mounts`]: the mount table (through `furnace_sys::mountinfo`) and attached loop devices.
+//! - [`mod@mounts`]: the mount table (through `furnace_sys::mountinfo`) and attached loop devices.
 //! - [`leak`]: [`LeakCheck`], the leak oracle for tests that must prove nothing is left behind.
 //! - [`helper`]: drives the `furnace-test-helper` binary, for callers that die or panic.
 //! - [`probe`]: the static `/probe` helper (built from `tests/probe/probe.c`) and its answers.

@@ -213,7 +213,7 @@ impl Scratch {
         Self::with_access(false)
     }
 
-    /// A scratch for a test that looks at the whole machine ([`LeakCheck`]): waits until no
+    /// A scratch for a test that looks at the whole machine ([`LeakCheck`](crate::LeakCheck)): waits until no
     /// other test has a scratch, and keeps others from starting until it is dropped. Further
     /// scratches made on the same thread meanwhile share its exclusivity (scratches made on
     /// other threads would wait: do not).
