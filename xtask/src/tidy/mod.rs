@@ -4,6 +4,8 @@
 //! - `unsafe` only in the files of [`unsafety::ALLOWED`], every `unsafe` block (and impl) under a
 //!   `// SAFETY:` comment, every `unsafe fn` (and trait) with a `# Safety` doc section;
 //! - every `pub fn` of furnace-sys documented by the house template ([`sysdoc`]);
+//! - the post-fork files of furnace-core call only furnace-sys's fork-safe tier and cannot
+//!   panic: no `rustix::` path, no `unwrap`, no panicking macro, no indexing ([`postfork`]);
 //! - every module in `docs/ARCHITECTURE.md`'s code map ([`codemap`]);
 //! - no `.rs` file over [`MAX_LINES`] lines.
 //!
@@ -11,6 +13,7 @@
 
 mod codemap;
 mod lex;
+mod postfork;
 mod sysdoc;
 mod unsafety;
 
@@ -40,6 +43,7 @@ pub struct Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Check {
     Unsafe,
+    PostFork,
     SysDoc,
     CodeMap,
     Size,
@@ -49,6 +53,7 @@ impl Check {
     fn name(self) -> &'static str {
         match self {
             Check::Unsafe => "unsafe",
+            Check::PostFork => "post-fork code",
             Check::SysDoc => "furnace-sys doc template",
             Check::CodeMap => "code map",
             Check::Size => "file size",
@@ -119,6 +124,9 @@ fn check_file(source: &Source, text: &str) -> Vec<Violation> {
     let mut found = unsafety::check(source);
     if sysdoc::applies(path) {
         found.extend(sysdoc::check(source));
+    }
+    if postfork::applies(path) {
+        found.extend(postfork::check(source));
     }
     let lines = text.lines().count();
     if lines > MAX_LINES {
