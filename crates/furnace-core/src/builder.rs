@@ -203,6 +203,11 @@ impl ContainerBuilder {
             .iter()
             .map(|bind| validate_bind(bind, &root_fd))
             .collect::<Result<Vec<_>>>()?;
+        if self.hardened {
+            for bind in &binds {
+                check_against_hardening(bind)?;
+            }
+        }
         Ok(Config {
             root,
             isolate_network: self.isolate_network,
@@ -262,6 +267,33 @@ pub const HARDENED_CAPABILITIES: [furnace_sys::caps::Cap; 9] = {
         Cap::CAP_KILL,
     ]
 };
+
+/// Paths the hardened profile hides: Docker's masked list. `thermal_throttle` directories are
+/// per CPU; the caller passes those it found in the host's `/sys` (the same sysfs the
+/// container mounts).
+pub(crate) const MASKED_PATHS: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// Paths the hardened profile makes read-only: the engines' common list.
+pub(crate) const READ_ONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 pub(crate) fn hardened_capability_mask() -> u64 {
     HARDENED_CAPABILITIES
@@ -329,6 +361,45 @@ pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString
         return Err(PathProblem::IsRoot);
     }
     Ok(parts)
+}
+
+/// In the hardened profile, a bind onto a masked path would be hidden by the mask made after it,
+/// and a writable bind under a read-only path would be made read-only: both are refused, so
+/// that no bind silently loses what is written to it.
+fn check_against_hardening(bind: &ValidBind) -> Result<()> {
+    let dest: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+        .chain(bind.dest_parts.iter().map(|p| p.as_os_str()))
+        .collect();
+    let under = |list: &[&str]| list.iter().any(|p| dest.starts_with(p));
+    let problem = if under(&MASKED_PATHS) || is_thermal_throttle(&dest) {
+        Some("is hidden by the hardened profile (a masked path)")
+    } else if !bind.read_only && under(&READ_ONLY_PATHS) {
+        Some("is read-only in the hardened profile: make the bind read-only")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::BindDestination {
+            path: bind.shown.clone(),
+            problem: PathProblem::KindMismatch(problem),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `/sys/devices/system/cpu/cpu*/thermal_throttle` and below (masked per CPU).
+fn is_thermal_throttle(dest: &Path) -> bool {
+    let Ok(rest) = dest.strip_prefix("/sys/devices/system/cpu") else {
+        return false;
+    };
+    let mut parts = rest.components();
+    let cpu = parts
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    cpu.is_some_and(|c| c.starts_with("cpu"))
+        && parts
+            .next()
+            .is_some_and(|c| c.as_os_str() == "thermal_throttle")
 }
 
 /// The top-level directories the container mounts its own filesystems on: what the root has
@@ -463,6 +534,35 @@ mod tests {
             Err(PathProblem::DotDot)
         );
         assert_eq!(inside_components(Path::new("/")), Err(PathProblem::IsRoot));
+    }
+
+    #[test]
+    fn hardened_binds_cannot_be_hidden_or_made_read_only() {
+        let dir = std::env::temp_dir();
+        let refused = |dest: &str, read_only: bool| {
+            let mut builder = Container::builder(&dir);
+            builder.hardened(true);
+            builder.mount(if read_only {
+                BindMount::new(&dir, dest).read_only()
+            } else {
+                BindMount::new(&dir, dest)
+            });
+            match builder.validate() {
+                Err(Error::BindDestination { problem, .. }) => Some(problem.to_string()),
+                Err(other) => panic!("{dest}: {other}"),
+                Ok(_) => None,
+            }
+        };
+        assert!(refused("/proc/acpi", true).unwrap().contains("masked"));
+        assert!(refused("/sys/firmware/x", true).unwrap().contains("masked"));
+        assert!(refused("/sys/devices/system/cpu/cpu0/thermal_throttle", true).is_some());
+        assert!(refused("/proc/sys/x", false).unwrap().contains("read-only"));
+        assert_eq!(refused("/proc/sys/x", true), None);
+        assert_eq!(refused("/run/out", false), None);
+        // The privileged profile masks nothing.
+        let mut builder = Container::builder(&dir);
+        builder.bind(&dir, "/proc/acpi");
+        assert!(builder.validate().is_ok());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use furnace_sys::dev::DeviceKind;
 use furnace_sys::mount::MountFlags;
 use furnace_sys::{DisplayPath, Namespaces};
 
-use crate::builder::{Config, ValidBind};
+use crate::builder::{Config, ValidBind, MASKED_PATHS, READ_ONLY_PATHS};
 use crate::hostfacts::{HostFacts, LoopDevice};
 
 /// A bind mount, as PID 1 carries it out: the source is cloned into a detached mount before
@@ -452,33 +452,6 @@ pub(crate) fn standard_mounts(loop_devices: &[LoopDevice]) -> Vec<After> {
     });
     ops
 }
-
-/// Paths the hardened profile hides: Docker's masked list. `thermal_throttle` directories are
-/// per CPU; the caller passes those it found in the host's `/sys` (the same sysfs the
-/// container mounts).
-pub(crate) const MASKED_PATHS: [&str; 12] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/sys/devices/virtual/powercap",
-    "/sys/firmware",
-];
-
-/// Paths the hardened profile makes read-only: the engines' common list.
-pub(crate) const READ_ONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
 
 /// The hardened profile's steps after the standard mounts and the binds (so a bind cannot
 /// uncover a masked path).
