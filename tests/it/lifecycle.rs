@@ -559,6 +559,32 @@ fn stop_after_pid1_was_killed_reports_it() {
     }
 }
 
+/// Regression (issue 10): the same while a command spawned into the container is still
+/// unreaped — the kernel keeps the killed PID 1 exiting, not exited, until our child is
+/// reaped; `is_running` must already say no, and `stop` must still report it.
+#[test]
+fn stop_after_pid1_was_killed_reports_it_while_a_command_is_unreaped() {
+    let scratch = Scratch::new();
+    let c = start(&scratch.root());
+    let init = c.init_pid();
+    let mut sleeper = c.command("sleep").arg("600").spawn().expect("spawn sleep");
+    sigkill(init).expect("kill PID 1");
+    wait_until(DEADLINE, "PID 1 is no longer running", || !c.is_running());
+    let result = within(DEADLINE, "stop after PID 1 was killed", move || c.stop());
+    match result {
+        Err(Error::InitExited { pid, how }) => {
+            assert_eq!(pid, init, "names PID 1");
+            assert_eq!(how, ExitKind::Signaled(libc::SIGKILL), "and how it ended");
+        }
+        other => panic!("stop after PID 1 was killed: expected InitExited, got {other:?}"),
+    }
+    // Teardown reaped the command with PID 1 (documented on `Container::stop`).
+    assert!(
+        sleeper.wait().is_err(),
+        "the sleeper was reaped by teardown"
+    );
+}
+
 /// Regression (issue 10): a caller without root (`furnace-test-helper as-nobody`: uid and gid
 /// 65534, no groups) gets `Error::NeedsRoot`, whose message says that furnace needs root;
 /// before, a bare `clone3 …: EPERM`.

@@ -2,7 +2,6 @@
 //! caller's stdio, forward signals, tear the container down, and pass the status on.
 
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 
@@ -57,22 +56,8 @@ fn with_container(
     let mut forwarder = Forwarder::new(signals);
     let container = builder.start().map_err(Failure::furnace)?;
     let status = body(&container, &mut forwarder)?;
-    if status.signal() == Some(libc::SIGKILL) {
-        settle_init(&container);
-    }
     tear_down(container);
     Ok(exit::code_of(status))
-}
-
-/// After the command died of `SIGKILL`, gives a PID 1 that was killed with it (from outside)
-/// a moment to finish exiting: it lingers until the kernel has killed and we have reaped
-/// everything in its namespace, and teardown tells "killed from outside" from "still running"
-/// by whether it has exited.
-fn settle_init(container: &Container) {
-    // PID 1 is our unreaped child: its pid cannot be reused meanwhile.
-    if let Ok(init) = furnace_sys::Pidfd::open(container.init_pid()) {
-        let _ = init.wait_exit_timeout(Some(std::time::Duration::from_millis(500)));
-    }
 }
 
 /// Runs the command line's command.

@@ -190,6 +190,11 @@ impl ContainerBuilder {
         self
     }
 
+    /// The start deadline, as set (for [`crate::launch`]).
+    pub(crate) fn deadline(&self) -> Duration {
+        self.start_timeout
+    }
+
     /// Validates the inputs: everything that can be refused before a fork.
     pub(crate) fn validate(&self) -> Result<Config> {
         let root = canonical_root(&self.root)?;
@@ -341,7 +346,7 @@ fn validate_hostname(name: &str) -> Result<()> {
 }
 
 fn open_dir(path: &Path) -> std::result::Result<OwnedFd, PathProblem> {
-    let path = crate::plan::cstring(path);
+    let path = crate::paths::cstring(path);
     fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
         .map_err(PathProblem::from_errno)
 }
@@ -354,6 +359,9 @@ pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString
         match component {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             Component::ParentDir => return Err(PathProblem::DotDot),
+            Component::Normal(part) if part.as_encoded_bytes().contains(&0) => {
+                return Err(PathProblem::NulByte)
+            }
             Component::Normal(part) => parts.push(part.to_owned()),
         }
     }
@@ -436,7 +444,7 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
     {
         return Ok(valid);
     }
-    let (prefixes, _) = crate::plan::prefixes(&valid.dest_parts);
+    let (prefixes, _) = crate::paths::prefixes(&valid.dest_parts);
     for (index, prefix) in prefixes.iter().enumerate() {
         let is_last = index + 1 == prefixes.len();
         // A file destination that is a symlink gets replaced, so do not follow the last one.
@@ -534,6 +542,10 @@ mod tests {
             Err(PathProblem::DotDot)
         );
         assert_eq!(inside_components(Path::new("/")), Err(PathProblem::IsRoot));
+        assert_eq!(
+            inside_components(Path::new("/a\0b")),
+            Err(PathProblem::NulByte)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Running processes in a container, with the interface of `std::process::Command`. What the
 //! child does between `fork` and `exec` is in [`crate::enter`].
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -13,7 +13,6 @@ use furnace_sys::{Errno, Namespaces, Pidfd};
 use crate::container::Container;
 use crate::enter::{self, Entry, EntryPtr};
 use crate::error::SpawnStep;
-use crate::plan::cstring;
 
 /// A process to run inside a [`Container`]: `std::process::Command`'s builder, whose program,
 /// working directory and ids are those of the container.
@@ -133,11 +132,9 @@ impl Command<'_> {
     /// relative to `/`).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         let dir = dir.as_ref();
-        self.entry.cwd = Some(if dir.is_absolute() {
-            cstring(dir)
-        } else {
-            cstring(Path::new("/").join(dir))
-        });
+        let absolute = Path::new("/").join(dir);
+        // A NUL byte cannot reach the kernel; `spawn` reports it, as std does for arguments.
+        self.entry.cwd = CString::new(absolute.into_os_string().into_encoded_bytes()).ok();
         self.cwd = Some(dir.to_path_buf());
         self
     }
@@ -225,8 +222,16 @@ impl Command<'_> {
             }
             self.hooked = true;
         }
+        if self.cwd.is_some() && self.entry.cwd.is_none() {
+            let nul = io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte");
+            return Err(self.spawn_error(SpawnStep::ChangeDirectory, nul));
+        }
         crate::failpoint::Failpoint::hit(self.container.failpoint.as_ref(), "spawn-pre-fork");
-        let (report_r, report_w) = crate::launch::pipe_above_stdio("create a spawn report pipe")?;
+        let (report_r, report_w) =
+            furnace_sys::fd::pipe_above_stdio().map_err(|error| crate::Error::Sys {
+                context: "create a spawn's report pipe",
+                error,
+            })?;
         self.entry.report = report_w.as_raw_fd();
         let spawned = {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even

@@ -61,9 +61,16 @@ impl Container {
         self.capabilities.is_some()
     }
 
-    /// Whether PID 1 is still alive.
+    /// Whether PID 1 is still alive: it has neither exited nor begun to (a PID 1 killed from
+    /// outside lingers, exiting, until every process of its namespace is reaped).
     pub fn is_running(&self) -> bool {
-        !self.init.has_exited().unwrap_or(true)
+        !self.init.has_exited().unwrap_or(true) && !self.init_is_exiting()
+    }
+
+    /// Whether PID 1 has begun to exit (`PF_EXITING` in `/proc/<pid>/stat`). PID 1 is our
+    /// unreaped child, so its pid cannot have been reused.
+    fn init_is_exiting(&self) -> bool {
+        furnace_sys::process::ProcStat::read(self.init.pid()).map_or(true, |s| s.is_exiting())
     }
 
     /// Runs an interactive shell inside, wired to this process's terminal: `bash` when the
@@ -105,7 +112,7 @@ impl Container {
     ) -> std::result::Result<std::os::fd::OwnedFd, furnace_sys::Errno> {
         use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
         use std::os::fd::AsFd;
-        let root = crate::plan::cstring(format!("/proc/{}/root", self.init_pid()));
+        let root = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
         let root_fd = fd::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         let path = if path.is_empty() { c"." } else { path };
         fd::openat_beneath(root_fd.as_fd(), path, OFlags::PATH, Mode::empty())
@@ -130,25 +137,26 @@ impl Container {
             return Ok(());
         }
         self.stopped = true;
-        // Whether PID 1 ended before we asked: then the container died under its owner.
-        let ended_before = match self.init.try_wait() {
-            Ok(Some(how)) => Some(how),
-            _ => None,
-        };
-        if ended_before.is_none() {
+        // Whether PID 1 had ended, or begun to, before we asked: then the container died
+        // under its owner. A killed PID 1 is not reapable yet while our children in its
+        // namespace are unreaped, hence the look at its flags.
+        let mut how = self.init.try_wait().ok().flatten();
+        let ended_before = how.is_some() || self.init_is_exiting();
+        if !ended_before {
             // ESRCH means init died just now: nothing to kill, still something to reap.
             let _ = self.init.send_signal(Signal::KILL);
         }
         Failpoint::hit(self.failpoint.as_ref(), "teardown-signalled");
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
-        while ended_before.is_none()
-            && self
+        while how.is_none() {
+            how = self
                 .init
                 .try_wait()
-                .map_err(Error::sys("reap the container's init"))?
-                .is_none()
-        {
+                .map_err(Error::sys("reap the container's init"))?;
+            if how.is_some() {
+                break;
+            }
             // PID 1 is blocked in the kernel until our own children in its namespace are
             // reaped: reap those that have died, then wait for any of them or PID 1 to change.
             spawned.retain(|child| match child.has_exited() {
@@ -161,12 +169,12 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
-        match ended_before {
-            Some(how) => Err(Error::InitExited {
+        match how {
+            Some(how) if ended_before => Err(Error::InitExited {
                 pid: self.init.pid(),
                 how,
             }),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 }

@@ -274,6 +274,9 @@ pub enum PathProblem {
     /// Source and destination kinds do not match (a file onto a directory or back).
     #[error("{0}")]
     KindMismatch(&'static str),
+    /// It contains a NUL byte, which no path given to the kernel can.
+    #[error("contains a NUL byte")]
+    NulByte,
     /// A character the mount options cannot carry (`,` `:` `\` or a newline).
     #[error("contains {0:?}, which mount options cannot carry")]
     UnsupportedCharacter(char),

@@ -17,9 +17,10 @@ use furnace_sys::dev::{forksafe as dev, DeviceKind};
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, PollFd, PollFlags, StdioFd, CWD};
 use furnace_sys::fs::{forksafe as fs, AtFlags, FileType};
 use furnace_sys::mount::{forksafe as mnt, Propagation};
+use furnace_sys::net::forksafe as net;
 use furnace_sys::process::forksafe as process;
 use furnace_sys::signal::forksafe as signal;
-use furnace_sys::{net, Errno, Signal};
+use furnace_sys::{Errno, Signal};
 
 use crate::failpoint::Failpoint;
 use crate::plan::{After, Before, BindOp, MountOp, Plan};
@@ -213,7 +214,7 @@ fn wait_for_owner(owner: &OwnedFd) -> ! {
 fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errno> {
     match op {
         Before::MakeRootSlave => mnt::set_propagation(c"/", Propagation::Slave, true),
-        Before::LoopbackUp => net::forksafe::loopback_up(),
+        Before::LoopbackUp => net::loopback_up(),
         Before::SelfBindRoot => mnt::bind_recursive(&plan.root, &plan.root),
         Before::CloneBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
+use furnace_sys::fd::{above_stdio, forksafe as fd, pipe_above_stdio, Mode, OFlags};
 use furnace_sys::process::forksafe::{clone3, exit, Forked};
 use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
 
@@ -28,11 +28,57 @@ impl ContainerBuilder {
     /// [`Error::StartTimeout`]. Either way PID 1 is reaped by then, so nothing of the
     /// half-made container is left.
     pub fn start(&self) -> Result<Container> {
-        let config = self.validate()?;
+        let deadline = Instant::now() + self.deadline();
+        let (config, plan) = self.prepare_within(self.deadline())?;
         require_privileges()?;
-        let facts = HostFacts::probe(&config)?;
-        let plan = Plan::new(&config, &facts);
-        launch(config, plan)
+        launch(config, plan, deadline)
+    }
+
+    /// The checks on the host and the plan, bounded by `timeout`: looking at a root or a bind
+    /// source on an unresponsive filesystem (a hard NFS mount, a hung FUSE daemon) blocks in
+    /// the kernel, so it runs on a thread of its own that the caller stops waiting for. Such
+    /// a thread stays blocked until the kernel call returns, holding nothing but its copy of
+    /// the configuration.
+    fn prepare_within(&self, timeout: Duration) -> Result<(Config, Plan)> {
+        let builder = self.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let checker = std::thread::Builder::new()
+            .name("furnace-prepare".into())
+            .spawn(move || {
+                let prepared = builder.validate().and_then(|config| {
+                    let facts = HostFacts::probe(&config)?;
+                    let plan = Plan::new(&config, &facts);
+                    Ok((config, plan))
+                });
+                let _ = tx.send(prepared);
+            })
+            .map_err(|e| Error::Sys {
+                context: "start a thread to check the inputs",
+                error: furnace_sys::Error::new(
+                    "clone",
+                    "thread",
+                    Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
+                ),
+            })?;
+        match rx.recv_timeout(timeout) {
+            Ok(prepared) => prepared,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::StartTimeout {
+                timeout,
+                step: 0,
+                operation: "check the root and the bind sources on the host".into(),
+            }),
+            // The thread ended without an answer: it panicked. Carry the panic to the caller,
+            // as if the checks had run on its own thread.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match checker.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                // Not reached: the thread sends before it ends.
+                Ok(()) => Err(Error::StartTimeout {
+                    timeout,
+                    step: 0,
+                    operation: "check the root and the bind sources on the host".into(),
+                }),
+            },
+        }
     }
 
     /// The plan [`start`](ContainerBuilder::start) would carry out, for tests.
@@ -55,49 +101,31 @@ fn require_privileges() -> Result<()> {
     }
 }
 
-/// An fd numbered 3 or above: a caller that closed stdin, stdout or stderr would otherwise
-/// get our internal fds on 0–2, where PID 1's (and std's) stdio set-up overwrites them.
-fn above_stdio(fd: OwnedFd) -> std::result::Result<OwnedFd, Errno> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    fd::dup_above_stdio(fd.as_fd())
+fn sys_err(context: &'static str) -> impl FnOnce(furnace_sys::Error) -> Error {
+    move |error| Error::Sys { context, error }
 }
 
-fn sys_err(context: &'static str, call: &'static str) -> impl FnOnce(Errno) -> Error {
-    move |errno| Error::Sys {
-        context,
-        error: furnace_sys::Error::new(call, "", errno),
-    }
-}
-
-/// A pipe whose two ends are numbered 3 or above.
-pub(crate) fn pipe_above_stdio(context: &'static str) -> Result<(OwnedFd, OwnedFd)> {
-    use rustix::pipe::{pipe_with, PipeFlags};
-    let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(sys_err(context, "pipe2"))?;
-    Ok((
-        above_stdio(r).map_err(sys_err(context, "fcntl(F_DUPFD_CLOEXEC)"))?,
-        above_stdio(w).map_err(sys_err(context, "fcntl(F_DUPFD_CLOEXEC)"))?,
-    ))
-}
-
-fn launch(config: Config, plan: Plan) -> Result<Container> {
+/// Every fd handed to PID 1, or kept by the container, is numbered 3 or above
+/// ([`above_stdio`]): a caller that closed stdin, stdout or stderr would otherwise get them on
+/// 0–2, where PID 1's (and every command's) stdio set-up overwrites them.
+fn launch(config: Config, plan: Plan, deadline: Instant) -> Result<Container> {
     let owner = Pidfd::open(std::process::id())
-        .map_err(Error::sys("open a pidfd of this process"))?
-        .into();
-    let owner = above_stdio(owner).map_err(sys_err("open a pidfd of this process", "dup"))?;
-    let devnull = fd::open(c"/dev/null", OFlags::RDWR, Mode::empty())
+        .map(OwnedFd::from)
         .and_then(above_stdio)
-        .map_err(|e| Error::Sys {
-            context: "open /dev/null",
-            error: furnace_sys::Error::new("open", "/dev/null", e),
-        })?;
-    let (ready_r, ready_w) = pipe_above_stdio("create the ready pipe")?;
-    let (progress_r, progress_w) = pipe_above_stdio("create the progress pipe")?;
+        .map_err(sys_err("open a pidfd of this process"))?;
+    let devnull = fd::open(c"/dev/null", OFlags::RDWR, Mode::empty())
+        .map_err(|e| furnace_sys::Error::new("open", "/dev/null", e))
+        .and_then(above_stdio)
+        .map_err(sys_err("open /dev/null"))?;
+    let (ready_r, ready_w) = pipe_above_stdio().map_err(sys_err("create the ready pipe"))?;
+    let (progress_r, progress_w) =
+        pipe_above_stdio().map_err(sys_err("create the progress pipe"))?;
     // PID 1 records each step it starts here; it must never block on it.
     for end in [&progress_w, &progress_r] {
-        rustix::fs::fcntl_setfl(end, OFlags::NONBLOCK)
-            .map_err(sys_err("create the progress pipe", "fcntl(F_SETFL)"))?;
+        rustix::fs::fcntl_setfl(end, OFlags::NONBLOCK).map_err(|e| Error::Sys {
+            context: "create the progress pipe",
+            error: furnace_sys::Error::new("fcntl", "F_SETFL O_NONBLOCK", e),
+        })?;
     }
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
@@ -130,7 +158,23 @@ fn launch(config: Config, plan: Plan) -> Result<Container> {
     drop((ready_w, progress_w, owner, devnull));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
-    let failure = match read_report(&ready_r, config.start_timeout) {
+    // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
+    let init = match init.as_raw_fd() {
+        3.. => init,
+        _ => match furnace_sys::fd::dup_above_stdio(&init) {
+            Ok(fd) => Pidfd::from_owned(fd, pid),
+            Err(error) => {
+                let _ = init.send_signal(Signal::KILL);
+                let _ = init.wait();
+                return Err(Error::Sys {
+                    context: "keep a pidfd of the container's init",
+                    error,
+                });
+            }
+        },
+    };
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let failure = match read_report(&ready_r, timeout) {
         Report::Ready => {
             Failpoint::hit(failpoint, "ready-received");
             return Ok(Container {
@@ -287,9 +331,20 @@ mod tests {
     }
 
     #[test]
-    fn internal_fds_stay_above_stdio() {
-        let fd = rustix::io::dup(rustix::stdio::stdin()).unwrap();
-        let fd = above_stdio(fd).unwrap();
-        assert!(fd.as_raw_fd() > 2);
+    fn a_timeout_while_checking_the_host_is_a_start_timeout() {
+        // A zero deadline expires before the checking thread can answer.
+        let err = Container::builder(std::env::temp_dir())
+            .start_timeout(Duration::ZERO)
+            .start()
+            .unwrap_err();
+        // (Should the thread ever answer first, the zero deadline then expires in PID 1's
+        // set-up: a timeout all the same.)
+        match err {
+            Error::StartTimeout { step: 0, .. } => {
+                assert!(err.to_string().contains("on the host"), "{err}")
+            }
+            Error::StartTimeout { .. } => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

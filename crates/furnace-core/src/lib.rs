@@ -31,6 +31,7 @@ pub mod host;
 mod hostfacts;
 mod init;
 mod launch;
+mod paths;
 mod plan;
 
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};

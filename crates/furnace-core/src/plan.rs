@@ -24,6 +24,7 @@ use furnace_sys::{DisplayPath, Namespaces};
 
 use crate::builder::{Config, ValidBind, MASKED_PATHS, READ_ONLY_PATHS};
 use crate::hostfacts::{HostFacts, LoopDevice};
+use crate::paths::{cstring, prefixes};
 
 /// A bind mount, as PID 1 carries it out: the source is cloned into a detached mount before
 /// the pivot ([`Before::CloneBind`]) and attached inside the new root after the standard
@@ -264,25 +265,6 @@ impl fmt::Display for After {
     }
 }
 
-/// Turns any path into a C string; paths never contain NUL (the OS cannot produce one, and
-/// the builder refuses strings that do).
-pub(crate) fn cstring(path: impl AsRef<OsStr>) -> CString {
-    CString::new(path.as_ref().as_bytes()).expect("paths from the OS contain no NUL byte")
-}
-
-/// The prefixes and names of a destination's components, as C strings.
-pub(crate) fn prefixes(parts: &[OsString]) -> (Vec<CString>, Vec<CString>) {
-    let mut acc = PathBuf::new();
-    let mut prefixes = Vec::with_capacity(parts.len());
-    let mut names = Vec::with_capacity(parts.len());
-    for part in parts {
-        acc.push(part);
-        prefixes.push(cstring(&acc));
-        names.push(cstring(part));
-    }
-    (prefixes, names)
-}
-
 fn bind_op(bind: &ValidBind) -> BindOp {
     let (dest_prefixes, dest_names) = prefixes(&bind.dest_parts);
     BindOp {
@@ -485,13 +467,6 @@ mod tests {
                 mode: 0o660,
             },
         ]
-    }
-
-    #[test]
-    fn destinations_are_split_into_prefixes() {
-        let (prefixes, names) = prefixes(&["etc".into(), "app".into()]);
-        assert_eq!(prefixes, vec![cstring("etc"), cstring("etc/app")]);
-        assert_eq!(names, vec![cstring("etc"), cstring("app")]);
     }
 
     #[test]

@@ -50,3 +50,26 @@ impl StdioFd {
 pub fn dup_above_stdio(fd: impl AsFd) -> Result<OwnedFd> {
     forksafe::dup_above_stdio(fd.as_fd()).map_err(|e| Error::new("fcntl", "F_DUPFD_CLOEXEC 3", e))
 }
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 3)` when `fd` is 0, 1 or 2: `fd` itself when it is numbered 3 or
+/// above already, else a close-on-exec duplicate above stdio (the original is closed).
+///
+/// See `fcntl(2)`.
+pub fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    dup_above_stdio(&fd)
+}
+
+/// `pipe2(fds, O_CLOEXEC)`: a close-on-exec pipe, `(read end, write end)`, both numbered 3 or
+/// above (see [`above_stdio`]).
+///
+/// See `pipe2(2)`.
+pub fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    let (read, write) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::new("pipe2", "O_CLOEXEC", e))?;
+    Ok((above_stdio(read)?, above_stdio(write)?))
+}

@@ -38,6 +38,8 @@ pub struct MountInfo {
 impl MountInfo {
     /// Parses one line. Returns `None` for a line that is not in mountinfo's format.
     ///
+    /// No system call.
+    ///
     /// ```
     /// use furnace_sys::mountinfo::MountInfo;
     /// let line = r"36 35 98:0 /mnt1 /mnt\0402 rw,noatime master:1 - ext3 /dev/root rw,errors=continue";
@@ -80,16 +82,22 @@ impl MountInfo {
     }
 
     /// The peer group this mount shares events with (`shared:N`), if any.
+    ///
+    /// No system call.
     pub fn shared(&self) -> Option<u32> {
         self.tag("shared:")
     }
 
     /// The peer group this mount is a slave of (`master:N`), if any.
+    ///
+    /// No system call.
     pub fn master(&self) -> Option<u32> {
         self.tag("master:")
     }
 
     /// Whether the mount is read-only.
+    ///
+    /// No system call.
     pub fn is_read_only(&self) -> bool {
         self.mount_options.iter().any(|o| o == "ro")
     }
@@ -133,11 +141,16 @@ fn unescape(field: &str) -> OsString {
 }
 
 /// Parses a whole mountinfo text, skipping lines that are not in its format.
+///
+/// No system call.
 pub fn parse(text: &str) -> Vec<MountInfo> {
     text.lines().filter_map(MountInfo::parse_line).collect()
 }
 
-/// Reads and parses `/proc/<pid>/mountinfo`, or `/proc/self/mountinfo` for `None`.
+/// `open("/proc/<pid>/mountinfo")` and `read(2)`: the mount table of a process's mount
+/// namespace, parsed (`/proc/self/mountinfo` for `None`).
+///
+/// See `proc_pid_mountinfo(5)`.
 ///
 /// ```no_run
 /// let mounts = furnace_sys::mountinfo::read(None)?;
@@ -179,10 +192,11 @@ fn escape_non_utf8(line: &[u8]) -> String {
     out
 }
 
-/// Whether `path` is the root of a mount — including a bind mount of a directory of the same
-/// filesystem, which comparing `st_dev` with the parent's would miss.
+/// `statx(AT_FDCWD, path, 0, STATX_BASIC_STATS)`: whether `path` is the root of a mount —
+/// including a bind mount of a directory of the same filesystem, which comparing `st_dev`
+/// with the parent's would miss.
 ///
-/// Uses `statx(2)`'s `STATX_ATTR_MOUNT_ROOT` (Linux ≥ 5.8). Symlinks are followed.
+/// Reads `STATX_ATTR_MOUNT_ROOT` (Linux ≥ 5.8). Symlinks are followed. See `statx(2)`.
 ///
 /// ```
 /// assert!(furnace_sys::mountinfo::is_mount_point("/proc")?);

@@ -17,8 +17,9 @@
 //!                                  `furnace-test-helper: error value: {:?}`, its variant
 //! furnace-test-helper closed-stdio ROOT OUTDIR
 //!                                  close fds 0, 1 and 2, then start a container with OUTDIR
-//!                                  bound on /out and run `sh -c 'echo ok > /out/r'` in it;
-//!                                  exit 0 only if that succeeded (what failed, if anything,
+//!                                  bound on /out and run `sh -c 'echo ok > /out/r'` in it,
+//!                                  then read it back with `output()` (piped stdio);
+//!                                  exit 0 only if both succeeded (what failed, if anything,
 //!                                  is written to OUTDIR/helper-error, there being no stderr)
 //! furnace-test-helper as-nobody ROOT
 //!                                  drop to uid and gid 65534 (no supplementary groups), then
@@ -269,6 +270,12 @@ fn closed_stdio(root: &str, out: Option<&String>) -> ExitCode {
             return ExitCode::from(127);
         }
     };
+    // `output()` pipes stdio: std's set-up of the child's 0–2 must not overwrite any fd the
+    // command needs (PID 1's pidfd among them).
+    let output = container
+        .command("sh")
+        .args(["-c", "cat /out/r; echo err >&2"])
+        .output();
     if let Err(e) = container.stop() {
         report(&format!("cannot stop the container: {e}"));
         return ExitCode::from(4);
@@ -277,7 +284,19 @@ fn closed_stdio(root: &str, out: Option<&String>) -> ExitCode {
         report(&format!("sh -c 'echo ok > /out/r': {status}"));
         return ExitCode::from(1);
     }
-    ExitCode::SUCCESS
+    match output {
+        Ok(o) if o.status.success() && o.stdout == b"ok\n" && o.stderr == b"err\n" => {
+            ExitCode::SUCCESS
+        }
+        Ok(o) => {
+            report(&format!("output(): {o:?}"));
+            ExitCode::from(5)
+        }
+        Err(e) => {
+            report(&format!("output(): {e}"));
+            ExitCode::from(5)
+        }
+    }
 }
 
 /// `as-nobody ROOT`: a caller without root.

@@ -32,6 +32,11 @@ pub struct ProcStat {
 /// `PF_KTHREAD`: the flag of kernel threads in [`ProcStat::flags`].
 pub const PF_KTHREAD: u64 = 0x0020_0000;
 
+/// `PF_EXITING`: the flag of a process that has begun to exit (in [`ProcStat::flags`]). The
+/// init of a pid namespace keeps it while the kernel kills and waits for the rest of its
+/// namespace, before it becomes a zombie.
+pub const PF_EXITING: u64 = 0x0000_0004;
+
 impl ProcStat {
     /// `open("/proc/<pid>/stat")` and [`parse`](ProcStat::parse); `None` when the process is
     /// gone or the file cannot be parsed.
@@ -71,6 +76,13 @@ impl ProcStat {
     /// No system call.
     pub fn is_zombie(&self) -> bool {
         matches!(self.state, 'Z' | 'X')
+    }
+
+    /// Whether the process has begun to exit ([`PF_EXITING`]) or already has (a zombie).
+    ///
+    /// No system call.
+    pub fn is_exiting(&self) -> bool {
+        self.flags & PF_EXITING != 0 || self.is_zombie()
     }
 
     /// Whether this is a kernel thread.
