@@ -173,8 +173,12 @@ impl ContainerBuilder {
     /// source on an unresponsive network filesystem, say — then fails the start with
     /// [`Error::StartTimeout`] naming the step, and PID 1 is killed and reaped.
     ///
-    /// A process blocked in an uninterruptible sleep cannot be killed until the kernel call
-    /// returns; in that case the start returns only once it does.
+    /// The deadline also covers the checks made on the host before PID 1 starts when the
+    /// container has binds: they run on a helper thread, so a bind source on an unresponsive
+    /// filesystem fails the start too (step 0). A root on such a filesystem is checked on the
+    /// calling thread and can block it. A process blocked in an uninterruptible sleep cannot
+    /// be killed until the kernel call returns; in that case the start returns only once it
+    /// does.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -193,6 +197,11 @@ impl ContainerBuilder {
     /// The start deadline, as set (for [`crate::launch`]).
     pub(crate) fn deadline(&self) -> Duration {
         self.start_timeout
+    }
+
+    /// Whether any bind mount was asked for.
+    pub(crate) fn has_binds(&self) -> bool {
+        !self.binds.is_empty()
     }
 
     /// Validates the inputs: everything that can be refused before a fork.
