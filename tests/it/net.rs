@@ -176,6 +176,64 @@ fn resolv_conf_symlinked_out_of_the_root_is_left_alone() {
     }
 }
 
+/// The caller's own binds of `/etc/resolv.conf`, or of a whole `/etc`, are attached over the
+/// host's resolv.conf, not under it; a bind of a host directory on `/etc` gets nothing written
+/// into it; and a root whose `/etc/resolv.conf` links into `/run` (systemd-resolved's stub)
+/// gets the host's file at the link's target, on the container's own `/run`.
+#[test]
+fn resolv_conf_yields_to_the_callers_binds_and_follows_a_link_into_run() {
+    let scratch = Scratch::new();
+    let own = TempDir::new("own-resolv");
+    let own_file = own.path().join("resolv.conf");
+    std::fs::write(&own_file, "nameserver 192.0.2.1\n").expect("write");
+    let c = Container::builder(scratch.root())
+        .bind(&own_file, "/etc/resolv.conf")
+        .start()
+        .expect("start");
+    assert_eq!(sh_ok(&c, "cat /etc/resolv.conf"), "nameserver 192.0.2.1\n");
+    sh_ok(&c, "echo '# added inside' >> /etc/resolv.conf");
+    drop(c);
+    assert!(
+        std::fs::read_to_string(&own_file)
+            .expect("read")
+            .contains("# added inside"),
+        "the caller's writable bind is the one inside"
+    );
+
+    let etc = TempDir::new("own-etc");
+    let c = Container::builder(scratch.root())
+        .bind(etc.path(), "/etc")
+        .start()
+        .expect("start");
+    assert_eq!(sh_ok(&c, "ls -A /etc"), "", "the caller's empty /etc");
+    drop(c);
+    assert_eq!(
+        std::fs::read_dir(etc.path()).expect("read_dir").count(),
+        0,
+        "nothing was created in the caller's directory"
+    );
+
+    let host_resolv = std::fs::read("/etc/resolv.conf").expect(
+        "premise: the host has /etc/resolv.conf (a container with the host's network binds it)",
+    );
+    let link = scratch.host_path("/etc/resolv.conf");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("../run/systemd/resolve/stub-resolv.conf", &link).expect("symlink");
+    let c = start(&scratch.root());
+    let out = run(&c, "cat", &["/etc/resolv.conf"]);
+    assert_eq!(out.stdout.as_bytes(), host_resolv, "the host's resolv.conf");
+    drop(c);
+    assert_eq!(
+        std::fs::read_link(&link).expect("readlink"),
+        Path::new("../run/systemd/resolve/stub-resolv.conf"),
+        "the root's link is left as it was"
+    );
+    assert!(
+        !scratch.host_path("/run/systemd").exists(),
+        "nothing was created in the root's own /run"
+    );
+}
+
 /// How long network namespaces may take to go (they are torn down asynchronously).
 const NET_GRACE: Duration = Duration::from_secs(10);
 

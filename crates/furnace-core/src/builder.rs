@@ -215,7 +215,7 @@ impl ContainerBuilder {
         let binds = self
             .binds
             .iter()
-            .map(|bind| validate_bind(bind, &root_fd))
+            .map(|bind| validate_bind(bind, &root, &root_fd))
             .collect::<Result<Vec<_>>>()?;
         if self.hardened {
             for bind in &binds {
@@ -259,6 +259,9 @@ pub(crate) struct ValidBind {
     pub read_only: bool,
     /// The destination as the caller wrote it, for messages.
     pub shown: PathBuf,
+    /// The destination inside the root with the symlinks of its existing part followed: where
+    /// the bind will really be.
+    pub resolved: PathBuf,
 }
 
 /// The capabilities commands keep in the hardened profile: containerd's default set.
@@ -384,12 +387,12 @@ pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString
 /// and a writable bind under a read-only path would be made read-only: both are refused, so
 /// that no bind silently loses what is written to it.
 fn check_against_hardening(bind: &ValidBind) -> Result<()> {
-    let dest: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
-        .chain(bind.dest_parts.iter().map(|p| p.as_os_str()))
-        .collect();
+    let dest = &bind.resolved;
     let under = |list: &[&str]| list.iter().any(|p| dest.starts_with(p));
-    let problem = if under(&MASKED_PATHS) || is_thermal_throttle(&dest) {
+    let problem = if under(&MASKED_PATHS) || is_thermal_throttle(dest) {
         Some("is hidden by the hardened profile (a masked path)")
+    } else if dest == Path::new("/dev") || dest == Path::new("/dev/null") {
+        Some("would replace the /dev/null the hardened profile masks files with")
     } else if !bind.read_only && under(&READ_ONLY_PATHS) {
         Some("is read-only in the hardened profile: make the bind read-only")
     } else {
@@ -426,7 +429,7 @@ const FRESH_TOPS: [&str; 4] = ["dev", "proc", "run", "sys"];
 
 /// Checks a bind's source on the host and walks its destination inside the root as far as it
 /// exists, with the same in-root rules PID 1 will use, so a bad destination is an error now.
-fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
+fn validate_bind(bind: &BindMount, root: &Path, root_fd: &OwnedFd) -> Result<ValidBind> {
     let source_err = |problem| Error::BindSource {
         path: bind.source.clone(),
         problem,
@@ -439,7 +442,10 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
         std::fs::canonicalize(&bind.source).map_err(|e| source_err(PathProblem::from_io(&e)))?;
     let source_is_dir = source.is_dir();
     let dest_parts = inside_components(&bind.destination).map_err(dest_err)?;
-    let valid = ValidBind {
+    let mut valid = ValidBind {
+        resolved: std::iter::once(std::ffi::OsStr::new("/"))
+            .chain(dest_parts.iter().map(|p| p.as_os_str()))
+            .collect(),
         source,
         source_is_dir,
         dest_parts,
@@ -470,6 +476,12 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
             Mode::empty(),
         ) {
             Ok(found) => {
+                // Where the prefix really is inside the root, symlinks followed: what the
+                // hardened profile's checks must judge.
+                if let Some(inside) = path_inside(root, &found) {
+                    valid.resolved =
+                        inside.join(valid.dest_parts[index + 1..].iter().collect::<PathBuf>());
+                }
                 let kind = furnace_sys::fs::forksafe::file_type(found.as_fd())
                     .map_err(|e| dest_err(PathProblem::Errno(e)))?;
                 let is_dir = kind == furnace_sys::fs::FileType::Directory;
@@ -493,6 +505,15 @@ fn validate_bind(bind: &BindMount, root_fd: &OwnedFd) -> Result<ValidBind> {
         }
     }
     Ok(valid)
+}
+
+/// The path inside the root of an fd opened beneath it (`/proc/self/fd/N` names it on the
+/// host), or `None` when it cannot be told.
+fn path_inside(root: &Path, fd: &OwnedFd) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let host = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    let rest = host.strip_prefix(root).ok()?;
+    Some(Path::new("/").join(rest))
 }
 
 #[cfg(test)]
@@ -578,12 +599,38 @@ mod tests {
         assert!(refused("/sys/firmware/x", true).unwrap().contains("masked"));
         assert!(refused("/sys/devices/system/cpu/cpu0/thermal_throttle", true).is_some());
         assert!(refused("/proc/sys/x", false).unwrap().contains("read-only"));
+        assert!(refused("/dev/null", true).unwrap().contains("/dev/null"));
+        assert!(refused("/dev", true).is_some());
         assert_eq!(refused("/proc/sys/x", true), None);
         assert_eq!(refused("/run/out", false), None);
         // The privileged profile masks nothing.
         let mut builder = Container::builder(&dir);
         builder.bind(&dir, "/proc/acpi");
         assert!(builder.validate().is_ok());
+    }
+
+    #[test]
+    fn hardened_checks_follow_symlinks_in_the_root() {
+        let root = std::env::temp_dir().join(format!("furnace-unit-{}-links", std::process::id()));
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::os::unix::fs::symlink("proc", root.join("p")).unwrap();
+        let source = std::env::temp_dir();
+        let outcome = |dest: &str| {
+            let mut builder = Container::builder(&root);
+            builder.hardened(true).bind_ro(&source, dest);
+            builder.validate().err().map(|e| e.to_string())
+        };
+        let through_link = outcome("/p/acpi");
+        let plain = outcome("/data/acpi");
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(
+            through_link
+                .as_deref()
+                .is_some_and(|e| e.contains("masked")),
+            "{through_link:?}"
+        );
+        assert_eq!(plain, None);
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub enum Error {
     /// [`ContainerBuilder::start_timeout`]: crate::ContainerBuilder::start_timeout
     #[error(
         "container set-up did not finish within {}: step {step} ({operation}) was still \
-         running; the half-made container was killed",
+         running; nothing of the container is left",
         DisplayDuration(*timeout)
     )]
     StartTimeout {
@@ -319,8 +319,10 @@ impl fmt::Display for DisplayDuration {
         let d = self.0;
         if d.subsec_nanos() == 0 {
             write!(f, "{} s", d.as_secs())
-        } else {
+        } else if d >= Duration::from_millis(1) {
             write!(f, "{:.3} s", d.as_secs_f64())
+        } else {
+            write!(f, "{d:?}")
         }
     }
 }
@@ -467,7 +469,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "container set-up did not finish within 1.500 s: step 4 (open bind source \
-             /mnt/nfs) was still running; the half-made container was killed"
+             /mnt/nfs) was still running; nothing of the container is left"
         );
     }
 }

@@ -34,6 +34,10 @@ pub(crate) struct HostFacts {
     /// The host's `/etc/resolv.conf`, canonical, when the container shares the host's network
     /// and its root has an `/etc`.
     pub resolv_conf: Option<PathBuf>,
+    /// Where inside the container that file is bound: `/etc/resolv.conf`, or — when the root's
+    /// `/etc/resolv.conf` is a symlink into `/run` (systemd-resolved's stub) — the link's
+    /// target, which lives on the container's own fresh `/run` and is created there.
+    pub resolv_conf_dest: PathBuf,
     /// This process's argument and environment areas.
     pub process_strings: Option<furnace_sys::process::ProcessStrings>,
 }
@@ -60,6 +64,7 @@ impl HostFacts {
             } else {
                 Vec::new()
             },
+            resolv_conf_dest: resolv_conf_destination(&config.root),
             resolv_conf,
             process_strings: process_strings(),
         })
@@ -81,6 +86,37 @@ fn process_strings() -> Option<furnace_sys::process::ProcessStrings> {
             *cache = Some((pid, strings));
             strings
         }
+    }
+}
+
+/// Where the host's resolv.conf goes: the target of the root's `/etc/resolv.conf` when that is
+/// a symlink into `/run` (resolved lexically, as the container will see it: `/run` is the
+/// container's own tmpfs, so the target is made there and nothing is written into the root),
+/// else `/etc/resolv.conf` itself.
+fn resolv_conf_destination(root: &std::path::Path) -> PathBuf {
+    use std::path::{Component, Path};
+    let default = PathBuf::from("/etc/resolv.conf");
+    let Ok(target) = std::fs::read_link(root.join("etc/resolv.conf")) else {
+        return default;
+    };
+    let mut resolved = PathBuf::from("/etc");
+    if target.is_absolute() {
+        resolved = PathBuf::from("/");
+    }
+    for component in target.components() {
+        match component {
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(part) => resolved.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    let is_file_under_run = resolved.starts_with("/run") && resolved != Path::new("/run");
+    if is_file_under_run {
+        resolved
+    } else {
+        default
     }
 }
 
@@ -142,6 +178,28 @@ fn loop_devices() -> Vec<LoopDevice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolv_conf_follows_a_link_into_run() {
+        let root = std::env::temp_dir().join(format!("furnace-unit-{}-resolv", std::process::id()));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        let at = |target: &str| {
+            let link = root.join("etc/resolv.conf");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            resolv_conf_destination(&root)
+        };
+        let relative = at("../run/systemd/resolve/stub-resolv.conf");
+        let absolute = at("/run/resolvconf/resolv.conf");
+        let elsewhere = at("/usr/share/resolv.conf");
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            relative,
+            PathBuf::from("/run/systemd/resolve/stub-resolv.conf")
+        );
+        assert_eq!(absolute, PathBuf::from("/run/resolvconf/resolv.conf"));
+        assert_eq!(elsewhere, PathBuf::from("/etc/resolv.conf"));
+    }
 
     #[test]
     fn loop_devices_carry_their_kind() {

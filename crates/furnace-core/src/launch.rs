@@ -28,7 +28,8 @@ impl ContainerBuilder {
     /// [`Error::StartTimeout`]. Either way PID 1 is reaped by then, so nothing of the
     /// half-made container is left.
     pub fn start(&self) -> Result<Container> {
-        let deadline = Instant::now() + self.deadline();
+        // `None`: a deadline too far away to represent, that is none.
+        let deadline = Instant::now().checked_add(self.deadline());
         let (config, plan) = if self.has_binds() {
             self.prepare_within(self.deadline())?
         } else {
@@ -122,7 +123,7 @@ fn sys_err(context: &'static str) -> impl FnOnce(furnace_sys::Error) -> Error {
 /// Every fd handed to PID 1, or kept by the container, is numbered 3 or above
 /// ([`above_stdio`]): a caller that closed stdin, stdout or stderr would otherwise get them on
 /// 0–2, where PID 1's (and every command's) stdio set-up overwrites them.
-fn launch(config: Config, plan: Plan, deadline: Instant) -> Result<Container> {
+fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Container> {
     let owner = Pidfd::open(std::process::id())
         .map(OwnedFd::from)
         .and_then(above_stdio)
@@ -187,8 +188,7 @@ fn launch(config: Config, plan: Plan, deadline: Instant) -> Result<Container> {
             }
         },
     };
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    let failure = match read_report(&ready_r, timeout) {
+    let failure = match read_report(&ready_r, deadline) {
         Report::Ready => {
             Failpoint::hit(failpoint, "ready-received");
             return Ok(Container {
@@ -233,14 +233,13 @@ enum Report {
     TimedOut,
 }
 
-/// Reads PID 1's report, waiting at most `timeout` for it.
-fn read_report(pipe: &OwnedFd, timeout: Duration) -> Report {
-    let deadline = Instant::now() + timeout;
+/// Reads PID 1's report, waiting until `deadline` at most (`None`: for ever).
+fn read_report(pipe: &OwnedFd, deadline: Option<Instant>) -> Report {
     let mut buf = [0u8; init::REPORT_LEN];
     let mut filled = 0;
     while filled < buf.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match fd::poll_readable(pipe.as_fd(), Some(left)) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match fd::poll_readable(pipe.as_fd(), left) {
             Ok(true) => {}
             Ok(false) => return Report::TimedOut,
             Err(Errno::INTR) => continue,
@@ -342,6 +341,16 @@ mod tests {
         assert!(!shown
             .iter()
             .any(|s| s.starts_with("mask ") || s.contains("capabilities")));
+    }
+
+    #[test]
+    fn a_deadline_too_far_to_represent_is_no_deadline() {
+        // Nothing to start here (the root does not exist): what matters is no overflow panic.
+        let err = Container::builder("/nonexistent/furnace-root")
+            .start_timeout(Duration::MAX)
+            .start()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidRoot { .. }), "{err:?}");
     }
 
     #[test]

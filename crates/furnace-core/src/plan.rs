@@ -153,10 +153,14 @@ impl Plan {
         if !facts.root_is_mount_point {
             before.push(Before::SelfBindRoot);
         }
-        let mut binds: Vec<BindOp> = config.binds.iter().map(bind_op).collect();
-        if let Some(resolv) = &facts.resolv_conf {
-            binds.push(resolv_conf_bind(resolv));
-        }
+        // The host's resolv.conf comes first, so that the caller's own binds (of
+        // `/etc/resolv.conf`, or of a whole `/etc`) are attached over it, not under it.
+        let mut binds: Vec<BindOp> = facts
+            .resolv_conf
+            .iter()
+            .map(|r| resolv_conf_bind(r, &facts.resolv_conf_dest))
+            .collect();
+        binds.extend(config.binds.iter().map(bind_op));
         before.extend((0..binds.len()).map(Before::CloneBind));
 
         let mut after = standard_mounts(&facts.loop_devices);
@@ -280,8 +284,14 @@ fn bind_op(bind: &ValidBind) -> BindOp {
 
 /// With the host's network, the host's `/etc/resolv.conf` is bound read-only over the
 /// container's (a missing file in an existing `/etc` is created; no `/etc`, no bind).
-fn resolv_conf_bind(host: &Path) -> BindOp {
-    let parts = [OsString::from("etc"), OsString::from("resolv.conf")];
+fn resolv_conf_bind(host: &Path, dest: &Path) -> BindOp {
+    let parts: Vec<OsString> = dest
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_owned()),
+            _ => None,
+        })
+        .collect();
     let (dest_prefixes, dest_names) = prefixes(&parts);
     BindOp {
         source: cstring(host),
@@ -290,7 +300,7 @@ fn resolv_conf_bind(host: &Path) -> BindOp {
         dest_names,
         read_only: true,
         optional: true,
-        shown: PathBuf::from("/etc/resolv.conf"),
+        shown: dest.to_path_buf(),
     }
 }
 
@@ -467,6 +477,26 @@ mod tests {
                 mode: 0o660,
             },
         ]
+    }
+
+    #[test]
+    fn the_callers_binds_come_after_the_hosts_resolv_conf() {
+        let dir = std::env::temp_dir();
+        let mut builder = crate::Container::builder(&dir);
+        builder.bind(&dir, "/etc");
+        let config = builder.validate().unwrap();
+        let facts = HostFacts {
+            resolv_conf: Some(PathBuf::from("/etc/resolv.conf")),
+            resolv_conf_dest: PathBuf::from("/etc/resolv.conf"),
+            ..HostFacts::default()
+        };
+        let plan = Plan::new(&config, &facts);
+        let shown: Vec<String> = plan
+            .binds
+            .iter()
+            .map(|b| b.shown.display().to_string())
+            .collect();
+        assert_eq!(shown, ["/etc/resolv.conf", "/etc"]);
     }
 
     #[test]
