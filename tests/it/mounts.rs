@@ -98,7 +98,15 @@ fn mount_made_on_the_host_after_start_is_visible_inside() {
     .expect("mount a tmpfs on the host");
     std::fs::write(target.join("late"), "mounted later\n").expect("write");
     let seen = sh_ok(&c, "cat /mnt/late");
-    mount::umount2(&target, UnmountFlags::empty()).expect("unmount on the host");
+    // Another test's look into this container (through `/proc/PID/root`) can hold the copy
+    // busy for a moment: retry until the deadline rather than fail on one EBUSY.
+    wait_until(DEADLINE, "unmount on the host", || {
+        match mount::umount2(&target, UnmountFlags::empty()) {
+            Ok(()) => true,
+            Err(e) if e.errno() == furnace_sys::Errno::BUSY => false,
+            Err(e) => panic!("unmount on the host: {e}"),
+        }
+    });
     assert_eq!(seen, "mounted later\n");
     wait_until(DEADLINE, "the unmount reaches the container", || {
         sh_ok(&c, "ls -A /mnt").is_empty()

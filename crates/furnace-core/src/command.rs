@@ -201,8 +201,16 @@ impl Command<'_> {
     /// [`crate::Error::Spawn`] naming the step that failed ([`SpawnStep`]), or
     /// [`crate::Error::NotRunning`] when PID 1 has died.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        // No liveness check first: forking into the pid namespace of a dead init fails
-        // (ENOMEM), and `spawn_error` then reports that the container is not running.
+        // A PID 1 that has begun to exit (killed from outside) may still accept a fork into
+        // its namespace for a moment, and the child would then be killed with it: refuse
+        // first. (Forking into the namespace of an init that has exited fails with ENOMEM,
+        // which `spawn_error` also reports as not running.)
+        if !self.container.is_running() {
+            return Err(crate::Error::NotRunning {
+                pid: self.container.init_pid(),
+            }
+            .into());
+        }
         let init = &self.container.init;
         if !self.hooked {
             let entry = EntryPtr(&*self.entry);
