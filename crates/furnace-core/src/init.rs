@@ -235,10 +235,7 @@ fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errn
 fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(), Errno> {
     match op {
         After::Mount(m) => mount(m, plan.failpoint.as_ref()),
-        After::Mkdir { path, mode } => match fs::mkdir(path, Mode::from_raw_mode(*mode)) {
-            Ok(()) | Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(e),
-        },
+        After::Mkdir { path, mode } => exist_ok(fs::mkdir(path, Mode::from_raw_mode(*mode))),
         After::Mknod {
             path,
             kind,
@@ -279,17 +276,32 @@ fn ensure_dir(
     index: usize,
     parent: &OwnedFd,
 ) -> Result<OwnedFd, Errno> {
-    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
-    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
+    let (path, name) = component(bind, index)?;
     match open_beneath(root, path, OFlags::DIRECTORY) {
         Err(Errno::NOENT) => {
-            match fs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(e),
-            }
+            exist_ok(fs::mkdirat(
+                parent.as_fd(),
+                name,
+                Mode::from_raw_mode(0o755),
+            ))?;
             open_beneath(root, path, OFlags::DIRECTORY)
         }
         other => other,
+    }
+}
+
+/// Prefix `index` of a bind's destination (relative to the root) and its last component.
+fn component(bind: &BindOp, index: usize) -> Result<(&CStr, &CStr), Errno> {
+    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
+    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
+    Ok((path, name))
+}
+
+/// A `mkdir` whose directory may already exist.
+fn exist_ok(made: Result<(), Errno>) -> Result<(), Errno> {
+    match made {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -302,8 +314,7 @@ fn ensure_file(
     index: usize,
     parent: &OwnedFd,
 ) -> Result<OwnedFd, Errno> {
-    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
-    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
+    let (path, name) = component(bind, index)?;
     let create = || -> Result<OwnedFd, Errno> {
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
         drop(fd::openat(
@@ -380,10 +391,7 @@ fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
     let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
     let target = match fd::open(&m.target, dir_flags, Mode::empty()) {
         Err(Errno::NOENT) => {
-            match fs::mkdir(&m.target, Mode::from_raw_mode(m.dir_mode)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(e),
-            }
+            exist_ok(fs::mkdir(&m.target, Mode::from_raw_mode(m.dir_mode)))?;
             fd::open(&m.target, dir_flags, Mode::empty())?
         }
         other => other?,
