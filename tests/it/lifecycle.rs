@@ -586,8 +586,8 @@ fn stop_after_pid1_was_killed_reports_it_while_a_command_is_unreaped() {
 }
 
 /// Regression (issue 10): a caller without root (`furnace-test-helper as-nobody`: uid and gid
-/// 65534, no groups) gets `Error::NeedsRoot`, whose message says that furnace needs root;
-/// before, a bare `clone3 …: EPERM`.
+/// 65534, no groups) that did not enter a user namespace gets `Error::NeedsRoot`, whose
+/// message names the fix (issue 11: `rootless::enter`); before, a bare `clone3 …: EPERM`.
 #[test]
 fn a_caller_without_root_is_told_that_furnace_needs_root() {
     let scratch = Scratch::new();
@@ -616,8 +616,9 @@ fn a_caller_without_root_is_told_that_furnace_needs_root() {
         "the start without root is refused as NeedsRoot: {status}\nstdout: {stdout}\nstderr: {stderr}"
     );
     assert!(
-        stdout.contains("needs root"),
-        "the message says furnace needs root: {stdout}"
+        stdout.contains("CAP_SYS_ADMIN")
+            && stdout.contains("furnace_core::rootless::enter(IdMapping::Auto)"),
+        "the message names what is missing and the fix: {stdout}"
     );
 }
 

@@ -24,6 +24,8 @@
 //! | [`failure`] | failures at every stage (failpoints, injected system call errors) |
 //! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
 //! | [`load`] | many containers, zombie floods, a fenced fork bomb |
+//! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
+//! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;
@@ -39,6 +41,8 @@ mod lifecycle;
 mod load;
 mod mounts;
 mod net;
+mod rootless;
+mod rootless_roots;
 
 /// The helper binary (a caller process of its own: `tests/src/bin/furnace-test-helper.rs`).
 const HELPER: &str = env!("CARGO_BIN_EXE_furnace-test-helper");

@@ -505,13 +505,15 @@ fn standard_mounts_attach_to_the_verified_target() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start furnace-test-helper run-with");
-    // PID 1 (a child of the helper) holds an fd on `/sys` once it has opened and checked it: it
-    // is then in the failpoint's one-second delay.
+    // PID 1 (a child of the helper) holds an fd on the root's `sys` once it has opened and
+    // checked it (beneath the root, before the pivot: issue 11): it is then in the
+    // failpoint's one-second delay.
     let owner = helper.id();
+    let root_sys = scratch.root().join("sys");
     let holds_sys = |pid: u32| {
         std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
             fds.flatten()
-                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == Path::new("/sys")))
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == root_sys))
         })
     };
     wait_until(DEADLINE, "PID 1 has opened and checked /sys", || {

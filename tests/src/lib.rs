@@ -18,6 +18,9 @@
 //! - [`ipc`]: a SysV segment and a POSIX queue made on the host, and look-ups of both.
 //! - [`hostside`]: an outside directory that must stay untouched, host mount guards, symlinks
 //!   planted in a root, the harness pids cgroup that fences fork bombs.
+//! - [`user`]: [`TestUser`], a throw-away unprivileged user (with or without subordinate id
+//!   ranges) removed on drop, and [`BusyboxRoot`], a minimal root it owns, for the rootless
+//!   tests.
 //!
 //! Tests run four at a time in threads of one process. Every test works on its own
 //! [`Scratch`]; a test that checks the whole machine for leaks takes the scratch gate
@@ -36,6 +39,7 @@ pub mod probe;
 pub mod proc;
 pub mod run;
 pub mod scratch;
+pub mod user;
 pub mod wait;
 
 pub use helper::Helper;
@@ -49,6 +53,7 @@ pub use proc::{
 pub use run::{profile, ps_lines, run, sh, sh_ok, start, start_hardened, start_isolated};
 pub use run::{start_profile, Ran};
 pub use scratch::{unique_name, PlainRoot, Scratch, TempDir};
+pub use user::{BusyboxRoot, TestUser};
 pub use wait::{settle, wait_child, wait_until, within};
 
 /// The generous deadline for anything that should take well under a second.

@@ -3,10 +3,13 @@
 //! Installs what the peers need (bubblewrap with apt-get; the original Python furnace 0.0.10
 //! from PyPI into a venv under `target/`), builds `furnace-bench` and the CLI in release mode,
 //! mounts the image with a throw-away overlay on top (the Python original writes into its
-//! root), and runs `furnace-bench`. The full run writes `docs/BENCHMARKS.md` and
-//! `docs/benchmarks.svg`; `--quick` (what CI runs) writes them under `target/bench/` instead and
-//! only checks that every tool ran and produced a number.
+//! root), and runs `furnace-bench` — which also measures the rootless rows as a throw-away
+//! unprivileged user it creates and removes (`furnace-bench --remove-stale-users` runs after
+//! it in any case, for a bench killed before it could). The full run writes
+//! `docs/BENCHMARKS.md` and `docs/benchmarks.svg`; `--quick` (what CI runs) writes them under
+//! `target/bench/` instead and only checks that every tool ran and produced a number.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,6 +31,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let image = image::ensure(false)?;
     util::ensure_tool("bwrap", "bubblewrap")?;
     util::ensure_tool("unshare", "util-linux")?;
+    util::ensure_tool("useradd", "passwd")?;
     let python = python_venv()?;
     eprintln!("bench: building furnace-bench and the CLI (release)");
     util::run(util::cargo().args([
@@ -76,8 +80,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 cmd.arg("--quick");
             }
             let status = util::run(&mut cmd);
+            let users = remove_stale_users(&release.join("furnace-bench"));
             let cleanup = overlay.cleanup();
-            status.and(cleanup)
+            status.and(users).and(cleanup)
         });
         let cleanup = mount.cleanup();
         outcome.and(cleanup)
@@ -128,7 +133,16 @@ fn python_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// A writable overlay over the read-only image: upper and work in a temp dir.
+/// Removes the throw-away users of a furnace-bench that could not (killed, interrupted): the
+/// sweep is furnace-bench's own, shielded from Ctrl-C so it cannot die half-way.
+fn remove_stale_users(bench: &Path) -> Result<()> {
+    util::run(util::shield_from_signals(
+        Command::new(bench).arg("--remove-stale-users"),
+    ))
+}
+
+/// A writable overlay over the read-only image: upper and work in a temp dir, which is made
+/// 0755 so that the rootless rows' unprivileged user can reach the root.
 struct Overlay {
     dir: PathBuf,
     merged: PathBuf,
@@ -143,6 +157,8 @@ impl Overlay {
             dir,
             mounted: false,
         };
+        std::fs::set_permissions(&overlay.dir, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("chmod 0755 {}", overlay.dir.display()))?;
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir(overlay.dir.join(sub)).with_context(|| format!("mkdir {sub}"))?;
         }

@@ -2,7 +2,7 @@
 //! (package `furnace-tests`) over the read-only loop-mounted image, with a leak audit afterwards.
 
 use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -15,6 +15,10 @@ use crate::util::{self, Result};
 
 /// The environment variable that tells the tests where the image is mounted (read-only).
 pub const IMAGE_ENV: &str = "FURNACE_TEST_IMAGE";
+
+/// The environment variable that gives the tests the absolute path of the `furnace` binary
+/// (the rootless tests run it as an unprivileged user).
+pub const CLI_ENV: &str = "FURNACE_CLI";
 
 /// How long after the first test binary starts the foreign noise appears.
 const NOISE_DELAY: Duration = Duration::from_secs(3);
@@ -44,14 +48,37 @@ fn parse_args(args: &[String]) -> (bool, &[String]) {
     }
     (noise, rest)
 }
-/// Foreign noise (when asked for), baseline, mount, `cargo test -p furnace-tests`, unmount +
-/// detach, leak audit. The caller holds the machine lock, has checked the host's packages and
-/// has built the image.
+
+/// `cargo build -p furnace-cli` in the profile `cargo test` uses (dev), for the tests that run
+/// the CLI; returns the binary's absolute path.
+fn build_cli() -> Result<PathBuf> {
+    util::run(util::cargo().args(["build", "-p", "furnace-cli", "--bin", "furnace"]))?;
+    let cli = util::target_dir().join("debug").join("furnace");
+    if cli.is_file() {
+        Ok(cli)
+    } else {
+        Err(format!(
+            "`cargo build -p furnace-cli` did not leave the binary at {}",
+            cli.display()
+        ))
+    }
+}
+
+/// The CLI build, foreign noise (when asked for), baseline, mount, `cargo test -p
+/// furnace-tests` (with `FURNACE_CLI`), unmount + detach, leak audit. The caller holds the
+/// machine lock, has checked the host's packages and has built the image.
 pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteReport {
     let mut report = SuiteReport {
         name: "itest",
         summary: Summary::default(),
         failures: Vec::new(),
+    };
+    let cli = match build_cli() {
+        Ok(cli) => cli,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
     };
     // Started before the baseline: the helper itself is old, what it makes later is new.
     let noise = if with_noise {
@@ -96,7 +123,9 @@ pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteRepor
         if io::stdout().is_terminal() && !extra.iter().any(|a| a.starts_with("--color")) {
             cmd.arg("--color=always");
         }
-        cmd.args(extra).env(IMAGE_ENV, mount.path());
+        cmd.args(extra)
+            .env(IMAGE_ENV, mount.path())
+            .env(CLI_ENV, &cli);
         // The noise appears a few seconds after the first test binary starts.
         let trigger = noise.as_ref().map(ForeignNoise::trigger);
         let mut armed = false;

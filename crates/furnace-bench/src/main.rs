@@ -8,10 +8,15 @@
 //! ```text
 //! furnace-bench --root DIR --cli PATH [--cli-static PATH] [--python PATH] [--quick]
 //!               [--markdown FILE] [--svg FILE] [--machine TEXT]
+//! furnace-bench --remove-stale-users
 //! ```
+//!
+//! As root, it also measures the rootless rows as a throw-away unprivileged user (see
+//! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
 
 mod peers;
 mod report;
+mod rootless;
 mod stats;
 
 use std::path::PathBuf;
@@ -119,6 +124,7 @@ pub(crate) struct Results {
     pub memory_kib: Vec<(String, u64)>,
     pub scale: Option<Scale>,
     pub throughput: Vec<(String, f64)>,
+    pub rootless: Option<rootless::Rootless>,
 }
 
 /// 50 containers alive at once.
@@ -132,6 +138,11 @@ pub(crate) struct Scale {
 }
 
 fn main() -> ExitCode {
+    // First: the user's-side modes enter a user namespace, which needs a single-threaded
+    // process.
+    if let Some(code) = rootless::other_modes() {
+        return code;
+    }
     let opts = match parse_args() {
         Ok(opts) => opts,
         Err(msg) => {
@@ -195,6 +206,12 @@ fn run(opts: &Options) -> Result<Results, String> {
     eprintln!("[bench] scale: {:?}", results.scale);
     results.throughput = throughput(&opts.root, &peers, plan)?;
     eprintln!("[bench] throughput: {:?}", results.throughput);
+    let rootless = rootless::measure(opts, plan)?;
+    if let rootless::Rootless::Measured { lifecycle, enter } = &rootless {
+        report_progress("rootless lifecycle", lifecycle);
+        report_progress("entering a user namespace", enter);
+    }
+    results.rootless = Some(rootless);
     Ok(results)
 }
 

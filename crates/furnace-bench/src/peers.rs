@@ -1,5 +1,6 @@
 //! The tools furnace is compared with, each run as a command on the same root.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -132,33 +133,7 @@ impl Peer {
             }
             Tool::Bwrap => {
                 let mut c = Command::new(&self.program);
-                c.args([
-                    "--unshare-pid",
-                    "--unshare-ipc",
-                    "--unshare-uts",
-                    "--unshare-cgroup-try",
-                ]);
-                if isolated {
-                    c.arg("--unshare-net");
-                }
-                c.arg("--bind").arg(root).arg("/");
-                c.args([
-                    "--proc",
-                    "/proc",
-                    "--dev",
-                    "/dev",
-                    "--ro-bind",
-                    "/sys",
-                    "/sys",
-                ]);
-                c.args([
-                    "--tmpfs",
-                    "/run",
-                    "--hostname",
-                    "localhost",
-                    "--die-with-parent",
-                    "/bin/true",
-                ]);
+                c.args(bwrap_args(root, isolated));
                 c
             }
             Tool::Unshare => {
@@ -298,7 +273,43 @@ impl Drop for Peer {
     }
 }
 
-fn nanos(text: &str) -> Result<Duration, String> {
+/// bubblewrap's arguments for a lifecycle with the namespaces and file systems furnace gives a
+/// container: the root-mode row uses them as they are, the rootless row adds `--unshare-user`.
+pub(crate) fn bwrap_args(root: &Path, isolated: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+    ]
+    .map(OsString::from)
+    .into();
+    if isolated {
+        args.push("--unshare-net".into());
+    }
+    args.extend(["--bind".into(), root.into(), "/".into()]);
+    args.extend(
+        [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--ro-bind",
+            "/sys",
+            "/sys",
+            "--tmpfs",
+            "/run",
+            "--hostname",
+            "localhost",
+            "--die-with-parent",
+            "/bin/true",
+        ]
+        .map(OsString::from),
+    );
+    args
+}
+
+pub(crate) fn nanos(text: &str) -> Result<Duration, String> {
     text.trim()
         .parse()
         .map(Duration::from_nanos)

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::rootless::{self, Rootless};
 use crate::stats::Samples;
 use crate::Results;
 
@@ -14,11 +15,16 @@ fn ms(us: f64) -> String {
 }
 
 fn table(out: &mut String, title: &str, rows: &[(String, Samples)], reference: &str) {
+    let _ = writeln!(out, "### {title}\n");
+    table_rows(out, rows, reference);
+}
+
+/// A table without its heading: medians, spreads, runs and the ratio to `reference`.
+fn table_rows(out: &mut String, rows: &[(String, Samples)], reference: &str) {
     let base = rows
         .iter()
         .find(|(name, _)| name == reference)
         .map(|(_, s)| s.median());
-    let _ = writeln!(out, "### {title}\n");
     let _ = writeln!(out, "| tool | median | p10 – p90 | runs | × {reference} |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for (name, samples) in rows {
@@ -71,6 +77,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         &results.spawn,
         "host, from Rust",
     );
+    rootless_tables(&mut out, results.rootless.as_ref());
     let _ = writeln!(
         out,
         "### PID 1's private memory (`Private_*` of `smaps_rollup`), idle\n"
@@ -110,6 +117,57 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
     }
     out.push('\n');
     out
+}
+
+/// The rootless rows and the cost of entering a user namespace, or why they are missing.
+fn rootless_tables(out: &mut String, rootless: Option<&Rootless>) {
+    match rootless {
+        None => {}
+        Some(Rootless::Refused(reason)) => {
+            let _ = writeln!(
+                out,
+                "### Rootless\n\n**NOT MEASURED: the kernel refuses unprivileged user namespaces \
+                 to an unprivileged user.** {reason}\n"
+            );
+        }
+        Some(measured @ Rootless::Measured { lifecycle, enter }) => {
+            let _ = writeln!(
+                out,
+                "### Rootless: start, run `/bin/true`, tear down — as an unprivileged user, host \
+                 network\n\n\
+                 Every tool here runs as a throw-away unprivileged user with no subordinate ids, \
+                 so each maps a single id in a user namespace of its own: the CLIs enter one \
+                 first thing (no re-execution); the library row is this bench in one, timed \
+                 in-process; bubblewrap gets `--unshare-user` and \
+                 the root-mode row's arguments. The row with subordinate ids (when `newuidmap` \
+                 is installed) runs as a second user that has ranges in `/etc/subuid` and \
+                 `/etc/subgid`, which the CLI maps through `newuidmap`/`newgidmap`. Target: \
+                 furnace's CLI at most 0.80× bubblewrap.\n"
+            );
+            table_rows(out, lifecycle, rootless::BWRAP);
+            table(
+                out,
+                "Rootless: entering a user namespace, alone",
+                enter,
+                rootless::EXIT,
+            );
+            if let Some(cost) = measured.enter_cost() {
+                let share = median_of(lifecycle, rootless::CLI).map_or(String::new(), |cli| {
+                    format!(
+                        ", {:.0} % of the rootless CLI lifecycle",
+                        cost / cli * 100.0
+                    )
+                });
+                let _ = writeln!(
+                    out,
+                    "Entering (`furnace_core::rootless::enter(IdMapping::Single)`: a user \
+                     namespace and its maps, no re-execution) costs **{}** (difference of the \
+                     medians){share}.\n",
+                    ms(cost)
+                );
+            }
+        }
+    }
 }
 
 fn median_of(rows: &[(String, Samples)], name: &str) -> Option<f64> {
@@ -159,13 +217,41 @@ fn summary(out: &mut String, results: &Results) {
     ] {
         let _ = writeln!(out, "| {what} | {} |", show(value));
     }
+    match &results.rootless {
+        None => {}
+        Some(Rootless::Refused(_)) => {
+            let _ = writeln!(
+                out,
+                "| rootless rows | **not measured: user namespaces refused** (see below) |"
+            );
+        }
+        Some(Rootless::Measured { lifecycle, .. }) => {
+            let ratio = |a| Some(median_of(lifecycle, a)? / median_of(lifecycle, rootless::BWRAP)?);
+            for (what, value) in [
+                (
+                    "rootless: furnace CLI ÷ bubblewrap (target ≤ 0.80)",
+                    ratio(rootless::CLI),
+                ),
+                (
+                    "rootless: furnace CLI, static ÷ bubblewrap",
+                    ratio(rootless::CLI_STATIC),
+                ),
+                (
+                    "rootless: furnace CLI with subordinate ids ÷ bubblewrap",
+                    ratio(rootless::CLI_SUBIDS),
+                ),
+            ] {
+                let _ = writeln!(out, "| {what} | {} |", show(value));
+            }
+        }
+    }
     out.push('\n');
 }
 
 /// A horizontal bar chart of the lifecycle medians (both network modes), with the spawn
 /// ratio in the caption.
 pub(crate) fn svg(results: &Results) -> String {
-    let rows: Vec<(&str, f64, f64)> = results
+    let mut rows: Vec<(&str, f64, f64)> = results
         .lifecycle
         .iter()
         .map(|(name, s)| {
@@ -177,6 +263,13 @@ pub(crate) fn svg(results: &Results) -> String {
             (name.as_str(), s.median(), isolated)
         })
         .collect();
+    if let Some(Rootless::Measured { lifecycle, .. }) = &results.rootless {
+        rows.extend(
+            lifecycle
+                .iter()
+                .map(|(name, s)| (name.as_str(), s.median(), f64::NAN)),
+        );
+    }
     // Python's bars would flatten every other: clip the scale at 5× the slowest non-Python tool.
     let scale_max = rows
         .iter()
@@ -186,7 +279,7 @@ pub(crate) fn svg(results: &Results) -> String {
         .fold(1.0, f64::max)
         * 1.25;
     let (left, width, bar, gap) = (190.0, 420.0, 14.0, 12.0);
-    let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + 40.0;
+    let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + 58.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -240,6 +333,72 @@ pub(crate) fn svg(results: &Results) -> String {
             y + 16.0
         );
     }
+    match &results.rootless {
+        Some(Rootless::Refused(_)) => {
+            let _ = writeln!(
+                out,
+                r#"<text x="10" y="{}" font-weight="bold">Rootless rows NOT MEASURED: the kernel refuses unprivileged user namespaces.</text>"#,
+                y + 34.0
+            );
+        }
+        Some(rootless @ Rootless::Measured { .. }) => {
+            if let Some(cost) = rootless.enter_cost() {
+                let _ = writeln!(
+                    out,
+                    r#"<text x="10" y="{}">Rows marked rootless run as an unprivileged user; entering furnace's user namespace takes {} of the CLI's.</text>"#,
+                    y + 34.0,
+                    ms(cost)
+                );
+            }
+        }
+        None => {}
+    }
     out.push_str("</svg>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn rows(rows: &[(&str, u64)]) -> Vec<(String, Samples)> {
+        rows.iter()
+            .map(|&(name, us)| {
+                let mut samples = Samples::default();
+                samples.push(Duration::from_micros(us));
+                (name.to_owned(), samples)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rootless_rows_ratio_and_enter_cost() {
+        let results = Results {
+            rootless: Some(Rootless::Measured {
+                lifecycle: rows(&[(rootless::CLI, 2400), (rootless::BWRAP, 3000)]),
+                enter: rows(&[(rootless::EXIT, 500), (rootless::ENTER, 800)]),
+            }),
+            ..Results::default()
+        };
+        let md = markdown(&results, "", true);
+        assert!(md.contains("| rootless: furnace CLI ÷ bubblewrap (target ≤ 0.80) | 0.80 |"));
+        assert!(md.contains("| furnace (CLI), rootless | 2.40 ms | 2.40 ms – 2.40 ms | 1 | 0.80 |"));
+        assert!(md.contains("costs **300 µs** (difference of the medians), 12 % of"));
+        assert!(svg(&results).contains(rootless::CLI));
+    }
+
+    #[test]
+    fn refused_user_namespaces_are_reported_loudly() {
+        let results = Results {
+            rootless: Some(Rootless::Refused("max_user_namespaces = 0".into())),
+            ..Results::default()
+        };
+        let md = markdown(&results, "", false);
+        assert!(md.contains("| rootless rows | **not measured: user namespaces refused**"));
+        assert!(md.contains("**NOT MEASURED: the kernel refuses unprivileged user namespaces"));
+        assert!(md.contains("max_user_namespaces = 0"));
+        assert!(svg(&results).contains("NOT MEASURED"));
+    }
 }

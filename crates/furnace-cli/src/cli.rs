@@ -16,6 +16,9 @@ Examples:
   furnace run --ro-bind ./src:/src -w /src /srv/rootfs ls -l
   furnace run /srv/rootfs cat /etc/passwd | gzip > passwd.gz
   furnace shell --hostname builder /srv/rootfs
+  furnace run --user nobody /srv/rootfs id
+
+Without root, furnace runs in a user namespace of its own: root inside is you outside.
 
 Exit status: the command's own; 128+N when it died of signal N; 125 when furnace itself
 failed; 126 when the command cannot be executed; 127 when it is not found in the container.";
@@ -137,6 +140,21 @@ pub struct ContainerArgs {
     /// environment is inherited
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<OsString>,
+    /// Run the command as this uid inside (with --gid, or gid 0; no supplementary groups)
+    #[arg(long, value_name = "N", conflicts_with = "user")]
+    pub uid: Option<u32>,
+    /// Run the command with this gid inside
+    #[arg(long, value_name = "N", conflicts_with = "user")]
+    pub gid: Option<u32>,
+    /// Run the command as NAME of the root's /etc/passwd: its uid, gid, supplementary groups
+    /// (from /etc/group), and HOME, USER and LOGNAME
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Without root: map only your own id (as root inside), even when /etc/subuid and
+    /// /etc/subgid grant you ranges [default: map your subordinate ids too when newuidmap and
+    /// newgidmap are installed]
+    #[arg(long)]
+    pub no_subids: bool,
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,
@@ -149,6 +167,17 @@ pub struct BindArg {
     pub read_only: bool,
     /// The `SRC:DST` text.
     pub value: OsString,
+}
+
+impl ContainerArgs {
+    /// The user namespace mapping to enter when not root.
+    pub fn id_mapping(&self) -> furnace_core::rootless::IdMapping {
+        if self.no_subids {
+            furnace_core::rootless::IdMapping::Single
+        } else {
+            furnace_core::rootless::IdMapping::Auto
+        }
+    }
 }
 
 impl BindArg {

@@ -25,8 +25,21 @@ use crate::cli::CliCommand;
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
-    // First, before any thread or container exists: from now on, the forwarded signals are
-    // caught (and kept in the pipe until the command exists) instead of killing furnace.
+    let cli = match cli::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(usage(&err)),
+    };
+    let container_args = match &cli.command {
+        CliCommand::Run(args) => &args.container,
+        CliCommand::Shell(args) => &args.container,
+    };
+    // Without root: into a user namespace of our own, while still single-threaded, before
+    // anything else.
+    if let Err(err) = furnace_core::rootless::enter(container_args.id_mapping()) {
+        return ExitCode::from(Failure::furnace(err).report());
+    }
+    // Before any thread or container exists: from now on, the forwarded signals are caught
+    // (and kept in the pipe until the command exists) instead of killing furnace.
     let signals = match signals::catch_forwarded() {
         Ok(pipe) => pipe,
         Err(err) => {
@@ -34,12 +47,9 @@ fn main() -> ExitCode {
             return ExitCode::from(failure.report());
         }
     };
-    let code = match cli::parse(std::env::args_os()) {
-        Ok(cli) => match &cli.command {
-            CliCommand::Run(args) => run::run(args, signals),
-            CliCommand::Shell(args) => run::shell(args, signals),
-        },
-        Err(err) => usage(&err),
+    let code = match &cli.command {
+        CliCommand::Run(args) => run::run(args, signals),
+        CliCommand::Shell(args) => run::shell(args, signals),
     };
     ExitCode::from(code)
 }

@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use furnace_core::{BindMount, Container, ContainerBuilder};
+use furnace_core::{BindMount, Container, ContainerBuilder, User};
 
 use crate::cli::{BindArg, ContainerArgs};
 use crate::exit::Failure;
@@ -95,6 +95,57 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
         builder.mount(bind_mount(arg)?);
     }
     Ok(builder)
+}
+
+/// Who the command runs as inside: `--uid`/`--gid`, or `--user` looked up in the root.
+#[derive(Debug, Default)]
+pub struct Identity {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// `--user`'s supplementary groups.
+    pub groups: Option<Vec<u32>>,
+    /// `--user`'s HOME, USER and LOGNAME.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Identity {
+    /// Applies the identity to a command.
+    pub fn apply(&self, command: &mut furnace_core::Command<'_>) {
+        if let Some(uid) = self.uid {
+            command.uid(uid);
+        }
+        if let Some(gid) = self.gid {
+            command.gid(gid);
+        }
+        if let Some(groups) = &self.groups {
+            command.groups(groups);
+        }
+        command.envs(self.env.iter().cloned());
+    }
+}
+
+/// The identity the options ask for (`--user` is looked up in `rootfs` before anything
+/// starts).
+pub fn identity(rootfs: &Path, args: &ContainerArgs) -> Result<Identity, Failure> {
+    let Some(name) = &args.user else {
+        return Ok(Identity {
+            uid: args.uid,
+            gid: args.gid,
+            ..Identity::default()
+        });
+    };
+    let user =
+        User::lookup(rootfs, name).map_err(|e| Failure::furnace(format_args!("--user: {e}")))?;
+    Ok(Identity {
+        uid: Some(user.uid),
+        gid: Some(user.gid),
+        env: vec![
+            ("HOME".into(), user.home.clone().into_os_string()),
+            ("USER".into(), user.name.clone().into()),
+            ("LOGNAME".into(), user.name.clone().into()),
+        ],
+        groups: Some(user.groups),
+    })
 }
 
 /// A value in quotes, as Rust's `Debug` of a lossy string shows it (escapes included).

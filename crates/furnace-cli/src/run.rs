@@ -16,12 +16,12 @@ use crate::terminal::TerminalGuard;
 
 /// `furnace run`: the exit status to leave with (failures are reported on stderr).
 pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
-    let result = options::env_vars(&args.container).and_then(|env| {
+    let result = prepare(&args.rootfs, &args.container).and_then(|(env, identity)| {
         with_container(
             &args.rootfs,
             &args.container,
             signals,
-            |container, forwarder| run_command(container, forwarder, args, &env),
+            |container, forwarder| run_command(container, forwarder, args, &env, &identity),
         )
     });
     result.unwrap_or_else(|failure| failure.report())
@@ -29,18 +29,27 @@ pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
 
 /// `furnace shell`: the exit status to leave with (failures are reported on stderr).
 pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
-    let result = options::env_vars(&args.container).and_then(|env| {
+    let result = prepare(&args.rootfs, &args.container).and_then(|(env, identity)| {
         with_container(
             &args.rootfs,
             &args.container,
             signals,
             |container, forwarder| {
-                let shell = container.shell_command();
+                let mut shell = container.shell_command();
+                identity.apply(&mut shell);
                 run_to_end(forwarder, shell, &env, args.cwd.as_deref())
             },
         )
     });
     result.unwrap_or_else(|failure| failure.report())
+}
+
+/// The `-e` variables and the identity, checked before anything starts.
+fn prepare(
+    rootfs: &Path,
+    args: &ContainerArgs,
+) -> Result<(Vec<(OsString, OsString)>, options::Identity), Failure> {
+    Ok((options::env_vars(args)?, options::identity(rootfs, args)?))
 }
 
 /// Starts the container, runs `body` in it, tears it down, and returns the exit status for
@@ -66,12 +75,14 @@ fn run_command(
     forwarder: &mut Forwarder,
     args: &RunArgs,
     env: &[(OsString, OsString)],
+    identity: &options::Identity,
 ) -> Result<ExitStatus, Failure> {
     let Some((program, arguments)) = args.command.split_first() else {
         return Err(Failure::furnace("no command given"));
     };
     let mut command = container.command(program);
     command.args(arguments);
+    identity.apply(&mut command);
     run_to_end(forwarder, command, env, args.cwd.as_deref())
 }
 

@@ -65,12 +65,21 @@ impl Container {
             entry: Box::new(Entry {
                 pidfd: self.init.as_raw_fd(),
                 join: self.namespaces - Namespaces::PID,
+                join_files: self
+                    .namespace_files
+                    .iter()
+                    .filter(|(kind, _)| *kind != furnace_sys::Namespace::Pid)
+                    .map(|(kind, fd)| (fd.as_raw_fd(), *kind))
+                    .collect(),
                 cwd: None,
                 capabilities: self
                     .capabilities
                     .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
                 uid: None,
                 gid: None,
+                groups: None,
+                setgroups_denied: crate::rootless::user_namespace()
+                    .is_some_and(|ns| ns.setgroups_denied),
                 report: -1,
                 failpoint: self.failpoint.clone(),
             }),
@@ -188,10 +197,33 @@ impl Command<'_> {
         self
     }
 
-    /// Runs the process with this group id, and no supplementary groups.
+    /// Runs the process with this group id, and no supplementary groups (unless
+    /// [`groups`](Command::groups) sets them).
     pub fn gid(&mut self, gid: u32) -> &mut Self {
         self.entry.gid = Some(furnace_sys::cred::Gid::from_raw_unchecked(gid));
         self
+    }
+
+    /// Runs the process with these supplementary groups (`setgroups(2)`).
+    ///
+    /// Without a call, setting a uid or gid clears them. In a rootless container with a
+    /// single mapped id the kernel denies `setgroups`: the process then keeps the caller's
+    /// (shown inside as the overflow group), and asking for groups fails with
+    /// [`Error::UnmappedId`](crate::Error::UnmappedId).
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Self {
+        self.entry.groups = Some(
+            groups
+                .iter()
+                .map(|&g| furnace_sys::cred::Gid::from_raw_unchecked(g))
+                .collect(),
+        );
+        self
+    }
+
+    /// Runs the process as `user` (of the container's `/etc/passwd`): its uid, gid and
+    /// supplementary groups. The environment is left as it is (`HOME` included).
+    pub fn user(&mut self, user: &crate::User) -> &mut Self {
+        self.uid(user.uid).gid(user.gid).groups(&user.groups)
     }
 
     /// Starts the process.
@@ -230,6 +262,9 @@ impl Command<'_> {
             }
             self.hooked = true;
         }
+        if let Some(ns) = crate::rootless::user_namespace() {
+            self.check_ids(ns)?;
+        }
         if self.cwd.is_some() && self.entry.cwd.is_none() {
             let nul = io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte");
             return Err(self.spawn_error(SpawnStep::ChangeDirectory, nul));
@@ -241,19 +276,12 @@ impl Command<'_> {
                 error,
             })?;
         self.entry.report = report_w.as_raw_fd();
-        let spawned = {
+        let spawned = if crate::rootless::in_user_namespace() {
+            self.spawn_from_thread()?
+        } else {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
             // while the kernel still waits for our unreaped children in it): not running.
-            let _in_pid_ns = ChildrenInPidNs::enter(init).map_err(|e| {
-                if e.raw_os_error() == Some(libc::ESRCH) {
-                    crate::Error::NotRunning {
-                        pid: self.container.init_pid(),
-                    }
-                    .into()
-                } else {
-                    self.spawn_error(SpawnStep::JoinNamespaces, e)
-                }
-            })?;
+            let _in_pid_ns = ChildrenInPidNs::enter(init).map_err(|e| self.join_error(e))?;
             self.inner.spawn()
         };
         self.entry.report = -1;
@@ -299,6 +327,57 @@ impl Command<'_> {
         self.spawn()?.wait()
     }
 
+    /// In a user namespace: forks from a throw-away thread that joins the container's pid
+    /// namespace for its children and then ends. (Joining it from the calling thread could not
+    /// be undone: the pid namespace the caller came from belongs to the initial user
+    /// namespace, and joining that needs a capability there.)
+    fn spawn_from_thread(&mut self) -> io::Result<io::Result<Child>> {
+        let container: &Container = self.container;
+        let inner = &mut self.inner;
+        let joined_and_forked = std::thread::scope(|scope| {
+            let forker = std::thread::Builder::new()
+                .name("furnace-spawn".into())
+                .spawn_scoped(scope, || {
+                    container.children_in_pid_namespace()?;
+                    Ok(inner.spawn())
+                })?;
+            forker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        joined_and_forked.map_err(|e| self.join_error(e))
+    }
+
+    /// A failure to join PID 1's pid namespace: ESRCH once PID 1 is exiting (its namespaces
+    /// are gone even while the kernel still waits for our unreaped children in it).
+    fn join_error(&self, e: io::Error) -> io::Error {
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            crate::Error::NotRunning {
+                pid: self.container.init_pid(),
+            }
+            .into()
+        } else if e.get_ref().is_some() {
+            e
+        } else {
+            self.spawn_error(SpawnStep::JoinNamespaces, e)
+        }
+    }
+
+    /// Rootless: every id the process is to take on must be mapped in the user namespace,
+    /// or the kernel refuses it with a bare `EINVAL` after the fork.
+    fn check_ids(&self, ns: &crate::rootless::UserNamespace) -> io::Result<()> {
+        if let Some(uid) = self.entry.uid {
+            ns.check("uid", uid.as_raw())?;
+        }
+        if let Some(gid) = self.entry.gid {
+            ns.check("gid", gid.as_raw())?;
+        }
+        for gid in self.entry.groups.iter().flatten() {
+            ns.check("supplementary gid", gid.as_raw())?;
+        }
+        Ok(())
+    }
+
     fn spawn_error(&self, step: SpawnStep, error: io::Error) -> io::Error {
         if !self.container.is_running() {
             return crate::Error::NotRunning {
@@ -335,6 +414,28 @@ impl Command<'_> {
             spawned.retain(|p| !is_reaped(p));
         }
         spawned.push(pidfd);
+    }
+}
+
+impl Container {
+    /// Makes the calling thread's new children be born in the container's pid namespace, for
+    /// good: through PID 1's pid namespace file in a user namespace (where the pidfd fails the
+    /// kernel's ptrace check against the non-dumpable PID 1), else through the pidfd.
+    fn children_in_pid_namespace(&self) -> io::Result<()> {
+        let file = self
+            .namespace_files
+            .iter()
+            .find(|(kind, _)| *kind == furnace_sys::Namespace::Pid);
+        match file {
+            Some((_, fd)) => {
+                furnace_sys::ns::forksafe::setns(fd.as_fd(), furnace_sys::Namespace::Pid)
+            }
+            None => rustix::thread::move_into_thread_name_spaces(
+                self.init.as_fd(),
+                rustix::thread::ThreadNameSpaceType::PROCESS_ID,
+            ),
+        }
+        .map_err(io::Error::from)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A running container: what it is, the shell helpers, and teardown.
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Mutex;
@@ -32,6 +33,10 @@ pub struct Container {
     /// teardown (see [`Container::stop`]).
     pub(crate) spawned: Mutex<Vec<Pidfd>>,
     pub(crate) stopped: bool,
+    /// In a user namespace: fds of PID 1's namespaces, in the order of
+    /// [`crate::init::NAMESPACE_FILES`], through which commands join (empty as root, where
+    /// they join through the pidfd).
+    pub(crate) namespace_files: Vec<(furnace_sys::Namespace, OwnedFd)>,
 }
 
 impl Container {

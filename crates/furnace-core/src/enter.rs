@@ -17,7 +17,7 @@ use furnace_sys::fs::forksafe as fs;
 use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
 use furnace_sys::signal::forksafe as signal;
-use furnace_sys::{Errno, Namespaces};
+use furnace_sys::{Errno, Namespace, Namespaces};
 
 use crate::error::SpawnStep;
 use crate::failpoint::Failpoint;
@@ -32,11 +32,19 @@ pub(crate) struct Entry {
     pub pidfd: RawFd,
     /// The namespaces to join with `setns(pidfd)` (the pid namespace is joined at the fork).
     pub join: Namespaces,
+    /// In a user namespace: the container's namespace files to join instead, in order (the
+    /// pid namespace excluded), as (fd, kind). The container keeps the fds open.
+    pub join_files: Vec<(RawFd, Namespace)>,
     pub cwd: Option<CString>,
     /// The capabilities of the hardened profile.
     pub capabilities: Option<CapabilitySet>,
     pub uid: Option<Uid>,
     pub gid: Option<Gid>,
+    /// The supplementary groups, when set ([`cred::set_identity`]).
+    pub groups: Option<Vec<Gid>>,
+    /// The user namespace denies `setgroups` (a single id mapped): the supplementary groups
+    /// cannot be cleared.
+    pub setgroups_denied: bool,
     /// The write end of this spawn's report pipe (close-on-exec, numbered 3 or above), set
     /// just before each spawn.
     pub report: RawFd,
@@ -112,7 +120,15 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
     // open for the whole spawn (and the child has its own copy of the fd table).
     let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
-    ns::setns_pidfd(init, entry.join).map_err(at(SpawnStep::JoinNamespaces))?;
+    if entry.join_files.is_empty() {
+        ns::setns_pidfd(init, entry.join).map_err(at(SpawnStep::JoinNamespaces))?;
+    }
+    for &(fd, kind) in &entry.join_files {
+        // SAFETY: the container owns these fds for its whole life, and the spawning
+        // `Command` borrows the container (the child has its own copy of the fd table).
+        let file = unsafe { BorrowedFd::borrow_raw(fd) };
+        ns::setns(file, kind).map_err(at(SpawnStep::JoinNamespaces))?;
+    }
     // Joining the mount namespace set root and cwd to the container's root.
     if let Some(cwd) = &entry.cwd {
         fs::chdir(cwd).map_err(at(SpawnStep::ChangeDirectory))?;
@@ -130,7 +146,13 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
         cred::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
         cred::new_session().map_err(at(SpawnStep::NewSession))?;
     }
-    cred::set_ids(entry.uid, entry.gid).map_err(at(SpawnStep::SetIds))?;
+    cred::set_identity(
+        entry.uid,
+        entry.gid,
+        entry.groups.as_deref(),
+        entry.setgroups_denied,
+    )
+    .map_err(at(SpawnStep::SetIds))?;
     // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
     // credentials) stay out of reach.
     cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))

@@ -113,16 +113,71 @@ pub enum Error {
         /// The failed call, with its errno.
         error: furnace_sys::Error,
     },
-    /// The caller lacks the privileges to make a container. furnace needs root (more
-    /// precisely `CAP_SYS_ADMIN` in the initial user namespace); rootless operation through
-    /// user namespaces is planned.
+    /// The caller lacks the privileges to make a container: `CAP_SYS_ADMIN`, which root has,
+    /// and so does any process in a user namespace of its own. The fix for a caller without
+    /// root is [`rootless::enter`](crate::rootless::enter) at the start of `main`.
     #[error(
-        "furnace needs root to make a container (this process runs as uid {uid}; rootless \
-         mode through user namespaces is not there yet): run it as root, e.g. with sudo"
+        "starting a container needs CAP_SYS_ADMIN, which this process (uid {uid}) lacks: call \
+         furnace_core::rootless::enter(IdMapping::Auto) at the start of main to run in a \
+         user namespace of its own (the furnace command does this itself), or run as root"
     )]
     NeedsRoot {
         /// The caller's effective uid.
         uid: u32,
+    },
+    /// [`rootless::enter`](crate::rootless::enter) could not put the process into a user
+    /// namespace of its own.
+    #[error("cannot enter a user namespace: {reason}")]
+    UserNamespace {
+        /// What failed, and why.
+        reason: String,
+    },
+    /// A uid or gid asked for inside the container is not mapped in the user namespace
+    /// furnace runs in (rootless), so no process can take it on.
+    #[error(
+        "{kind} {id} is not mapped in furnace's user namespace (mapped inside: {mapped}): {hint}"
+    )]
+    UnmappedId {
+        /// `uid`, `gid` or `supplementary gid`.
+        kind: &'static str,
+        /// The id asked for.
+        id: u32,
+        /// The ids that are mapped, e.g. `0` or `0-65536`.
+        mapped: String,
+        /// How to get it mapped.
+        hint: &'static str,
+    },
+    /// Rootless: a set-up step had to create something in a root directory that belongs to
+    /// a user outside the user namespace (typically root), so it is not writable inside.
+    #[error(
+        "container set-up step {step} ({operation}): {}: the root {} is owned by a user that \
+         is not mapped in furnace's user namespace (root, typically), so nothing can be \
+         created in it; create the directories and files the container needs beforehand, or \
+         unpack the root as your own user (for example `tar --no-same-owner -xf ROOTFS.tar` \
+         run as yourself)",
+        DisplayErrno(*errno),
+        DisplayPath(root)
+    )]
+    RootNotWritable {
+        /// The step's number in the set-up plan.
+        step: usize,
+        /// What the step does.
+        operation: String,
+        /// The errno it failed with.
+        errno: Errno,
+        /// The root directory.
+        root: PathBuf,
+    },
+    /// A user or group name could not be found in the container's `/etc/passwd` or
+    /// `/etc/group`.
+    #[error("user {name:?} in the root {}: {reason}", DisplayPath(root))]
+    UnknownUser {
+        /// The name as given.
+        name: String,
+        /// The container's root.
+        root: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// The container's set-up did not finish in time ([`ContainerBuilder::start_timeout`]):
     /// a step hung, for instance on a bind source of an unresponsive network filesystem.
@@ -446,7 +501,12 @@ mod tests {
             "{e}"
         );
         let e = Error::NeedsRoot { uid: 1000 };
-        assert!(e.to_string().starts_with("furnace needs root"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("starting a container needs CAP_SYS_ADMIN")
+                && e.to_string().contains("furnace_core::rootless::enter"),
+            "{e}"
+        );
         let io: std::io::Error = e.into();
         assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
     }

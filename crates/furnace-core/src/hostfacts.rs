@@ -40,6 +40,17 @@ pub(crate) struct HostFacts {
     pub resolv_conf_dest: PathBuf,
     /// This process's argument and environment areas.
     pub process_strings: Option<furnace_sys::process::ProcessStrings>,
+    /// What a rootless start needs to know (`None`: the initial user namespace).
+    pub rootless: Option<RootlessFacts>,
+}
+
+/// The user namespace furnace runs in, as the plan needs it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RootlessFacts {
+    /// Group 5 (`tty`, devpts' `gid=`) is mapped.
+    pub tty_gid_mapped: bool,
+    /// The root directory is writable here (it is not when it belongs to an unmapped user).
+    pub root_writable: bool,
 }
 
 impl HostFacts {
@@ -52,9 +63,14 @@ impl HostFacts {
         } else {
             std::fs::canonicalize("/etc/resolv.conf").ok()
         };
+        let rootless = crate::rootless::user_namespace().map(|ns| RootlessFacts {
+            tty_gid_mapped: furnace_sys::userns::is_mapped(&ns.gids, 5),
+            root_writable: rustix::fs::access(&config.root, rustix::fs::Access::WRITE_OK).is_ok(),
+        });
         Ok(HostFacts {
             root_is_mount_point,
-            loop_devices: if config.hardened {
+            // A user namespace can neither create device nodes nor use the host's loop devices.
+            loop_devices: if config.hardened || rootless.is_some() {
                 Vec::new()
             } else {
                 loop_devices()
@@ -67,6 +83,7 @@ impl HostFacts {
             resolv_conf_dest: resolv_conf_destination(&config.root),
             resolv_conf,
             process_strings: process_strings(),
+            rootless,
         })
     }
 }

@@ -20,7 +20,7 @@ use furnace_sys::mount::{forksafe as mnt, Propagation};
 use furnace_sys::net::forksafe as net;
 use furnace_sys::process::forksafe as process;
 use furnace_sys::signal::forksafe as signal;
-use furnace_sys::{Errno, Signal};
+use furnace_sys::{Errno, Namespace, Namespaces, Signal};
 
 use crate::failpoint::Failpoint;
 use crate::plan::{After, Before, BindOp, MountOp, Plan};
@@ -58,7 +58,23 @@ pub(crate) struct InitFds {
     /// The write end (non-blocking) of the progress pipe: PID 1 writes the number of each
     /// step as it starts it, so that a start that times out can say which step hung.
     pub progress: OwnedFd,
+    /// In a user namespace: a unix socket on which PID 1 sends fds of its namespaces
+    /// ([`NAMESPACE_FILES`]), through which commands join them (see
+    /// [`crate::rootless`]).
+    pub namespaces: Option<OwnedFd>,
 }
+
+/// The namespace files PID 1 sends when asked, in this order (the order commands join them:
+/// the mount namespace last among those joined in the child, the pid namespace, joined for
+/// children by the spawning thread, apart), each when the container has that namespace.
+pub(crate) const NAMESPACE_FILES: [(Namespace, &CStr); 6] = [
+    (Namespace::Uts, c"/proc/self/ns/uts"),
+    (Namespace::Ipc, c"/proc/self/ns/ipc"),
+    (Namespace::Net, c"/proc/self/ns/net"),
+    (Namespace::Cgroup, c"/proc/self/ns/cgroup"),
+    (Namespace::Mnt, c"/proc/self/ns/mnt"),
+    (Namespace::Pid, c"/proc/self/ns/pid"),
+];
 
 /// The body of PID 1. Never returns.
 ///
@@ -70,15 +86,23 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         owner,
         devnull,
         progress,
+        namespaces,
     } = fds;
     if let Some(strings) = &plan.process_strings {
         // SAFETY: the ranges were read from our parent, whose memory this process is a copy
         // of; this is the only thread, and nothing here reads arguments or environment.
         unsafe { strings.overwrite(b"furnace-init") };
     }
-    if let Err(errno) = prepare_process([&ready, &owner, &progress], devnull) {
+    let socket = namespaces.as_ref().unwrap_or(&ready);
+    if let Err(errno) = prepare_process([&ready, &owner, &progress, socket], devnull) {
         report_and_exit(&ready, 0, errno);
     }
+    if let Some(socket) = &namespaces {
+        if let Err(errno) = send_namespaces(plan.namespaces, socket) {
+            report_and_exit(&ready, 0, errno);
+        }
+    }
+    drop(namespaces);
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut step = 0u32;
@@ -143,8 +167,8 @@ fn set_up(
 }
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(keep: [&OwnedFd; 3], devnull: OwnedFd) -> Result<(), Errno> {
-    let [ready, owner, progress] = keep;
+fn prepare_process(keep: [&OwnedFd; 4], devnull: OwnedFd) -> Result<(), Errno> {
+    let [ready, owner, progress, socket] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
     process::set_parent_death_signal(Some(Signal::KILL))?;
@@ -173,6 +197,7 @@ fn prepare_process(keep: [&OwnedFd; 3], devnull: OwnedFd) -> Result<(), Errno> {
         ready.as_fd(),
         owner.as_fd(),
         progress.as_fd(),
+        socket.as_fd(),
     ];
     // SAFETY: the fds closed are copies of the caller's, inherited through the fork; no
     // `OwnedFd` of this process that is used again refers to them (those PID 1 uses are kept).
@@ -183,6 +208,26 @@ fn prepare_process(keep: [&OwnedFd; 3], devnull: OwnedFd) -> Result<(), Errno> {
 fn stdio(which: StdioFd) -> BorrowedFd<'static> {
     // SAFETY: 0, 1 and 2 were just made copies of /dev/null; PID 1 never closes them.
     unsafe { BorrowedFd::borrow_raw(which.number() as i32) }
+}
+
+/// Sends fds of PID 1's namespaces (those of `namespaces`, in [`NAMESPACE_FILES`] order) on
+/// `socket`. Its own namespace files need no ptrace check, unlike another process's: a
+/// caller in a user namespace that did not execute a program there fails that check against
+/// the non-dumpable PID 1, and joins through these instead.
+fn send_namespaces(namespaces: Namespaces, socket: &OwnedFd) -> Result<(), Errno> {
+    let mut opened: [Option<OwnedFd>; NAMESPACE_FILES.len()] = [None, None, None, None, None, None];
+    for ((kind, path), slot) in NAMESPACE_FILES.iter().zip(opened.iter_mut()) {
+        if namespaces.contains(kind.flag()) {
+            *slot = Some(fd::open(path, OFlags::RDONLY, Mode::empty())?);
+        }
+    }
+    let mut borrowed = [socket.as_fd(); NAMESPACE_FILES.len()];
+    let mut count = 0;
+    for (fd, slot) in opened.iter().flatten().zip(borrowed.iter_mut()) {
+        *slot = fd.as_fd();
+        count += 1;
+    }
+    fd::send_fds(socket.as_fd(), borrowed.get(..count).ok_or(Errno::INVAL)?)
 }
 
 fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
@@ -229,6 +274,35 @@ fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errn
             trees.push(tree);
             Ok(())
         }
+        Before::Mount(m) => {
+            let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+            let target = mount_point_beneath(&root, m)?;
+            Failpoint::hit_suffixed(plan.failpoint.as_ref(), "mount-verified:", &m.target);
+            attach_filesystem(m, &target)
+        }
+    }
+}
+
+/// Opens (creating it when missing) the mount point of `m` beneath `root`, before the pivot:
+/// `/proc` is looked up as `proc` relative to the root fd and may not leave it.
+fn mount_point_beneath(root: &OwnedFd, m: &MountOp) -> Result<OwnedFd, Errno> {
+    let relative = m
+        .target
+        .to_bytes_with_nul()
+        .get(1..)
+        .and_then(|rest| CStr::from_bytes_with_nul(rest).ok())
+        .ok_or(Errno::INVAL)?;
+    let flags = OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    match open_beneath(root, relative, flags) {
+        Err(Errno::NOENT) => {
+            exist_ok(fs::mkdirat(
+                root.as_fd(),
+                relative,
+                Mode::from_raw_mode(m.dir_mode),
+            ))?;
+            open_beneath(root, relative, flags)
+        }
+        other => other,
     }
 }
 
@@ -397,6 +471,11 @@ fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
         other => other?,
     };
     Failpoint::hit_suffixed(failpoint, "mount-verified:", &m.target);
+    attach_filesystem(m, &target)
+}
+
+/// Makes the filesystem of `m` and attaches it to the (verified) mount point `target`.
+fn attach_filesystem(m: &MountOp, target: &OwnedFd) -> Result<(), Errno> {
     let options = m
         .options
         .iter()

@@ -2,6 +2,7 @@
 //! the new namespaces, and wait (with a deadline) for its report.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -142,6 +143,13 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
             error: furnace_sys::Error::new("fcntl", "F_SETFL O_NONBLOCK", e),
         })?;
     }
+    let (namespaces_r, namespaces_w) = if plan.send_namespaces {
+        let (r, w) = furnace_sys::fd::socketpair_above_stdio()
+            .map_err(sys_err("create the socket for the container's namespaces"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
     let failpoint = plan.failpoint.as_ref();
@@ -159,6 +167,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                 owner,
                 devnull,
                 progress: progress_w,
+                namespaces: namespaces_w,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -170,7 +179,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop((ready_w, progress_w, owner, devnull));
+    drop((ready_w, progress_w, owner, devnull, namespaces_w));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
@@ -189,18 +198,25 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
         },
     };
     let failure = match read_report(&ready_r, deadline) {
-        Report::Ready => {
-            Failpoint::hit(failpoint, "ready-received");
-            return Ok(Container {
-                init,
-                root: config.root,
-                namespaces: plan.namespaces,
-                capabilities: config.capabilities,
-                failpoint: plan.failpoint.clone(),
-                spawned: Mutex::new(Vec::new()),
-                stopped: false,
-            });
-        }
+        Report::Ready => match namespace_files(&plan, namespaces_r.as_ref()) {
+            Err(error) => {
+                let _ = init.send_signal(Signal::KILL);
+                Some(error)
+            }
+            Ok(namespace_files) => {
+                Failpoint::hit(failpoint, "ready-received");
+                return Ok(Container {
+                    init,
+                    root: config.root,
+                    namespaces: plan.namespaces,
+                    capabilities: config.capabilities,
+                    failpoint: plan.failpoint.clone(),
+                    spawned: Mutex::new(Vec::new()),
+                    stopped: false,
+                    namespace_files,
+                });
+            }
+        },
         Report::Failed { step, errno } => Some(setup_error(&plan, step, errno)),
         Report::TimedOut => {
             // The step that was running: the last one PID 1 recorded.
@@ -218,6 +234,35 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
     // Reap init, and with it everything made in its namespaces.
     let how = init.wait().unwrap_or(ExitKind::Exited(-1));
     Err(failure.unwrap_or(Error::InitDied { pid, how }))
+}
+
+/// The fds of PID 1's namespaces it sent before reporting ready (in a user namespace; none
+/// otherwise), paired with their kinds.
+fn namespace_files(
+    plan: &Plan,
+    socket: Option<&OwnedFd>,
+) -> Result<Vec<(furnace_sys::Namespace, OwnedFd)>> {
+    let Some(socket) = socket else {
+        return Ok(Vec::new());
+    };
+    let fds = furnace_sys::fd::recv_fds(socket)
+        .map_err(sys_err("receive the container's namespaces from its init"))?;
+    let kinds: Vec<furnace_sys::Namespace> = init::NAMESPACE_FILES
+        .iter()
+        .map(|&(kind, _)| kind)
+        .filter(|kind| plan.namespaces.contains(kind.flag()))
+        .collect();
+    if fds.len() != kinds.len() {
+        return Err(Error::Sys {
+            context: "receive the container's namespaces from its init",
+            error: furnace_sys::Error::new(
+                "recvmsg",
+                format!("{} fds, expected {}", fds.len(), kinds.len()),
+                Errno::PROTO,
+            ),
+        });
+    }
+    Ok(kinds.into_iter().zip(fds).collect())
 }
 
 /// What PID 1 said (or did not say) about its set-up.
@@ -275,10 +320,23 @@ fn last_progress(pipe: &OwnedFd) -> u32 {
 }
 
 fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
+    let errno = Errno::from_raw_os_error(errno);
+    let (step, operation) = (step as usize, plan.describe(step as usize));
+    // Creating in a directory of an unmapped owner: EACCES (no write permission that counts),
+    // EPERM, or EOVERFLOW (a new file's owner would be unmapped).
+    let cannot_create = matches!(errno, Errno::ACCESS | Errno::PERM | Errno::OVERFLOW);
+    if plan.root_not_writable && cannot_create {
+        return Error::RootNotWritable {
+            step,
+            operation,
+            errno,
+            root: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(plan.root.as_bytes())),
+        };
+    }
     Error::Setup {
-        step: step as usize,
-        operation: plan.describe(step as usize),
-        errno: Errno::from_raw_os_error(errno),
+        step,
+        operation,
+        errno,
     }
 }
 

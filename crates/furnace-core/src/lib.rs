@@ -19,6 +19,11 @@
 //! container is root on the host (full capabilities, host loop devices). It protects against
 //! accidents, not against hostile payloads. For code you do not trust, use
 //! [`ContainerBuilder::hardened`] — see the project's `docs/SECURITY.md`.
+//!
+//! Without root, call [`rootless::enter`] first thing in `main`: the process enters a user
+//! namespace of its own and everything above works the same, with root inside mapped to the
+//! caller outside. The hardened profile without root is the combination for code you do not
+//! trust: root inside is then no one outside.
 #![warn(missing_docs)]
 
 mod builder;
@@ -33,6 +38,8 @@ mod init;
 mod launch;
 mod paths;
 mod plan;
+pub mod rootless;
+mod users;
 
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
 pub use command::Command;
@@ -41,3 +48,4 @@ pub use error::{Error, PathProblem, Result, SpawnStep};
 /// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
+pub use users::User;

@@ -75,6 +75,10 @@ pub(crate) enum Before {
     /// Clone bind number N's source (with its submounts) into a detached mount, read-only if
     /// asked. It is attached after the pivot.
     CloneBind(usize),
+    /// Mount a fresh filesystem in the root before the pivot (`proc`, `sysfs`): the kernel
+    /// refuses these in a user namespace once the old root, where the host's are visible, is
+    /// detached. The target is resolved beneath the root.
+    Mount(MountOp),
 }
 
 /// A step that runs inside the new root, after the pivot.
@@ -125,6 +129,13 @@ pub(crate) struct Plan {
     pub process_strings: Option<furnace_sys::process::ProcessStrings>,
     /// A test-only failpoint (see [`crate::failpoint`]).
     pub failpoint: Option<crate::failpoint::Failpoint>,
+    /// Rootless, and the root belongs to a user outside the user namespace: a step that
+    /// fails to create something in it is reported as [`Error::RootNotWritable`].
+    ///
+    /// [`Error::RootNotWritable`]: crate::Error::RootNotWritable
+    pub root_not_writable: bool,
+    /// In a user namespace: PID 1 sends fds of its namespaces for commands to join through.
+    pub send_namespaces: bool,
 }
 
 /// One step of the plan, numbered from 1 in the order PID 1 runs them; the numbers are those
@@ -150,7 +161,10 @@ impl Plan {
             namespaces |= Namespaces::NET;
             before.push(Before::LoopbackUp);
         }
-        if !facts.root_is_mount_point {
+        // `pivot_root` needs the root to be a mount point, and not a locked one: in a user
+        // namespace every mount copied from the caller's tree is locked, so there the root
+        // is always bound onto itself (the bind is the container's own).
+        if !facts.root_is_mount_point || facts.rootless.is_some() {
             before.push(Before::SelfBindRoot);
         }
         // The host's resolv.conf comes first, so that the caller's own binds (of
@@ -161,10 +175,35 @@ impl Plan {
             .map(|r| resolv_conf_bind(r, &facts.resolv_conf_dest))
             .collect();
         binds.extend(config.binds.iter().map(bind_op));
+        let user_binds = 0..binds.len();
+        let rootless = facts.rootless.as_ref();
+        // Rootless: the host's device nodes are bound in (mknod is refused), and without a
+        // network namespace of its own the host's /sys is bound read-only (a fresh sysfs is
+        // refused).
+        let devices = rootless.map(|_| {
+            let first = binds.len();
+            binds.extend(DEVICES.iter().map(|&(name, _, _)| device_bind(name)));
+            first
+        });
+        let sys_bind = (rootless.is_some() && !config.isolate_network).then(|| {
+            binds.push(sys_bind());
+            binds.len() - 1
+        });
         before.extend((0..binds.len()).map(Before::CloneBind));
+        let layout = Layout {
+            loop_devices: &facts.loop_devices,
+            devices,
+            sys_bind,
+            tty_gid: rootless.map_or(true, |r| r.tty_gid_mapped),
+        };
+        before.extend(STANDARD_MOUNTS.iter().filter_map(|standard| {
+            let fresh =
+                standard.before_pivot && !(standard.fstype == "sysfs" && sys_bind.is_some());
+            fresh.then(|| Before::Mount(mount_op(standard, layout.tty_gid)))
+        }));
 
-        let mut after = standard_mounts(&facts.loop_devices);
-        after.extend((0..binds.len()).map(After::AttachBind));
+        let mut after = standard_mounts(&layout);
+        after.extend(user_binds.map(After::AttachBind));
         if config.hardened {
             after.extend(hardening(&facts.throttle_dirs));
         }
@@ -180,6 +219,8 @@ impl Plan {
             binds,
             process_strings: facts.process_strings,
             failpoint: crate::failpoint::Failpoint::from_env(),
+            root_not_writable: rootless.is_some_and(|r| !r.root_writable),
+            send_namespaces: rootless.is_some(),
         }
     }
 
@@ -232,6 +273,9 @@ impl fmt::Display for ShowStep<'_> {
                 Some(b) => write!(f, "open bind source {}", show(&b.source)),
                 None => f.write_str("open a bind source"),
             },
+            Step::Before(Before::Mount(m)) => {
+                write!(f, "mount {} on {}", show(&m.fstype), show(&m.target))
+            }
             Step::OpenRoot => write!(f, "open root {}", show(&self.plan.root)),
             Step::PivotRoot => f.write_str("pivot_root into the root and detach the old root"),
             Step::After(After::AttachBind(i)) => match bind(*i) {
@@ -311,6 +355,8 @@ struct Standard {
     flags: MountFlags,
     options: &'static str,
     dir_mode: u32,
+    /// Mounted in the root before the pivot ([`Before::Mount`]).
+    before_pivot: bool,
 }
 
 const NOSUID_NODEV_NOEXEC: MountFlags = MountFlags::NOSUID
@@ -318,7 +364,8 @@ const NOSUID_NODEV_NOEXEC: MountFlags = MountFlags::NOSUID
     .union(MountFlags::NOEXEC);
 
 /// The filesystems every container gets (SPEC §2.5), in mount order: a parent before what is
-/// mounted under it. `/dev`'s nodes and links are made right after `/dev` itself.
+/// mounted under it. `/dev`'s nodes and links are made right after `/dev` itself. `proc` and
+/// `sysfs` are mounted before the pivot, in both modes, so that one order serves both.
 const STANDARD_MOUNTS: [Standard; 7] = [
     Standard {
         fstype: "proc",
@@ -326,6 +373,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: NOSUID_NODEV_NOEXEC,
         options: "",
         dir_mode: 0o555,
+        before_pivot: true,
     },
     Standard {
         fstype: "tmpfs",
@@ -333,6 +381,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: MountFlags::NOSUID.union(MountFlags::STRICTATIME),
         options: "mode=755,size=65536k",
         dir_mode: 0o755,
+        before_pivot: false,
     },
     Standard {
         fstype: "devpts",
@@ -340,6 +389,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
         options: "newinstance,ptmxmode=0666,mode=0620,gid=5",
         dir_mode: 0o755,
+        before_pivot: false,
     },
     Standard {
         fstype: "tmpfs",
@@ -347,6 +397,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: NOSUID_NODEV_NOEXEC,
         options: "mode=1777,size=65536k",
         dir_mode: 0o1777,
+        before_pivot: false,
     },
     Standard {
         fstype: "mqueue",
@@ -354,6 +405,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: NOSUID_NODEV_NOEXEC,
         options: "",
         dir_mode: 0o755,
+        before_pivot: false,
     },
     Standard {
         fstype: "sysfs",
@@ -361,6 +413,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: NOSUID_NODEV_NOEXEC.union(MountFlags::RDONLY),
         options: "",
         dir_mode: 0o555,
+        before_pivot: true,
     },
     Standard {
         fstype: "tmpfs",
@@ -368,6 +421,7 @@ const STANDARD_MOUNTS: [Standard; 7] = [
         flags: MountFlags::NOSUID.union(MountFlags::NODEV),
         options: "mode=1777,size=65536k",
         dir_mode: 0o755,
+        before_pivot: false,
     },
 ];
 
@@ -390,46 +444,67 @@ const DEV_LINKS: [(&str, &str); 5] = [
     ("/dev/ptmx", "pts/ptmx"),
 ];
 
-fn mount_op(standard: &Standard) -> After {
+/// A standard filesystem as a mount step; devpts gets `gid=5` only when `tty_gid` (group 5
+/// is mapped: always for root, in a user namespace only with subordinate ids).
+fn mount_op(standard: &Standard, tty_gid: bool) -> MountOp {
     let options = standard
         .options
         .split(',')
         .filter(|o| !o.is_empty())
+        .filter(|o| tty_gid || !(standard.fstype == "devpts" && o.starts_with("gid=")))
         .map(|option| match option.split_once('=') {
             Some((key, value)) => (cstring(key), Some(cstring(value))),
             None => (cstring(option), None),
         })
         .collect();
-    After::Mount(MountOp {
+    MountOp {
         fstype: cstring(standard.fstype),
         target: cstring(standard.target),
         flags: standard.flags,
         options,
         dir_mode: standard.dir_mode,
-    })
+    }
 }
 
-/// The filesystems, nodes and links every container gets after the pivot (SPEC §2, 5–7),
-/// with `loop_devices` in `/dev` (the privileged profile's host loop devices).
-pub(crate) fn standard_mounts(loop_devices: &[LoopDevice]) -> Vec<After> {
+/// How `/dev` and `/sys` are made.
+pub(crate) struct Layout<'f> {
+    /// The privileged profile's host loop devices, created in `/dev`.
+    pub loop_devices: &'f [LoopDevice],
+    /// Rootless: the index of the first of the [`DEVICES`] binds (else they are created).
+    pub devices: Option<usize>,
+    /// Rootless without a network namespace of its own: the index of the host `/sys` bind.
+    pub sys_bind: Option<usize>,
+    /// devpts may be given `gid=5`.
+    pub tty_gid: bool,
+}
+
+/// The filesystems, nodes and links every container gets after the pivot (SPEC §2, 5–7).
+pub(crate) fn standard_mounts(layout: &Layout<'_>) -> Vec<After> {
     let mut ops = Vec::new();
     for standard in &STANDARD_MOUNTS {
-        ops.push(mount_op(standard));
+        match (standard.fstype, layout.sys_bind) {
+            ("sysfs", Some(index)) => ops.push(After::AttachBind(index)),
+            _ if standard.before_pivot => {}
+            _ => ops.push(After::Mount(mount_op(standard, layout.tty_gid))),
+        }
         if standard.target == "/dev" {
-            ops.extend(DEVICES.iter().map(|&(name, major, minor)| After::Mknod {
-                path: cstring(format!("/dev/{name}")),
-                kind: DeviceKind::Char,
-                major,
-                minor,
-                mode: 0o666,
-            }));
+            match layout.devices {
+                Some(first) => ops.extend((first..first + DEVICES.len()).map(After::AttachBind)),
+                None => ops.extend(DEVICES.iter().map(|&(name, major, minor)| After::Mknod {
+                    path: cstring(format!("/dev/{name}")),
+                    kind: DeviceKind::Char,
+                    major,
+                    minor,
+                    mode: 0o666,
+                })),
+            }
             ops.extend(DEV_LINKS.iter().map(|&(path, target)| After::Symlink {
                 target: cstring(target),
                 path: cstring(path),
             }));
         }
         if standard.target == "/dev/mqueue" {
-            ops.extend(loop_devices.iter().map(|d| After::Mknod {
+            ops.extend(layout.loop_devices.iter().map(|d| After::Mknod {
                 path: cstring(format!("/dev/{}", d.name)),
                 kind: d.kind,
                 major: d.major,
@@ -443,6 +518,33 @@ pub(crate) fn standard_mounts(loop_devices: &[LoopDevice]) -> Vec<After> {
         mode: 0o1777,
     });
     ops
+}
+
+/// Rootless: the host's `/dev/NAME` bound onto a file of the container's `/dev`.
+fn device_bind(name: &str) -> BindOp {
+    BindOp {
+        source: cstring(format!("/dev/{name}")),
+        source_is_dir: false,
+        dest_prefixes: vec![cstring("dev"), cstring(format!("dev/{name}"))],
+        dest_names: vec![cstring("dev"), cstring(name)],
+        read_only: false,
+        optional: false,
+        shown: PathBuf::from(format!("/dev/{name}")),
+    }
+}
+
+/// Rootless without a network namespace of its own: the host's `/sys`, with its submounts,
+/// read-only.
+fn sys_bind() -> BindOp {
+    BindOp {
+        source: cstring("/sys"),
+        source_is_dir: true,
+        dest_prefixes: vec![cstring("sys")],
+        dest_names: vec![cstring("sys")],
+        read_only: true,
+        optional: false,
+        shown: PathBuf::from("/sys"),
+    }
 }
 
 /// The hardened profile's steps after the standard mounts and the binds (so a bind cannot
@@ -499,12 +601,34 @@ mod tests {
         assert_eq!(shown, ["/etc/resolv.conf", "/etc"]);
     }
 
+    /// Every step of the plan for `facts`, as `Display` shows it.
+    fn steps_shown(isolate_network: bool, facts: &HostFacts) -> Vec<String> {
+        let dir = std::env::temp_dir();
+        let mut builder = crate::Container::builder(&dir);
+        builder.isolate_network(isolate_network);
+        let plan = Plan::new(&builder.validate().unwrap(), facts);
+        (1..=plan.steps().count())
+            .map(|n| plan.describe(n))
+            .collect()
+    }
+
+    fn position(shown: &[String], what: &str) -> usize {
+        shown
+            .iter()
+            .position(|s| s == what)
+            .unwrap_or_else(|| panic!("missing {what:?} in {shown:#?}"))
+    }
+
     #[test]
     fn standard_mounts_cover_the_promised_tree() {
-        let ops = standard_mounts(&loop_devices());
-        let shown: Vec<String> = ops.iter().map(|op| op.to_string()).collect();
+        let facts = HostFacts {
+            loop_devices: loop_devices(),
+            ..HostFacts::default()
+        };
+        let shown = steps_shown(false, &facts);
         for expected in [
             "mount proc on /proc",
+            "mount sysfs on /sys",
             "mount tmpfs on /dev",
             "mknod /dev/null 1:3",
             "mknod /dev/tty 5:0",
@@ -515,20 +639,26 @@ mod tests {
             "mount mqueue on /dev/mqueue",
             "mknod /dev/loop-control 10:237",
             "mknod /dev/loop0 7:0",
-            "mount sysfs on /sys",
             "mount tmpfs on /run",
             "mkdir /run/lock",
         ] {
-            assert!(
-                shown.iter().any(|s| s == expected),
-                "missing {expected:?} in {shown:#?}"
-            );
+            position(&shown, expected);
         }
-        let at = |what: &str| shown.iter().position(|s| s == what).unwrap();
-        assert!(at("mount proc on /proc") < at("mount tmpfs on /dev"));
+        let at = |what: &str| position(&shown, what);
+        // proc and sysfs are mounted before the pivot, in both modes.
+        let pivot = at("pivot_root into the root and detach the old root");
+        assert!(at("mount proc on /proc") < pivot);
+        assert!(at("mount sysfs on /sys") < pivot);
+        assert!(pivot < at("mount tmpfs on /dev"));
         assert!(at("mount tmpfs on /dev") < at("mknod /dev/null 1:3"));
         assert!(at("mount tmpfs on /dev") < at("mount devpts on /dev/pts"));
         assert!(at("mount tmpfs on /run") < at("mkdir /run/lock"));
+        let ops = standard_mounts(&Layout {
+            loop_devices: &loop_devices(),
+            devices: None,
+            sys_bind: None,
+            tty_gid: true,
+        });
         let kinds: Vec<DeviceKind> = ops
             .iter()
             .filter_map(|op| match op {
@@ -542,14 +672,71 @@ mod tests {
     }
 
     #[test]
+    fn rootless_plans_bind_the_hosts_devices_and_sys_and_create_no_node() {
+        let rootless = |tty_gid_mapped| HostFacts {
+            root_is_mount_point: true,
+            rootless: Some(crate::hostfacts::RootlessFacts {
+                tty_gid_mapped,
+                root_writable: true,
+            }),
+            ..HostFacts::default()
+        };
+        let shown = steps_shown(false, &rootless(false));
+        // The root is bound onto itself even when it is a mount point: the caller's mounts are
+        // locked in a user namespace, and pivot_root refuses a locked one (EINVAL).
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with("bind ") && s.ends_with(" onto itself")),
+            "{shown:#?}"
+        );
+        assert!(
+            !shown.iter().any(|s| s.starts_with("mknod")),
+            "no device node is created without root: {shown:#?}"
+        );
+        let at = |what: &str| position(&shown, what);
+        let pivot = at("pivot_root into the root and detach the old root");
+        assert!(at("mount proc on /proc") < pivot);
+        assert!(at("open bind source /dev/null") < pivot);
+        assert!(at("open bind source /sys") < pivot);
+        assert!(at("mount tmpfs on /dev") < at("bind /dev/null on /dev/null"));
+        assert!(at("bind /dev/null on /dev/null") < at("mount devpts on /dev/pts"));
+        for device in ["zero", "full", "random", "urandom", "tty"] {
+            at(&format!("bind /dev/{device} on /dev/{device}"));
+        }
+        // Without a network namespace of its own, the host's /sys, read-only; no fresh sysfs.
+        at("bind /sys on /sys (read-only)");
+        assert!(!shown.iter().any(|s| s == "mount sysfs on /sys"));
+        // With one, a fresh sysfs before the pivot.
+        let isolated = steps_shown(true, &rootless(false));
+        assert!(
+            position(&isolated, "mount sysfs on /sys")
+                < position(
+                    &isolated,
+                    "pivot_root into the root and detach the old root"
+                )
+        );
+        assert!(!isolated.iter().any(|s| s.starts_with("bind /sys")));
+    }
+
+    #[test]
+    fn devpts_gets_the_tty_group_only_where_it_is_mapped() {
+        let devpts = STANDARD_MOUNTS
+            .iter()
+            .find(|s| s.fstype == "devpts")
+            .unwrap();
+        let gid = (cstring("gid"), Some(cstring("5")));
+        assert!(mount_op(devpts, true).options.contains(&gid));
+        assert!(!mount_op(devpts, false).options.contains(&gid));
+    }
+
+    #[test]
     fn options_are_split_for_fsconfig() {
         let devpts = STANDARD_MOUNTS
             .iter()
             .find(|s| s.fstype == "devpts")
             .unwrap();
-        let After::Mount(m) = mount_op(devpts) else {
-            panic!("not a mount")
-        };
+        let m = mount_op(devpts, true);
         assert_eq!(
             m.options,
             vec![
@@ -560,9 +747,7 @@ mod tests {
             ]
         );
         let proc = STANDARD_MOUNTS.iter().find(|s| s.fstype == "proc").unwrap();
-        let After::Mount(m) = mount_op(proc) else {
-            panic!("not a mount")
-        };
+        let m = mount_op(proc, true);
         assert!(m.options.is_empty());
     }
 }

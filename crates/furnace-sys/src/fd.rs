@@ -73,3 +73,98 @@ pub fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
         pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::new("pipe2", "O_CLOEXEC", e))?;
     Ok((above_stdio(read)?, above_stdio(write)?))
 }
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`: a connected pair of close-on-exec unix
+/// sockets that keep message boundaries, both numbered 3 or above (see [`above_stdio`]); for
+/// passing fds with [`forksafe::send_fds`] and [`recv_fds`].
+///
+/// See `socketpair(2)`, `unix(7)`.
+pub fn socketpair_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (a, b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::new("socketpair", "AF_UNIX SOCK_SEQPACKET", e))?;
+    Ok((above_stdio(a)?, above_stdio(b)?))
+}
+
+/// `recvmsg(socket, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)`: the fds of one message sent with
+/// [`forksafe::send_fds`], close-on-exec, in the order sent; an error when no message is
+/// waiting (`EAGAIN`), when the peer is gone without one (`EPIPE`), or when it carried more fds
+/// than [`forksafe::MAX_SENT_FDS`] (`EMSGSIZE`, the extra ones closed by the kernel).
+///
+/// See `recvmsg(2)`, `unix(7)`.
+pub fn recv_fds(socket: impl AsFd) -> Result<Vec<OwnedFd>> {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
+    use std::mem::MaybeUninit;
+    let fail = |e| Error::new("recvmsg", "SCM_RIGHTS", e);
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(forksafe::MAX_SENT_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    let got = loop {
+        match recvmsg(
+            &socket,
+            &mut [std::io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other.map_err(fail)?,
+        }
+    };
+    if got.bytes == 0 {
+        return Err(fail(rustix::io::Errno::PIPE));
+    }
+    let mut fds = Vec::new();
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = message {
+            fds.extend(received);
+        }
+    }
+    if got.flags.contains(ReturnFlags::CTRUNC) {
+        return Err(fail(rustix::io::Errno::MSGSIZE));
+    }
+    fds.into_iter().map(above_stdio).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+
+    fn inode(fd: &impl AsFd) -> u64 {
+        let file = std::fs::File::from(fd.as_fd().try_clone_to_owned().unwrap());
+        file.metadata().unwrap().ino()
+    }
+
+    #[test]
+    fn fds_pass_over_a_socketpair_in_order_and_close_on_exec() {
+        let (left, right) = socketpair_above_stdio().unwrap();
+        let (read, write) = pipe_above_stdio().unwrap();
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        forksafe::send_fds(left.as_fd(), &[read.as_fd(), devnull.as_fd()]).unwrap();
+        let got = recv_fds(&right).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(inode(&got[0]), inode(&read));
+        assert_eq!(inode(&got[1]), inode(&devnull));
+        for fd in &got {
+            assert!(fd.as_raw_fd() > 2);
+            let flags = rustix::io::fcntl_getfd(fd).unwrap();
+            assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+        }
+        // Nothing more is waiting; a closed peer without a message is an error too.
+        assert!(recv_fds(&right).is_err());
+        drop((left, write));
+        assert!(recv_fds(&right).is_err());
+        let too_many = [devnull.as_fd(); forksafe::MAX_SENT_FDS + 1];
+        let (left, _right) = socketpair_above_stdio().unwrap();
+        assert_eq!(
+            forksafe::send_fds(left.as_fd(), &too_many),
+            Err(crate::Errno::INVAL)
+        );
+    }
+}

@@ -3,8 +3,8 @@
 //! `furnace-sys` is the bottom layer of [furnace](https://example.invalid/furnace). One module
 //! per kernel area: namespaces ([`ns`]), mounts ([`mount`], [`mountinfo`]), device nodes
 //! ([`dev`]), processes ([`process`]), file descriptors ([`fd`]) and files ([`fs`]), signals
-//! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]) and capabilities
-//! ([`caps`]). Everything else in furnace is built on it, and it depends on nothing of
+//! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]), capabilities ([`caps`]) and user
+//! namespaces ([`userns`]). Everything else in furnace is built on it, and it depends on nothing of
 //! furnace, so tooling of your own can use it alone.
 //!
 //! # Two tiers
@@ -58,6 +58,7 @@ pub mod net;
 pub mod ns;
 pub mod process;
 pub mod signal;
+pub mod userns;
 
 pub use error::{errno_name, DisplayErrno, DisplayPath, Errno, Error, Result};
 pub use ns::{setns_pidfd, unshare, Namespace, Namespaces, NsFd};

@@ -61,3 +61,39 @@ pub fn set_no_new_privs() -> Result<()> {
 pub fn set_dumpable(dumpable: bool) -> Result<()> {
     forksafe::set_dumpable(dumpable).map_err(|e| Error::new("prctl", "PR_SET_DUMPABLE", e))
 }
+
+/// A program and its arguments, prepared (allocated) before a fork so that the forked child
+/// can [`forksafe::exec`] it without allocating. The environment is empty.
+#[derive(Debug)]
+pub struct PreparedExec {
+    pub(crate) path: std::ffi::CString,
+    // Owns the strings `argv` points into.
+    _args: Vec<std::ffi::CString>,
+    // Null-terminated, pointing into `_args`.
+    pub(crate) argv: Vec<*const libc::c_char>,
+}
+
+impl PreparedExec {
+    /// `path` run with `args` (the first of which is `argv[0]`); `None` when a string holds a
+    /// NUL byte.
+    ///
+    /// No system call.
+    pub fn new(path: &std::path::Path, args: &[String]) -> Option<PreparedExec> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let args: Vec<std::ffi::CString> = args
+            .iter()
+            .map(|a| std::ffi::CString::new(a.as_bytes()).ok())
+            .collect::<Option<_>>()?;
+        let argv = args
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        Some(PreparedExec {
+            path,
+            _args: args,
+            argv,
+        })
+    }
+}

@@ -26,6 +26,15 @@
 //!                                  try to start a container: exit 0 and print the error's
 //!                                  message when it is `Error::NeedsRoot`; exit 1 and print the
 //!                                  error's value for any other error, 2 when the start worked
+//! furnace-test-helper rootless auto|single|none ROOT SCRIPT
+//!                                  a caller without root: first thing in `main`, enter a user
+//!                                  namespace with `furnace_core::rootless::enter` (`auto`:
+//!                                  subordinate ids when the user has them, `single`: one id;
+//!                                  `none`: do not), then start a container and run
+//!                                  `sh -c SCRIPT` in it with `output()`, print its stdout and
+//!                                  stderr and exit with its code; 3 when `enter` fails, 4 when
+//!                                  the start fails (`start: ERROR`, then `variant: {:?}`, on
+//!                                  stderr), 127 when sh cannot be spawned
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
 //!                                  become a child subreaper, run PROGRAM (stdio inherited;
 //!                                  with --report-pid, first `spawned PID` on stderr), reap it
@@ -59,11 +68,15 @@ const GRAB: &str = "for f in /proc/1/fd/*; do n=${f##*/}; \
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Before anything else: `rootless::enter` must run while the process is single-threaded.
+    if args.first().map(String::as_str) == Some("rootless") {
+        return rootless(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("reap") {
         return reap(&args[1..]);
     }
     let (Some(mode), Some(root)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with|closed-stdio|as-nobody ROOT [OPTIONS] [PROGRAM ARGS...]");
+        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with|closed-stdio|as-nobody|rootless ROOT [OPTIONS] [PROGRAM ARGS...]");
         return ExitCode::from(2);
     };
     match mode.as_str() {
@@ -321,6 +334,52 @@ fn as_nobody(root: &str) -> ExitCode {
             println!("a container started without root");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `rootless auto|single|none ROOT SCRIPT`: the library used by a caller without root.
+fn rootless(args: &[String]) -> ExitCode {
+    use furnace_core::rootless::{enter, IdMapping};
+    let [mapping, root, script] = args else {
+        eprintln!("usage: furnace-test-helper rootless auto|single|none ROOT SCRIPT");
+        return ExitCode::from(2);
+    };
+    let mapping = match mapping.as_str() {
+        "auto" => Some(IdMapping::Auto),
+        "single" => Some(IdMapping::Single),
+        "none" => None,
+        other => {
+            eprintln!("furnace-test-helper rootless: unknown mapping {other}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(mapping) = mapping {
+        if let Err(e) = enter(mapping) {
+            eprintln!("enter: {e}");
+            return ExitCode::from(3);
+        }
+    }
+    let container = match Container::builder(root).start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("start: {e}");
+            eprintln!("variant: {e:?}");
+            return ExitCode::from(4);
+        }
+    };
+    let output = match container.command("sh").args(["-c", script]).output() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("furnace-test-helper rootless: cannot run sh: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    drop(container);
+    let _ = std::io::stdout().write_all(&output.stdout);
+    let _ = std::io::stderr().write_all(&output.stderr);
+    match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, sig) => ExitCode::from(128 + sig.unwrap_or(0) as u8),
     }
 }
 

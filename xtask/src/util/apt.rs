@@ -90,6 +90,11 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || all_found(&["strace"]),
     },
     Requirement {
+        package: "uidmap",
+        provides: "newuidmap, newgidmap (the rootless tests' subordinate id maps)",
+        present: || all_found(&["newuidmap", "newgidmap"]),
+    },
+    Requirement {
         package: "gcc",
         provides: "gcc (tests/build.rs compiles the static /probe)",
         present: || all_found(&["gcc"]),

@@ -24,8 +24,33 @@ use crate::Errno;
 /// See `setgroups(2)`.
 #[inline]
 pub fn set_ids(uid: Option<Uid>, gid: Option<Gid>) -> Result<(), Errno> {
-    if uid.is_some() || gid.is_some() {
-        rustix::thread::set_thread_groups(&[])?;
+    set_identity(uid, gid, Some(&[]), false)
+}
+
+/// `setgroups(groups)`, `setgid(gid)`, `setuid(uid)`, in that order: takes on an identity.
+///
+/// `groups` are the supplementary groups: `Some` sets them (an empty slice clears them);
+/// `None` clears them when an id changes and leaves them otherwise. In a user namespace whose
+/// `setgroups` is `deny` (`setgroups_denied`: a single id mapped without privilege) the kernel
+/// refuses any change of the supplementary groups: clearing them is then skipped (the process
+/// keeps the ones it had, which show as the overflow group inside), and setting a non-empty
+/// list fails with `EPERM`. Async-signal-safe: no allocation, no locks.
+///
+/// See `setgroups(2)`, `user_namespaces(7)`.
+#[inline]
+pub fn set_identity(
+    uid: Option<Uid>,
+    gid: Option<Gid>,
+    groups: Option<&[Gid]>,
+    setgroups_denied: bool,
+) -> Result<(), Errno> {
+    let clear = uid.is_some() || gid.is_some();
+    match groups {
+        Some([]) | None if setgroups_denied => {}
+        Some(groups) if clear || !groups.is_empty() => rustix::thread::set_thread_groups(groups)?,
+        Some(_) => {}
+        None if clear => rustix::thread::set_thread_groups(&[])?,
+        None => {}
     }
     if let Some(gid) = gid {
         rustix::thread::set_thread_gid(gid)?;

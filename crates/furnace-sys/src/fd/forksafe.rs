@@ -287,6 +287,43 @@ pub fn check_stdio_is_no_directory() -> Result<(), Errno> {
     Ok(())
 }
 
+/// The most fds [`send_fds`] passes in one message.
+pub const MAX_SENT_FDS: usize = 8;
+
+/// `sendmsg(socket, [byte], SCM_RIGHTS fds)`: passes up to [`MAX_SENT_FDS`] fds (and one data
+/// byte, since a message must carry some) over a unix socket; the receiver gets its own
+/// copies. More fds than that fail with `EINVAL`. Async-signal-safe: the control buffer is on
+/// the stack, no allocation, no locks.
+///
+/// See `unix(7)`, `sendmsg(2)`.
+#[inline]
+pub fn send_fds(socket: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::mem::MaybeUninit;
+    if fds.len() > MAX_SENT_FDS {
+        return Err(Errno::INVAL);
+    }
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_SENT_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(Errno::INVAL);
+    }
+    let byte = [0u8];
+    loop {
+        match sendmsg(
+            socket,
+            &[std::io::IoSlice::new(&byte)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(Errno::PIPE),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,3 +174,18 @@ pub fn umask(mask: Mode) -> Mode {
 pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
     rustix::system::sethostname(name)
 }
+
+/// `execve(path, argv, [])`: replaces the process with the prepared program, with an empty
+/// environment. Returns only on failure, with the errno. Async-signal-safe: no allocation, no
+/// locks.
+///
+/// See `execve(2)`.
+#[inline]
+pub fn exec(program: &super::PreparedExec) -> Errno {
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: `path` is a C string; `argv` is a null-terminated array of pointers into C
+    // strings owned by `program`, which outlives the call; `envp` is a null-terminated array.
+    // On success the call does not return.
+    unsafe { libc::execve(program.path.as_ptr(), program.argv.as_ptr(), envp.as_ptr()) };
+    crate::error::last_errno()
+}

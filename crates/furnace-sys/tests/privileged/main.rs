@@ -23,3 +23,4 @@ mod mount_api;
 mod net;
 mod ns;
 mod process;
+mod userns;

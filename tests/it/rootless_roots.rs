@@ -1,0 +1,67 @@
+//! Rootless, continued: roots that are mount points, and PID 1 out of reach from inside. The
+//! cases and their fixtures are [`crate::rootless`]'s.
+
+use furnace_tests::hostside::HostMount;
+
+use crate::rootless::{Case, Map};
+
+/// Regression (issue 11, found by the rootless bench): a root that is already a mount point
+/// (an overlay, a bind) is locked in a user namespace, and `pivot_root` refuses a locked
+/// mount with `EINVAL`. Without root the root is therefore always bound onto itself first.
+fn a_root_that_is_a_mount_point_works(map: Map) {
+    let case = Case::new(map);
+    let root = case.root.root();
+    let _mount = HostMount::bind(&root, &root);
+    assert!(
+        furnace_sys::mountinfo::is_mount_point(&root).expect("stat the root"),
+        "the root is a mount point now"
+    );
+    let ran = case.furnace_on(&root, &[], &["sh", "-c", "id -u; ls /bin/sh"]);
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(ran.stdout, "0\n/bin/sh\n");
+}
+
+/// A root that is a mount point works without root (single-id map).
+#[test]
+fn a_root_that_is_a_mount_point_works_single_map() {
+    a_root_that_is_a_mount_point_works(Map::Single);
+}
+
+/// A root that is a mount point works without root (subordinate ids).
+#[test]
+fn a_root_that_is_a_mount_point_works_subid_map() {
+    a_root_that_is_a_mount_point_works(Map::Subids);
+}
+
+/// Without root, PID 1 is out of reach of root inside even in the privileged profile (which
+/// keeps `CAP_SYS_PTRACE`): PID 1 never executed a program in the user namespace, so its
+/// memory belongs to the initial one, where no process inside has a capability. Its
+/// namespace files, environment and memory cannot be opened.
+fn pid1_is_out_of_reach_inside(map: Map) {
+    let case = Case::new(map);
+    let out = case.sh_ok(
+        &[],
+        "grep -q 'CapEff:.*[1-9a-f]' /proc/self/status && echo has-capabilities; \
+         for f in /proc/1/ns/mnt /proc/1/environ /proc/1/mem; do \
+           if cat $f > /dev/null 2>&1; then echo readable $f; else echo refused $f; fi; \
+         done",
+    );
+    assert_eq!(
+        out,
+        "has-capabilities\nrefused /proc/1/ns/mnt\nrefused /proc/1/environ\nrefused /proc/1/mem\n",
+        "root inside (with capabilities) cannot open PID 1's files"
+    );
+}
+
+/// PID 1's namespace files, environment and memory are closed to root inside (single-id map).
+#[test]
+fn pid1_is_out_of_reach_inside_single_map() {
+    pid1_is_out_of_reach_inside(Map::Single);
+}
+
+/// PID 1's namespace files, environment and memory are closed to root inside (subordinate
+/// ids).
+#[test]
+fn pid1_is_out_of_reach_inside_subid_map() {
+    pid1_is_out_of_reach_inside(Map::Subids);
+}
