@@ -202,6 +202,39 @@ fn uid_and_gid_are_set_inside() {
     assert!(!status.success(), "nobody cannot write to /etc");
 }
 
+/// Issue 11: a user of the root's `/etc/passwd` (`User::lookup`, `Command::user`) runs with
+/// its uid, gid and the supplementary groups `/etc/group` lists it in — as root too; and
+/// explicit `groups` replace the supplementary groups.
+#[test]
+fn a_user_of_the_root_runs_with_its_groups() {
+    let scratch = Scratch::new();
+    let append = |inside: &str, line: &str| {
+        let path = scratch.host_path(inside);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(line);
+        std::fs::write(&path, text).expect("write the root's account files");
+    };
+    append("/etc/passwd", "alice:x:1000:1000::/home/alice:/bin/sh\n");
+    append("/etc/group", "alice:x:1000:\nextra:x:2000:bob,alice\n");
+    let alice = furnace_core::User::lookup(scratch.root(), "alice").expect("look alice up");
+    assert_eq!((alice.uid, alice.gid), (1000, 1000));
+    assert_eq!(alice.groups, [1000, 2000]);
+    let c = start(&scratch.root());
+    let id = |cmd: &mut furnace_core::Command<'_>| {
+        let out = cmd.output().expect("id");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    };
+    assert_eq!(id(c.command("id").arg("-u").user(&alice)), "1000");
+    assert_eq!(id(c.command("id").arg("-G").user(&alice)), "1000 2000");
+    assert_eq!(
+        id(c.command("id").arg("-G").uid(7).gid(8).groups(&[9, 10])),
+        "8 9 10"
+    );
+    let err = furnace_core::User::lookup(scratch.root(), "carol").expect_err("no carol");
+    assert!(err.to_string().contains("no such user"), "{err}");
+}
+
 /// One `Command` spawned twice, changed in between, applies the new settings.
 #[test]
 fn one_command_spawned_again_after_changes_applies_the_new_settings() {

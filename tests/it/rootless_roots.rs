@@ -1,5 +1,6 @@
-//! Rootless, continued: roots that are mount points, and PID 1 out of reach from inside. The
-//! cases and their fixtures are [`crate::rootless`]'s.
+//! Rootless, continued: roots that are mount points or hold a `sys` symlink, `--user root`
+//! with one id, and PID 1 out of reach from inside. The cases and their fixtures are
+//! [`crate::rootless`]'s.
 
 use furnace_tests::hostside::HostMount;
 
@@ -64,4 +65,39 @@ fn pid1_is_out_of_reach_inside_single_map() {
 #[test]
 fn pid1_is_out_of_reach_inside_subid_map() {
     pid1_is_out_of_reach_inside(Map::Subids);
+}
+
+/// Regression (issue 11 review): `--user root` looks up gid 0 and the groups `[0]`; with a
+/// single mapped id (`setgroups` denied) that list asks for nothing `setgid` does not do, and
+/// the command runs — before, `setgroups([0])` failed with a bare `EPERM`.
+#[test]
+fn user_root_runs_with_a_single_map() {
+    let case = Case::new(Map::Single);
+    assert_eq!(case.sh_ok(&["--user", "root"], "id -u; id -g"), "0\n0\n");
+}
+
+/// Regression (issue 11 review): without a network namespace of its own, the host's `/sys`
+/// is attached like a standard filesystem, to a real directory: a root whose `sys` is a
+/// symlink (here to `etc`) is refused, and nothing is mounted over what the link names.
+fn sys_symlinked_in_the_root_is_refused(map: Map) {
+    let case = Case::new(map);
+    let sys = case.root.host_path("/sys");
+    std::fs::remove_dir(&sys).expect("remove the root's /sys");
+    std::os::unix::fs::symlink("etc", &sys).expect("plant sys -> etc");
+    let _ = std::os::unix::fs::lchown(&sys, Some(case.user.uid()), Some(case.user.gid()));
+    let ran = case.furnace_on(&case.root.root(), &[], &["cat", "/etc/passwd"]);
+    assert_eq!(ran.status.code(), Some(125), "{ran:?}");
+    assert!(ran.stderr.contains("/sys"), "the step names /sys: {ran:?}");
+}
+
+/// A `sys -> etc` symlink in the root is refused, not followed (single-id map).
+#[test]
+fn sys_symlinked_in_the_root_is_refused_single_map() {
+    sys_symlinked_in_the_root_is_refused(Map::Single);
+}
+
+/// A `sys -> etc` symlink in the root is refused, not followed (subordinate ids).
+#[test]
+fn sys_symlinked_in_the_root_is_refused_subid_map() {
+    sys_symlinked_in_the_root_is_refused(Map::Subids);
 }

@@ -334,18 +334,30 @@ impl Command<'_> {
     fn spawn_from_thread(&mut self) -> io::Result<io::Result<Child>> {
         let container: &Container = self.container;
         let inner = &mut self.inner;
-        let joined_and_forked = std::thread::scope(|scope| {
+        // Outer error: no thread; inner error: the thread could not join; then the spawn's.
+        let result = std::thread::scope(|scope| {
             let forker = std::thread::Builder::new()
                 .name("furnace-spawn".into())
                 .spawn_scoped(scope, || {
                     container.children_in_pid_namespace()?;
                     Ok(inner.spawn())
                 })?;
-            forker
+            Ok(forker
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
-        joined_and_forked.map_err(|e| self.join_error(e))
+        match result {
+            Ok(joined) => joined.map_err(|e| self.join_error(e)),
+            Err(e) => Err(crate::Error::Sys {
+                context: "start the thread that spawns the command",
+                error: furnace_sys::Error::new(
+                    "clone",
+                    "thread",
+                    Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
+                ),
+            }
+            .into()),
+        }
     }
 
     /// A failure to join PID 1's pid namespace: ESRCH once PID 1 is exiting (its namespaces
@@ -356,8 +368,6 @@ impl Command<'_> {
                 pid: self.container.init_pid(),
             }
             .into()
-        } else if e.get_ref().is_some() {
-            e
         } else {
             self.spawn_error(SpawnStep::JoinNamespaces, e)
         }

@@ -26,6 +26,25 @@ use furnace_sys::mount::{self, MountFlags, UnmountFlags};
 
 use crate::error::{Error, PathProblem, Result};
 
+/// The error of a mount on the host: in a user namespace (without root, see
+/// [`crate::rootless`]) the host's mount namespace is not the process's to change, which the
+/// kernel says with a bare `EPERM`; the message says why.
+fn host_mount(context: &'static str) -> impl FnOnce(furnace_sys::Error) -> Error {
+    move |error| {
+        let refused = error.errno() == furnace_sys::Errno::PERM;
+        if refused && crate::rootless::in_user_namespace() {
+            Error::Sys {
+                context: "mount on the host (a process without root cannot: the host's mount \
+                          namespace does not belong to its user namespace; mount inside the \
+                          container, or prepare the root as root)",
+                error,
+            }
+        } else {
+            Error::Sys { context, error }
+        }
+    }
+}
+
 fn check_dir(what: &'static str, path: &Path) -> Result<PathBuf> {
     let canonical = std::fs::canonicalize(path).map_err(|e| Error::InvalidPath {
         what,
@@ -68,7 +87,7 @@ impl BindMountGuard {
             path: target.to_path_buf(),
             problem: PathProblem::from_io(&e),
         })?;
-        mount::bind_recursive(source, target).map_err(Error::sys("bind mount on the host"))?;
+        mount::bind_recursive(source, target).map_err(host_mount("bind mount on the host"))?;
         let guard = Self {
             mount: Mounted::at(target, "unmount the bind mount"),
         };
@@ -141,7 +160,7 @@ impl OverlayMountGuard {
             MountFlags::empty(),
             Some(&data),
         )
-        .map_err(Error::sys("mount the overlay"))?;
+        .map_err(host_mount("mount the overlay"))?;
         Ok(Self {
             mount: Mounted::at(&merged, "unmount the overlay"),
         })

@@ -326,6 +326,15 @@ fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(
             let tree = trees.get(*index).ok_or(Errno::INVAL)?;
             attach_bind(bind, tree, root)
         }
+        After::AttachAtMountPoint {
+            bind,
+            target,
+            dir_mode,
+        } => {
+            let tree = trees.get(*bind).ok_or(Errno::INVAL)?;
+            let target = mount_point(target, *dir_mode)?;
+            mnt::move_mount(tree.as_fd(), target.as_fd())
+        }
         After::Hostname(name) => process::sethostname(name.as_bytes()),
         After::Mask(path) => mask(path),
         After::ReadOnly(path) => read_only(path),
@@ -462,16 +471,22 @@ fn pivot(root: OwnedFd) -> Result<OwnedFd, Errno> {
 /// not following a symlink, which must be a real directory) and the new filesystem is
 /// attached to *that* fd, so nothing can swap the path between the check and the mount.
 fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
-    let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
-    let target = match fd::open(&m.target, dir_flags, Mode::empty()) {
-        Err(Errno::NOENT) => {
-            exist_ok(fs::mkdir(&m.target, Mode::from_raw_mode(m.dir_mode)))?;
-            fd::open(&m.target, dir_flags, Mode::empty())?
-        }
-        other => other?,
-    };
+    let target = mount_point(&m.target, m.dir_mode)?;
     Failpoint::hit_suffixed(failpoint, "mount-verified:", &m.target);
     attach_filesystem(m, &target)
+}
+
+/// Opens the mount point `path` of the new root (`O_PATH`, not following a symlink, which
+/// must be a real directory), creating it with `dir_mode` when missing.
+fn mount_point(path: &CStr, dir_mode: u32) -> Result<OwnedFd, Errno> {
+    let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    match fd::open(path, dir_flags, Mode::empty()) {
+        Err(Errno::NOENT) => {
+            exist_ok(fs::mkdir(path, Mode::from_raw_mode(dir_mode)))?;
+            fd::open(path, dir_flags, Mode::empty())
+        }
+        other => other,
+    }
 }
 
 /// Makes the filesystem of `m` and attaches it to the (verified) mount point `target`.

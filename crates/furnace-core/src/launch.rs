@@ -322,10 +322,11 @@ fn last_progress(pipe: &OwnedFd) -> u32 {
 fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {
     let errno = Errno::from_raw_os_error(errno);
     let (step, operation) = (step as usize, plan.describe(step as usize));
-    // Creating in a directory of an unmapped owner: EACCES (no write permission that counts),
-    // EPERM, or EOVERFLOW (a new file's owner would be unmapped).
-    let cannot_create = matches!(errno, Errno::ACCESS | Errno::PERM | Errno::OVERFLOW);
-    if plan.root_not_writable && cannot_create {
+    // Creating in a directory of an unmapped owner fails with EACCES (no write permission
+    // that counts) or EOVERFLOW (the new file's owner would be unmapped) — in the steps that
+    // may create something in the root: a mount point, a bind's destination.
+    let cannot_create = matches!(errno, Errno::ACCESS | Errno::OVERFLOW);
+    if plan.root_not_writable && cannot_create && plan.creates_in_root(step) {
         return Error::RootNotWritable {
             step,
             operation,
@@ -360,6 +361,41 @@ mod tests {
         assert!(setup_error(&plan, last as u32, libc::EPERM)
             .to_string()
             .contains("sethostname localhost"));
+    }
+
+    #[test]
+    fn only_a_failure_to_create_in_an_unwritable_root_blames_the_root() {
+        let root = std::env::temp_dir();
+        let mut plan = Container::builder(&root)
+            .bind("/etc", "/mnt/etc")
+            .plan()
+            .unwrap();
+        plan.root_not_writable = true;
+        let step = |prefix: &str| {
+            (1..=plan.steps().count())
+                .find(|&n| plan.describe(n).starts_with(prefix))
+                .unwrap_or_else(|| panic!("no step {prefix:?}")) as u32
+        };
+        let blamed = |n: u32, errno: i32| {
+            matches!(setup_error(&plan, n, errno), Error::RootNotWritable { .. })
+        };
+        assert!(blamed(step("bind /etc on /mnt/etc"), libc::EACCES));
+        assert!(blamed(step("mount proc on /proc"), libc::EOVERFLOW));
+        // The kernel refusing a mount (EPERM), or a step that creates nothing, is not the
+        // root's ownership.
+        assert!(!blamed(step("mount proc on /proc"), libc::EPERM));
+        assert!(!blamed(step("make / rslave"), libc::EACCES));
+        let message = setup_error(&plan, step("bind /etc on /mnt/etc"), libc::EACCES).to_string();
+        assert!(
+            message.contains("is owned by a user that is not mapped"),
+            "{message}"
+        );
+        let bind = step("bind /etc on /mnt/etc");
+        plan.root_not_writable = false;
+        assert!(!matches!(
+            setup_error(&plan, bind, libc::EACCES),
+            Error::RootNotWritable { .. }
+        ));
     }
 
     #[test]

@@ -101,6 +101,14 @@ pub(crate) enum After {
     /// Attach bind number N (cloned before the pivot) at its destination, resolved inside the
     /// root and created when missing.
     AttachBind(usize),
+    /// Attach bind number N (cloned before the pivot) at a standard mount point, opened as
+    /// [`After::Mount`] opens its own (a real directory, created when missing): the host's
+    /// `/sys` of a rootless container without a network namespace of its own.
+    AttachAtMountPoint {
+        bind: usize,
+        target: CString,
+        dir_mode: u32,
+    },
     /// Hide a path: a directory under an empty read-only tmpfs, anything else under the
     /// container's own `/dev/null`, checked to be the 1:3 device first. A missing path is
     /// skipped.
@@ -244,6 +252,21 @@ impl Plan {
         }
     }
 
+    /// Whether step `number` may create something in the root (a mount point, a bind's
+    /// destination), so that an unwritable root can be what made it fail.
+    pub(crate) fn creates_in_root(&self, number: usize) -> bool {
+        let step = number.checked_sub(1).and_then(|n| self.steps().nth(n));
+        matches!(
+            step,
+            Some(
+                Step::Before(Before::Mount(_))
+                    | Step::After(
+                        After::Mount(_) | After::AttachBind(_) | After::AttachAtMountPoint { .. }
+                    )
+            )
+        )
+    }
+
     /// A step with the plan's context (bind paths, the root), for `Display`.
     pub(crate) fn show<'p>(&'p self, step: Step<'p>) -> ShowStep<'p> {
         ShowStep { plan: self, step }
@@ -258,6 +281,22 @@ pub(crate) struct ShowStep<'p> {
 
 fn show(c: &CString) -> DisplayPath<'_> {
     DisplayPath(Path::new(OsStr::from_bytes(c.as_bytes())))
+}
+
+impl ShowStep<'_> {
+    /// `bind SOURCE on DESTINATION`, for the steps that attach bind number `index`.
+    fn fmt_attach(&self, f: &mut fmt::Formatter<'_>, index: usize) -> fmt::Result {
+        match self.plan.binds.get(index) {
+            Some(b) => write!(
+                f,
+                "bind {} on {}{}",
+                show(&b.source),
+                DisplayPath(&b.shown),
+                if b.read_only { " (read-only)" } else { "" }
+            ),
+            None => f.write_str("attach a bind"),
+        }
+    }
 }
 
 impl fmt::Display for ShowStep<'_> {
@@ -278,16 +317,8 @@ impl fmt::Display for ShowStep<'_> {
             }
             Step::OpenRoot => write!(f, "open root {}", show(&self.plan.root)),
             Step::PivotRoot => f.write_str("pivot_root into the root and detach the old root"),
-            Step::After(After::AttachBind(i)) => match bind(*i) {
-                Some(b) => write!(
-                    f,
-                    "bind {} on {}{}",
-                    show(&b.source),
-                    DisplayPath(&b.shown),
-                    if b.read_only { " (read-only)" } else { "" }
-                ),
-                None => f.write_str("attach a bind"),
-            },
+            Step::After(After::AttachBind(i)) => self.fmt_attach(f, *i),
+            Step::After(After::AttachAtMountPoint { bind: i, .. }) => self.fmt_attach(f, *i),
             Step::After(op) => write!(f, "{op}"),
         }
     }
@@ -304,7 +335,9 @@ impl fmt::Display for After {
             After::Symlink { target, path } => {
                 write!(f, "symlink {} -> {}", show(path), show(target))
             }
-            After::AttachBind(i) => write!(f, "attach bind #{i}"),
+            After::AttachBind(i) | After::AttachAtMountPoint { bind: i, .. } => {
+                write!(f, "attach bind #{i}")
+            }
             After::Hostname(name) => write!(f, "sethostname {}", show(name)),
             After::Mask(path) => write!(f, "mask {}", show(path)),
             After::ReadOnly(path) => write!(f, "make {} read-only", show(path)),
@@ -483,7 +516,11 @@ pub(crate) fn standard_mounts(layout: &Layout<'_>) -> Vec<After> {
     let mut ops = Vec::new();
     for standard in &STANDARD_MOUNTS {
         match (standard.fstype, layout.sys_bind) {
-            ("sysfs", Some(index)) => ops.push(After::AttachBind(index)),
+            ("sysfs", Some(bind)) => ops.push(After::AttachAtMountPoint {
+                bind,
+                target: cstring(standard.target),
+                dir_mode: standard.dir_mode,
+            }),
             _ if standard.before_pivot => {}
             _ => ops.push(After::Mount(mount_op(standard, layout.tty_gid))),
         }

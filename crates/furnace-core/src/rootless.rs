@@ -76,20 +76,32 @@ pub enum IdMapping {
 /// namespace to a multi-threaded process. Afterwards the process is uid 0 and gid 0 of the
 /// namespace (the caller outside: files it creates belong to the caller), with every
 /// capability there. It is an error when the namespace cannot be entered (user namespaces
-/// disabled for the user, the process multi-threaded) or its maps cannot be written.
+/// disabled for the user, the process multi-threaded) or its maps cannot be written. With
+/// [`IdMapping::Explicit`] ranges, a helper that refuses them is an error too, and the process
+/// is then already in the namespace, without that map: it cannot be left again, so treat the
+/// error as fatal. ([`IdMapping::Auto`] falls back to the single map instead.)
 pub fn enter(mapping: IdMapping) -> Result<()> {
     if has_sys_admin() {
         return Ok(());
     }
-    let threads = thread_count();
-    if threads != Some(1) {
-        return Err(Error::UserNamespace {
-            reason: format!(
-                "the process has {} threads, and the kernel gives a user namespace only to a \
-                 single-threaded one: call furnace_core::rootless::enter first thing in main",
-                threads.map_or_else(|| "several".to_owned(), |n| n.to_string())
-            ),
-        });
+    match thread_count() {
+        Some(1) => {}
+        Some(threads) => {
+            return Err(Error::UserNamespace {
+                reason: format!(
+                    "the process has {threads} threads, and the kernel gives a user namespace \
+                     only to a single-threaded one: call furnace_core::rootless::enter first \
+                     thing in main"
+                ),
+            })
+        }
+        None => {
+            return Err(Error::UserNamespace {
+                reason: "cannot count this process's threads (/proc/self/status is \
+                         unreadable: is /proc mounted?)"
+                    .into(),
+            })
+        }
     }
     enter_namespace(&mapping)?;
     if !has_sys_admin() {
@@ -119,23 +131,32 @@ pub(crate) struct UserNamespace {
     pub setgroups_denied: bool,
 }
 
-/// The process's user namespace, read once (`None`: the initial one, or unreadable maps,
-/// which are treated as the initial namespace).
+/// The process's user namespace (`None`: the initial one, or unreadable maps, which are
+/// treated as the initial namespace). Read once when the process is in one, or holds
+/// `CAP_SYS_ADMIN` (then [`enter`] never changes it); otherwise read again each time, since a
+/// later [`enter`] may still put the process into one.
 pub(crate) fn user_namespace() -> Option<&'static UserNamespace> {
     static CACHE: OnceLock<Option<UserNamespace>> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            let uids = userns::own_map(IdKind::User).ok()?;
-            if userns::is_initial(&uids) {
-                return None;
-            }
-            Some(UserNamespace {
-                uids,
-                gids: userns::own_map(IdKind::Group).ok()?,
-                setgroups_denied: !userns::setgroups_allowed().unwrap_or(false),
-            })
-        })
-        .as_ref()
+    if let Some(cached) = CACHE.get() {
+        return cached.as_ref();
+    }
+    let found = read_user_namespace();
+    if found.is_none() && !has_sys_admin() {
+        return None;
+    }
+    CACHE.get_or_init(|| found).as_ref()
+}
+
+fn read_user_namespace() -> Option<UserNamespace> {
+    let uids = userns::own_map(IdKind::User).ok()?;
+    if userns::is_initial(&uids) {
+        return None;
+    }
+    Some(UserNamespace {
+        uids,
+        gids: userns::own_map(IdKind::Group).ok()?,
+        setgroups_denied: !userns::setgroups_allowed().unwrap_or(false),
+    })
 }
 
 impl UserNamespace {
@@ -194,18 +215,18 @@ fn thread_count() -> Option<usize> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// Enters the user namespace and writes its maps; returns which mapping was written.
-fn enter_namespace(mapping: &IdMapping) -> Result<&'static str> {
+/// Enters the user namespace and writes its maps.
+fn enter_namespace(mapping: &IdMapping) -> Result<()> {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
-    let single = || -> Result<&'static str> {
+    let single = || -> Result<()> {
         userns::enter_single(0, 0).map_err(refused)?;
-        Ok("single")
+        Ok(())
     };
-    let (uids, gids, kind) = match mapping {
+    let (uids, gids, explicit) = match mapping {
         IdMapping::Single => return single(),
         IdMapping::Auto => match subordinate_maps(uid, gid) {
-            Some((uids, gids)) => (uids, gids, "subids"),
+            Some((uids, gids)) => (uids, gids, false),
             None => return single(),
         },
         IdMapping::Explicit { uids, gids } => {
@@ -213,9 +234,9 @@ fn enter_namespace(mapping: &IdMapping) -> Result<&'static str> {
             if own(uids, uid) && own(gids, gid) {
                 let (inside_uid, inside_gid) = (uids[0].inside, gids[0].inside);
                 userns::enter_single(inside_uid, inside_gid).map_err(refused)?;
-                return Ok("explicit");
+                return Ok(());
             }
-            (uids.clone(), gids.clone(), "explicit")
+            (uids.clone(), gids.clone(), true)
         }
     };
     let (Some(newuidmap), Some(newgidmap)) = (
@@ -231,9 +252,9 @@ fn enter_namespace(mapping: &IdMapping) -> Result<&'static str> {
     let outcome =
         userns::enter_with_helpers(&uids, &gids, &newuidmap, &newgidmap).map_err(refused)?;
     if outcome.uid_map.is_none() && outcome.gid_map.is_none() {
-        return Ok(kind);
+        return Ok(());
     }
-    if kind == "explicit" {
+    if explicit {
         let failed: Vec<String> = [outcome.uid_map, outcome.gid_map]
             .into_iter()
             .flatten()
@@ -254,7 +275,7 @@ fn enter_namespace(mapping: &IdMapping) -> Result<&'static str> {
         userns::deny_setgroups().map_err(unmapped)?;
         userns::write_own_map(IdKind::Group, &[IdMap::new(0, gid, 1)]).map_err(unmapped)?;
     }
-    Ok("single")
+    Ok(())
 }
 
 /// A failure to enter the namespace, with the likely cause when the kernel refused it.

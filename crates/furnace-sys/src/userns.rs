@@ -268,18 +268,23 @@ pub fn deny_setgroups() -> Result<()> {
 pub struct HelperFailure {
     /// The helper's command line.
     pub command: String,
-    /// How it ended (exit 127: it could not be executed).
-    pub how: ExitKind,
+    /// How it ended (exit 127: it could not be executed); `None` when that is unknown (it
+    /// was killed after [`HELPER_TIMEOUT`], or the caller ignores `SIGCHLD`, so the kernel
+    /// reaped it).
+    pub how: Option<ExitKind>,
 }
 
 impl fmt::Display for HelperFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.how {
-            ExitKind::Exited(127) => write!(f, "`{}` could not be executed", self.command),
-            ExitKind::Exited(code) => write!(f, "`{}` exited with status {code}", self.command),
-            ExitKind::Signaled(signal) => {
+            Some(ExitKind::Exited(127)) => write!(f, "`{}` could not be executed", self.command),
+            Some(ExitKind::Exited(code)) => {
+                write!(f, "`{}` exited with status {code}", self.command)
+            }
+            Some(ExitKind::Signaled(signal)) => {
                 write!(f, "`{}` was killed by signal {signal}", self.command)
             }
+            None => write!(f, "`{}` did not write the map", self.command),
         }
     }
 }
@@ -287,20 +292,28 @@ impl fmt::Display for HelperFailure {
 /// What [`enter_with_helpers`] managed: the namespace exists; each map was written or not.
 #[derive(Debug)]
 pub struct HelperOutcome {
-    /// `newuidmap`'s failure, when it failed (the `uid_map` is then unwritten).
+    /// `newuidmap`'s failure, when the `uid_map` is unwritten.
     pub uid_map: Option<HelperFailure>,
-    /// `newgidmap`'s failure, when it failed (the `gid_map` is then unwritten).
+    /// `newgidmap`'s failure, when the `gid_map` is unwritten.
     pub gid_map: Option<HelperFailure>,
 }
 
-/// `unshare(CLONE_NEWUSER)`, with `newuidmap`/`newgidmap` writing the new namespace's maps: two helper processes forked *before* the `unshare` (so that they stay in
-/// this user namespace, where their setuid bit counts) wait on a pipe until the namespace
-/// exists, then exec the helpers with this process's pid.
+/// How long [`enter_with_helpers`] waits for `newuidmap` and `newgidmap` (which may look the
+/// user up through NSS) before killing them.
+pub const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `unshare(CLONE_NEWUSER)`, with `newuidmap`/`newgidmap` writing the new namespace's maps:
+/// two helper processes forked *before* the `unshare` (so that they stay in this user
+/// namespace, where their setuid bit counts) wait on a pipe until the namespace exists, then
+/// exec the helpers with this process's pid.
 ///
 /// The process must be single-threaded (the kernel refuses `unshare(CLONE_NEWUSER)` to a
-/// multi-threaded one with `EINVAL`). An `Err` means the namespace was not entered; an `Ok`
-/// says which helper failed, if any, so the caller can write what is missing itself (a
-/// single id) — the namespace cannot be left again. The helpers' own messages go to this
+/// multi-threaded one with `EINVAL`). An `Err` from the `unshare` (or before it) means the
+/// namespace was not entered; after it, the result says which map is still unwritten, read
+/// from `/proc/self/uid_map` and `gid_map` themselves (so a caller that ignores `SIGCHLD`,
+/// whose helpers are reaped by the kernel, is told the truth), so that the caller can write
+/// what is missing itself (a single id) — the namespace cannot be left again. A helper that
+/// has not finished after [`HELPER_TIMEOUT`] is killed. The helpers' own messages go to this
 /// process's stderr.
 ///
 /// See `unshare(2)`, `newuidmap(1)`, `newgidmap(1)`.
@@ -310,6 +323,7 @@ pub fn enter_with_helpers(
     newuidmap: &Path,
     newgidmap: &Path,
 ) -> Result<HelperOutcome> {
+    use std::os::fd::AsRawFd;
     let pid = std::process::id().to_string();
     let command_line =
         |helper: &Path, map: &[IdMap]| -> Vec<String> {
@@ -331,12 +345,18 @@ pub fn enter_with_helpers(
         prepared(newgidmap, &gid_args)?,
     ];
     let (go_r, go_w) = crate::fd::pipe_above_stdio()?;
+    let go_w_number = u32::try_from(go_w.as_raw_fd()).unwrap_or(u32::MAX);
     let mut helpers = Vec::with_capacity(2);
     for program in &programs {
-        // SAFETY: the child only makes system calls (read, execve, _exit) on data prepared
-        // above, and leaves through `execve` or `exit`; it never returns here.
+        // SAFETY: the child only makes system calls (close, read, execve, _exit) on data
+        // prepared above, and leaves through `execve` or `exit`; it never returns here.
         match unsafe { process::clone3(Namespaces::empty()) } {
             Ok(Forked::Child) => {
+                // Its copy of the write end must go, or it would never see the end of file
+                // that tells it the parent gave up.
+                // SAFETY: the child never uses or drops `go_w` (it leaves through `exec` or
+                // `exit`, which runs no destructors).
+                let _ = unsafe { fd::close_range(go_w_number, go_w_number) };
                 let mut go = [0u8; 1];
                 // One byte: the namespace exists. End of file: the parent gave up.
                 if fd::read_exact(go_r.as_fd(), &mut go).is_ok() {
@@ -359,32 +379,40 @@ pub fn enter_with_helpers(
         reap(&helpers);
         return Err(Error::new("unshare", "CLONE_NEWUSER", errno));
     }
-    let released = fd::write_all(go_w.as_fd(), &[1, 1]);
+    // Should the write fail, the helpers read end of file and exit: the maps stay unwritten,
+    // which the outcome below reports.
+    let _ = fd::write_all(go_w.as_fd(), &[1, 1]);
     drop(go_w);
-    let results: Vec<ExitKind> = helpers
-        .iter()
-        .map(|h| h.wait().unwrap_or(ExitKind::Exited(-1)))
-        .collect();
-    if let Err(errno) = released {
-        return Err(Error::new("write", "the helpers' pipe", errno));
-    }
-    let failure = |how: Option<&ExitKind>, args: &[String]| match how {
-        Some(ExitKind::Exited(0)) => None,
-        other => Some(HelperFailure {
+    let results: Vec<Option<ExitKind>> = helpers.iter().map(finish).collect();
+    let failure = |kind: IdKind, how: Option<&Option<ExitKind>>, args: &[String]| {
+        let written = own_map(kind).is_ok_and(|map| !map.is_empty());
+        (!written).then(|| HelperFailure {
             command: args.join(" "),
-            how: other.copied().unwrap_or(ExitKind::Exited(-1)),
-        }),
+            how: how.copied().flatten(),
+        })
     };
     Ok(HelperOutcome {
-        uid_map: failure(results.first(), &uid_args),
-        gid_map: failure(results.get(1), &gid_args),
+        uid_map: failure(IdKind::User, results.first(), &uid_args),
+        gid_map: failure(IdKind::Group, results.get(1), &gid_args),
     })
+}
+
+/// Waits (at most [`HELPER_TIMEOUT`]) for a released helper and reaps it; kills it when it
+/// is late. `None`: how it ended is unknown.
+fn finish(helper: &Pidfd) -> Option<ExitKind> {
+    if !helper
+        .wait_exit_timeout(Some(HELPER_TIMEOUT))
+        .unwrap_or(false)
+    {
+        let _ = helper.send_signal(crate::Signal::KILL);
+    }
+    helper.wait().ok()
 }
 
 /// Reaps helpers that will not be released (they read end of file and exit).
 fn reap(helpers: &[Pidfd]) {
     for helper in helpers {
-        let _ = helper.wait();
+        let _ = finish(helper);
     }
 }
 

@@ -33,8 +33,9 @@ pub fn set_ids(uid: Option<Uid>, gid: Option<Gid>) -> Result<(), Errno> {
 /// `None` clears them when an id changes and leaves them otherwise. In a user namespace whose
 /// `setgroups` is `deny` (`setgroups_denied`: a single id mapped without privilege) the kernel
 /// refuses any change of the supplementary groups: clearing them is then skipped (the process
-/// keeps the ones it had, which show as the overflow group inside), and setting a non-empty
-/// list fails with `EPERM`. Async-signal-safe: no allocation, no locks.
+/// keeps the ones it had, which show as the overflow group inside), as is setting a list that
+/// holds only `gid`; any other list fails with `EPERM`. Async-signal-safe: no allocation, no
+/// locks.
 ///
 /// See `setgroups(2)`, `user_namespaces(7)`.
 #[inline]
@@ -45,8 +46,12 @@ pub fn set_identity(
     setgroups_denied: bool,
 ) -> Result<(), Errno> {
     let clear = uid.is_some() || gid.is_some();
+    // Where setgroups is denied, a list that holds nothing but the primary group (what a
+    // user's lookup gives for root) asks for nothing `setgid` does not do.
+    let only_primary = |groups: &[Gid]| groups.iter().all(|g| Some(*g) == gid);
     match groups {
-        Some([]) | None if setgroups_denied => {}
+        Some(groups) if setgroups_denied && only_primary(groups) => {}
+        None if setgroups_denied => {}
         Some(groups) if clear || !groups.is_empty() => rustix::thread::set_thread_groups(groups)?,
         Some(_) => {}
         None if clear => rustix::thread::set_thread_groups(&[])?,

@@ -55,7 +55,7 @@ fn a_helper_that_fails_is_reported_and_its_map_left_unwritten() {
         let outcome =
             enter_with_helpers(&map, &map, std::path::Path::new("/bin/false"), &newgidmap).unwrap();
         let failure = outcome.uid_map.expect("the uid helper failed");
-        assert_eq!(failure.how, ExitKind::Exited(1));
+        assert_eq!(failure.how, Some(ExitKind::Exited(1)));
         assert!(failure.command.starts_with("/bin/false "), "{failure}");
         assert!(
             failure.to_string().contains("exited with status 1"),
@@ -67,5 +67,35 @@ fn a_helper_that_fails_is_reported_and_its_map_left_unwritten() {
             "uid_map unwritten"
         );
         assert_eq!(own_map(IdKind::Group).unwrap(), map);
+    });
+}
+
+/// Regression (issue 11 review): when the `unshare` fails (here: the process has a second
+/// thread, which the kernel refuses a user namespace with `EINVAL`), the helpers forked before
+/// it see end of file and exit, and the error comes back — before, each helper held a copy of
+/// the pipe's write end and the call never returned (the harness's child timeout catches a
+/// hang).
+#[test]
+fn a_refused_unshare_releases_the_helpers_and_returns_the_error() {
+    let (newuidmap, newgidmap) = (helper(IdKind::User), helper(IdKind::Group));
+    in_child("userns-refused", |_| {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let second = std::thread::spawn(move || {
+            let _ = stop_rx.recv();
+        });
+        let map = [IdMap::new(0, 0, 1)];
+        let err = enter_with_helpers(&map, &map, &newuidmap, &newgidmap)
+            .expect_err("a multi-threaded process cannot unshare a user namespace");
+        assert_eq!(err.errno(), furnace_sys::Errno::INVAL, "{err}");
+        assert!(
+            err.to_string().starts_with("unshare CLONE_NEWUSER"),
+            "{err}"
+        );
+        assert!(
+            is_initial(&own_map(IdKind::User).unwrap()),
+            "still the initial namespace"
+        );
+        let _ = stop_tx.send(());
+        let _ = second.join();
     });
 }
