@@ -1,6 +1,8 @@
 //! The original furnace's second example: `cat /etc/passwd` inside, piped into `gzip` inside,
 //! written to a file opened outside the container.
 //!
+//! Works as root and as any other user (through a user namespace).
+//!
 //! ```text
 //! cargo run -p furnace-core --example pipeline -- /path/to/rootfs passwd.gz
 //! ```
@@ -9,6 +11,12 @@ use std::fs::File;
 use std::process::{ExitCode, Stdio};
 
 fn main() -> ExitCode {
+    // As root this does nothing; as anyone else the process enters a user namespace of its
+    // own, where it is root (first thing: the process must still be single-threaded).
+    if let Err(err) = furnace_core::rootless::enter(furnace_core::rootless::IdMapping::Auto) {
+        eprintln!("{err}");
+        return ExitCode::FAILURE;
+    }
     let mut args = std::env::args_os().skip(1);
     let (Some(root), Some(out)) = (args.next(), args.next()) else {
         eprintln!("usage: pipeline ROOTFS OUTPUT.gz");
