@@ -24,11 +24,13 @@
 //! | [`failure`] | failures at every stage (failpoints, injected system call errors) |
 //! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
 //! | [`load`] | many containers, zombie floods, a fenced fork bomb |
+//! | [`cgroups`] | resource limits: where the cgroups are, pids, memory and CPU limits, usage, teardown, the sweep, bad limits |
 //! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
 //! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;
+mod cgroups;
 mod commands;
 mod dev;
 mod failure;

@@ -1,6 +1,6 @@
 //! Rootless, continued: roots that are mount points or hold a `sys` symlink, `--user root`
-//! with one id, and PID 1 out of reach from inside. The cases and their fixtures are
-//! [`crate::rootless`]'s.
+//! with one id, PID 1 out of reach from inside, and limits without a delegated cgroup. The
+//! cases and their fixtures are [`crate::rootless`]'s.
 
 use furnace_tests::hostside::HostMount;
 
@@ -100,4 +100,22 @@ fn sys_symlinked_in_the_root_is_refused_single_map() {
 #[test]
 fn sys_symlinked_in_the_root_is_refused_subid_map() {
     sys_symlinked_in_the_root_is_refused(Map::Subids);
+}
+
+/// Issue 12: without root, a limit needs a cgroup delegated to the user; without one the start
+/// fails before anything is made, saying so and naming how to get one.
+#[test]
+fn limits_without_a_delegated_cgroup_are_refused_plainly() {
+    let case = Case::new(Map::Single);
+    let ran = case.furnace_on(&case.root.root(), &["--memory", "64M"], &["true"]);
+    assert_eq!(ran.status.code(), Some(125), "{ran:?}");
+    assert_eq!(ran.stderr.lines().count(), 1, "one line: {ran:?}");
+    assert!(
+        ran.stderr.contains("delegated cgroup") && ran.stderr.contains("Delegate=yes"),
+        "the message names the fix: {ran:?}"
+    );
+    assert!(
+        ran.stderr.contains("EACCES"),
+        "and the kernel's answer: {ran:?}"
+    );
 }

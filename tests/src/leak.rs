@@ -21,6 +21,14 @@
 //! - **namespaces**: the pid, net and mnt namespaces of our processes, and every namespace of
 //!   the test process's own threads.
 //! - **loop devices** backed by a file of ours or of the image; **fds** of the test process.
+//! - **cgroups**: directories named `furnace-*` at any depth of any hierarchy under
+//!   `/sys/fs/cgroup` ([`furnace_cgroups`]) that are ours: a container cgroup's name records its
+//!   owner, `furnace-<pid>-<start time>-<n>`, and it is ours when that owner is the test
+//!   process or a process judged ours (a helper); or, the owner being dead, when it started
+//!   after the snapshot and the cgroup lies directly in one of the test process's own cgroups
+//!   (where the containers of the test and of its helpers are made: a helper killed before any
+//!   picture saw it cannot be judged by its ancestry any more). The suite's own cgroups
+//!   ([`unique_name`](crate::unique_name), such as the fork-bomb fence) are ours by name.
 //!
 //! The test process is deliberately *not* a child subreaper: as one, it would adopt every
 //! orphan of the helpers it runs and would have to reap them — but a `waitpid(-1)` in a test
@@ -39,10 +47,11 @@ use std::time::{Duration, Instant};
 
 use furnace_sys::mountinfo::MountInfo;
 
+use crate::cgroups::{furnace_cgroups, own_cgroup_dirs, owner_alive, owner_of};
 use crate::image::IMAGE_ENV;
 use crate::mounts::{attached_loop_devices, mounts};
 use crate::proc::{all_processes, ns_of, own_fds, ProcStat};
-use crate::scratch::{holds_exclusive, mentions_made_here};
+use crate::scratch::{holds_exclusive, made_here, mentions_made_here};
 use crate::GRACE;
 
 /// A snapshot of what a container could leave behind (see the module's documentation for what
@@ -57,12 +66,19 @@ pub struct LeakCheck {
     state: MachineState,
     /// `(pid, start time)` of every process judged ours so far.
     ours: Mutex<BTreeSet<(u32, u64)>>,
+    /// The latest start time of any process at the snapshot: a process that started later is
+    /// younger than the check.
+    horizon: u64,
 }
 
 /// What is fixed for the whole test process: who we are and which things are ours.
 #[derive(Debug)]
 struct Ownership {
     me: u32,
+    /// The test process's start time (as container cgroup names record it).
+    my_start: u64,
+    /// The test process's own cgroup in every hierarchy: where containers' cgroups are made.
+    cgroup_parents: Vec<PathBuf>,
     pid_ns: Option<String>,
     mnt_ns: Option<String>,
     /// The test binary and the helper binary of this build.
@@ -92,6 +108,8 @@ impl Ownership {
         });
         Ownership {
             me,
+            my_start: ProcStat::read(me).map_or(0, |s| s.start_time),
+            cgroup_parents: own_cgroup_dirs(),
             pid_ns: ns_of(me, "pid"),
             mnt_ns: ns_of(me, "mnt"),
             executables,
@@ -134,6 +152,28 @@ impl Ownership {
         self.executables.iter().any(|ours| Path::new(exe) == ours)
     }
 
+    /// Whether a `furnace-*` cgroup directory is ours (see the module's documentation), given
+    /// the processes judged ours and the snapshot's `horizon`.
+    fn owns_cgroup(&self, dir: &Path, ours: &BTreeSet<(u32, u64)>, horizon: u64) -> bool {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if made_here(&name) {
+            return true;
+        }
+        let Some(owner) = owner_of(&name) else {
+            return false;
+        };
+        owner == (self.me, self.my_start)
+            || ours.contains(&owner)
+            || (owner.1 > horizon
+                && !owner_alive(owner)
+                && dir
+                    .parent()
+                    .is_some_and(|p| self.cgroup_parents.iter().any(|c| c == p)))
+    }
+
     /// Whether a process in another mount namespace has one of our mounts as its root.
     fn rooted_in_ours(&self, pid: u32, loops: &BTreeMap<String, String>) -> bool {
         if ns_of(pid, "mnt") == self.mnt_ns {
@@ -163,12 +203,14 @@ struct MachineState {
     namespaces: BTreeSet<String>,
     loops: BTreeSet<(String, String)>,
     fds: BTreeSet<(i32, String)>,
+    /// `furnace-*` cgroup directories of ours.
+    cgroups: BTreeSet<PathBuf>,
 }
 
 impl MachineState {
     /// Takes the picture; `ours` holds the processes judged ours in earlier pictures and gets
-    /// the ones judged ours now.
-    fn take(ours: &mut BTreeSet<(u32, u64)>) -> MachineState {
+    /// the ones judged ours now; `horizon` is the snapshot's (see [`LeakCheck`]).
+    fn take(ours: &mut BTreeSet<(u32, u64)>, horizon: u64) -> MachineState {
         let own = ownership();
         let loop_list = attached_loop_devices();
         let loops: BTreeMap<String, String> = loop_list.iter().cloned().collect();
@@ -234,6 +276,10 @@ impl MachineState {
                 .filter(|(_, file)| own.mentions_ours(file))
                 .collect(),
             fds: own_fds(),
+            cgroups: furnace_cgroups()
+                .into_iter()
+                .filter(|dir| own.owns_cgroup(dir, ours, horizon))
+                .collect(),
         }
     }
 
@@ -265,6 +311,9 @@ impl MachineState {
         }
         for (fd, target) in self.fds.difference(&before.fds) {
             out.push(format!("fd {fd} of the test process -> {target}"));
+        }
+        for dir in self.cgroups.difference(&before.cgroups) {
+            out.push(format!("cgroup {}", dir.display()));
         }
         out
     }
@@ -342,11 +391,17 @@ impl LeakCheck {
             holds_exclusive(),
             "LeakCheck::snapshot needs Scratch::exclusive() on this thread first"
         );
+        let horizon = all_processes()
+            .iter()
+            .map(|p| p.start_time)
+            .max()
+            .unwrap_or(0);
         let mut ours = BTreeSet::new();
-        let state = MachineState::take(&mut ours);
+        let state = MachineState::take(&mut ours, horizon);
         LeakCheck {
             state,
             ours: Mutex::new(ours),
+            horizon,
         }
     }
 
@@ -357,7 +412,7 @@ impl LeakCheck {
         loop {
             let left = {
                 let mut ours = self.ours.lock().unwrap_or_else(|e| e.into_inner());
-                MachineState::take(&mut ours).leftovers(&self.state)
+                MachineState::take(&mut ours, self.horizon).leftovers(&self.state)
             };
             if left.is_empty() {
                 return;

@@ -13,6 +13,9 @@
 //!   figures.
 //! - [`mod@mounts`]: the mount table (through `furnace_sys::mountinfo`) and attached loop devices.
 //! - [`leak`]: [`LeakCheck`], the leak oracle for tests that must prove nothing is left behind.
+//! - [`cgroups`]: the host's `furnace-*` cgroups and their owners, this process's own cgroups,
+//!   `/proc/PID/cgroup`, and [`CgroupWatch`](cgroups::CgroupWatch), which sees cgroups being
+//!   made.
 //! - [`helper`]: drives the `furnace-test-helper` binary, for callers that die or panic.
 //! - [`probe`]: the static `/probe` helper (built from `tests/probe/probe.c`) and its answers.
 //! - [`ipc`]: a SysV segment and a POSIX queue made on the host, and look-ups of both.
@@ -29,6 +32,7 @@
 
 use std::time::Duration;
 
+pub mod cgroups;
 pub mod helper;
 pub mod hostside;
 pub mod image;

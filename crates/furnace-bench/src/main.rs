@@ -14,6 +14,7 @@
 //! As root, it also measures the rootless rows as a throw-away unprivileged user (see
 //! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
 
+mod limits;
 mod peers;
 mod report;
 mod rootless;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use furnace_core::Container;
+use furnace_core::{Container, ContainerBuilder};
 
 use crate::peers::{Peer, Tool};
 use crate::stats::Samples;
@@ -120,6 +121,8 @@ impl Plan {
 pub(crate) struct Results {
     pub lifecycle: Vec<(String, Samples)>,
     pub lifecycle_isolated: Vec<(String, Samples)>,
+    /// The lifecycle with cgroup limits against without (host network).
+    pub limits: Vec<(String, Samples)>,
     pub spawn: Vec<(String, Samples)>,
     pub memory_kib: Vec<(String, u64)>,
     pub scale: Option<Scale>,
@@ -198,6 +201,8 @@ fn run(opts: &Options) -> Result<Results, String> {
             results.lifecycle = samples;
         }
     }
+    results.limits = limits::lifecycle(&opts.root, &opts.cli, plan)?;
+    report_progress("lifecycle, limits against none", &results.limits);
     results.spawn = spawn(&opts.root, &peers, plan)?;
     report_progress("spawn in a running container", &results.spawn);
     results.memory_kib = memory(&opts.root, &peers)?;
@@ -241,22 +246,9 @@ fn lifecycle(
             plan.rounds
         );
         for _ in 0..plan.per_round {
-            let start = Instant::now();
-            let container = Container::builder(root)
-                .isolate_network(isolated)
-                .start()
-                .map_err(|e| format!("furnace library: {e}"))?;
-            let status = container
-                .command("/bin/true")
-                .status()
-                .map_err(|e| format!("furnace library: {e}"))?;
-            container
-                .stop()
-                .map_err(|e| format!("furnace library: {e}"))?;
-            lib.push(start.elapsed());
-            if !status.success() {
-                return Err("furnace library: /bin/true failed".into());
-            }
+            lib.push(library_lifecycle(
+                Container::builder(root).isolate_network(isolated),
+            )?);
         }
         for (peer, samples) in peers.iter().zip(&mut others) {
             let runs = if peer.tool == Tool::Python {
@@ -271,6 +263,27 @@ fn lifecycle(
     let mut out = vec![("furnace (library)".to_owned(), lib)];
     out.extend(peers.iter().map(|p| p.name().to_owned()).zip(others));
     Ok(out)
+}
+
+/// One lifecycle of the library, timed in-process: start as `builder` says, run `/bin/true`,
+/// tear down.
+pub(crate) fn library_lifecycle(builder: &ContainerBuilder) -> Result<Duration, String> {
+    let start = Instant::now();
+    let container = builder
+        .start()
+        .map_err(|e| format!("furnace library: {e}"))?;
+    let status = container
+        .command("/bin/true")
+        .status()
+        .map_err(|e| format!("furnace library: {e}"))?;
+    container
+        .stop()
+        .map_err(|e| format!("furnace library: {e}"))?;
+    let elapsed = start.elapsed();
+    if !status.success() {
+        return Err("furnace library: /bin/true failed".into());
+    }
+    Ok(elapsed)
 }
 
 /// One more command in a running container, against the same spawn on the host, from the

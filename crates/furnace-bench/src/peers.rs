@@ -32,6 +32,9 @@ pub(crate) struct Peer {
     root: PathBuf,
     program: PathBuf,
     driver: Option<PathBuf>,
+    /// Options of `furnace run` before the root (the CLIs only): the limits rows' `--memory`
+    /// and the like.
+    run_options: Vec<OsString>,
 }
 
 /// A Python driver for the original furnace: it times each iteration in-process (interpreter
@@ -81,6 +84,7 @@ impl Peer {
             root: root.into(),
             program: program.into(),
             driver: None,
+            run_options: Vec::new(),
         };
         let mut peers = vec![peer(Tool::Cli, cli)];
         if let Some(cli_static) = cli_static {
@@ -99,12 +103,24 @@ impl Peer {
                     root: root.into(),
                     program: python.into(),
                     driver: Some(driver),
+                    run_options: Vec::new(),
                 });
             }
         }
         peers.push(peer(Tool::Unshare, Path::new("unshare")));
         peers.push(peer(Tool::Host, &root.join("bin/true")));
         peers
+    }
+
+    /// The CLI, `furnace run OPTIONS ROOT /bin/true`: the limits rows.
+    pub fn cli_with(root: &Path, cli: &Path, options: &[&str]) -> Peer {
+        Peer {
+            tool: Tool::Cli,
+            root: root.into(),
+            program: cli.into(),
+            driver: None,
+            run_options: options.iter().map(OsString::from).collect(),
+        }
     }
 
     /// How the tool is named in the report.
@@ -124,7 +140,7 @@ impl Peer {
         match self.tool {
             Tool::Cli | Tool::CliStatic => {
                 let mut c = Command::new(&self.program);
-                c.arg("run");
+                c.arg("run").args(&self.run_options);
                 if isolated {
                     c.arg("--isolate-net");
                 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::limits;
 use crate::rootless::{self, Rootless};
 use crate::stats::Samples;
 use crate::Results;
@@ -11,6 +12,15 @@ fn ms(us: f64) -> String {
         format!("{:.2} ms", us / 1000.0)
     } else {
         format!("{us:.0} µs")
+    }
+}
+
+/// A difference of medians, signed, or `–` when a row is missing.
+fn delta(us: Option<f64>) -> String {
+    match us {
+        Some(us) if us.is_finite() && us.abs() >= 1000.0 => format!("{:+.2} ms", us / 1000.0),
+        Some(us) if us.is_finite() => format!("{us:+.0} µs"),
+        _ => "–".to_owned(),
     }
 }
 
@@ -71,6 +81,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         &results.lifecycle_isolated,
         "furnace (library)",
     );
+    limits_table(&mut out, &results.limits);
     table(
         &mut out,
         "One more `/bin/true` in a running container, against the host",
@@ -117,6 +128,43 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
     }
     out.push('\n');
     out
+}
+
+/// The lifecycle with cgroup limits against without, and what the limits add to a start.
+fn limits_table(out: &mut String, rows: &[(String, Samples)]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "### Start, run `/bin/true`, tear down — with cgroup limits against without, host \
+         network\n\n\
+         The library with `memory_max(512 MiB).pids_max(1024).cpu_quota(1.0)` against none, and \
+         the CLI with `--memory 512M --pids-limit 1024 --cpus 1` against none, interleaved \
+         round by round. Without a limit furnace makes no cgroup; with one it makes the \
+         container's own under the caller's in each hierarchy the host's layout needs, writes \
+         the limits, moves PID 1 and every command in, and at teardown kills through the cgroup \
+         and removes it. Each round ends with one more lifecycle of each kind, each after a \
+         pause of {} ms in which the bench writes no cgroup (not timed): the rows \"after a pause\". Target \
+         (issue 12): cgroups add at most 0.3 ms to a start.\n",
+        limits::PAUSE.as_millis()
+    );
+    table_rows(out, rows, limits::LIB);
+    let added = |without, with| delta(limits::added(rows, without, with));
+    let _ = writeln!(
+        out,
+        "Cgroups add **{}** to a library start and **{}** to a CLI start back to back, and \
+         **{}** and **{}** after a pause (differences of the medians). Where it goes: the first \
+         write of a process into a `cgroup.procs` takes the kernel's \
+         `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period when the \
+         lock is in its fast-reader mode — the mode it returns to about a grace period after \
+         the last such write. Back to back, a start mostly finds the lock as the previous one \
+         left it; after a pause, as a lone `furnace run` does, it waits.\n",
+        added(limits::LIB, limits::LIB_LIMITS),
+        added(limits::CLI, limits::CLI_LIMITS),
+        added(limits::LIB_PAUSED, limits::LIB_LIMITS_PAUSED),
+        added(limits::CLI_PAUSED, limits::CLI_LIMITS_PAUSED),
+    );
 }
 
 /// The rootless rows and the cost of entering a user namespace, or why they are missing.
@@ -217,6 +265,36 @@ fn summary(out: &mut String, results: &Results) {
     ] {
         let _ = writeln!(out, "| {what} | {} |", show(value));
     }
+    if !results.limits.is_empty() {
+        for (what, without, with) in [
+            (
+                "cgroups: added to a library start (target ≤ 0.3 ms)",
+                limits::LIB,
+                limits::LIB_LIMITS,
+            ),
+            (
+                "cgroups: added to a CLI start (target ≤ 0.3 ms)",
+                limits::CLI,
+                limits::CLI_LIMITS,
+            ),
+            (
+                "cgroups: added to a library start after a pause",
+                limits::LIB_PAUSED,
+                limits::LIB_LIMITS_PAUSED,
+            ),
+            (
+                "cgroups: added to a CLI start after a pause",
+                limits::CLI_PAUSED,
+                limits::CLI_LIMITS_PAUSED,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {what} | {} |",
+                delta(limits::added(&results.limits, without, with))
+            );
+        }
+    }
     match &results.rootless {
         None => {}
         Some(Rootless::Refused(_)) => {
@@ -263,6 +341,13 @@ pub(crate) fn svg(results: &Results) -> String {
             (name.as_str(), s.median(), isolated)
         })
         .collect();
+    rows.extend(
+        results
+            .limits
+            .iter()
+            .filter(|(name, _)| [limits::LIB_LIMITS, limits::CLI_LIMITS].contains(&name.as_str()))
+            .map(|(name, s)| (name.as_str(), s.median(), f64::NAN)),
+    );
     if let Some(Rootless::Measured { lifecycle, .. }) = &results.rootless {
         rows.extend(
             lifecycle
@@ -279,7 +364,12 @@ pub(crate) fn svg(results: &Results) -> String {
         .fold(1.0, f64::max)
         * 1.25;
     let (left, width, bar, gap) = (190.0, 420.0, 14.0, 12.0);
-    let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + 58.0;
+    let captions = if results.limits.is_empty() {
+        58.0
+    } else {
+        76.0
+    };
+    let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + captions;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -353,6 +443,18 @@ pub(crate) fn svg(results: &Results) -> String {
         }
         None => {}
     }
+    if !results.limits.is_empty() {
+        let added = |without, with| delta(limits::added(&results.limits, without, with));
+        let _ = writeln!(
+            out,
+            r#"<text x="10" y="{}">Cgroup limits add {} (library), {} (CLI) to a start back to back; {}, {} after a pause.</text>"#,
+            y + 52.0,
+            added(limits::LIB, limits::LIB_LIMITS),
+            added(limits::CLI, limits::CLI_LIMITS),
+            added(limits::LIB_PAUSED, limits::LIB_LIMITS_PAUSED),
+            added(limits::CLI_PAUSED, limits::CLI_LIMITS_PAUSED),
+        );
+    }
     out.push_str("</svg>\n");
     out
 }
@@ -387,6 +489,36 @@ mod tests {
         assert!(md.contains("| furnace (CLI), rootless | 2.40 ms | 2.40 ms – 2.40 ms | 1 | 0.80 |"));
         assert!(md.contains("costs **300 µs** (difference of the medians), 12 % of"));
         assert!(svg(&results).contains(rootless::CLI));
+    }
+
+    #[test]
+    fn limits_rows_and_what_they_add() {
+        let results = Results {
+            limits: rows(&[
+                (limits::LIB, 2000),
+                (limits::LIB_LIMITS, 2250),
+                (limits::CLI, 3000),
+                (limits::CLI_LIMITS, 4200),
+                (limits::LIB_PAUSED, 2100),
+                (limits::LIB_LIMITS_PAUSED, 14100),
+                (limits::CLI_PAUSED, 3100),
+                (limits::CLI_LIMITS_PAUSED, 3000),
+            ]),
+            ..Results::default()
+        };
+        let md = markdown(&results, "", true);
+        assert!(md.contains("| cgroups: added to a library start (target ≤ 0.3 ms) | +250 µs |"));
+        assert!(md.contains("| cgroups: added to a CLI start (target ≤ 0.3 ms) | +1.20 ms |"));
+        assert!(md.contains("| cgroups: added to a library start after a pause | +12.00 ms |"));
+        assert!(md.contains("| cgroups: added to a CLI start after a pause | -100 µs |"));
+        assert!(md.contains(
+            "| furnace (library), with limits | 2.25 ms | 2.25 ms – 2.25 ms | 1 | 1.12 |"
+        ));
+        let svg = svg(&results);
+        assert!(svg.contains(limits::CLI_LIMITS) && !svg.contains(limits::CLI_PAUSED));
+        assert!(svg.contains("add +250 µs (library), +1.20 ms (CLI) to a start"));
+        // Without the rows, neither the table nor the summary lines.
+        assert!(!markdown(&Results::default(), "", true).contains("cgroups"));
     }
 
     #[test]

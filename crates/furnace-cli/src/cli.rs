@@ -155,6 +155,20 @@ pub struct ContainerArgs {
     /// newgidmap are installed]
     #[arg(long)]
     pub no_subids: bool,
+    /// Limit the container's memory, swap included: a size such as 512M or 2G (K, M, G, T are
+    /// powers of 1024; a bare number is bytes; at least 4M). A command that needs more is
+    /// killed by the kernel's OOM killer, which furnace reports
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Limit the number of processes and threads in the container (at least 1)
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<String>,
+    /// Limit the container to this many CPUs' worth of time, e.g. 1.5 (at least 0.01)
+    #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// The container's relative share of CPU time under contention, 1-10000 [default: 100]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_weight: Option<String>,
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,

@@ -94,7 +94,76 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
     for arg in &args.mounts {
         builder.mount(bind_mount(arg)?);
     }
+    if let Some(size) = &args.memory {
+        builder.memory_max(parse_size(size).map_err(|why| {
+            Failure::furnace(format!("--memory {}: {why}", quoted(size.as_ref())))
+        })?);
+    }
+    if let Some(count) = &args.pids_limit {
+        builder.pids_max(count.trim().parse().map_err(|_| {
+            Failure::furnace(format!(
+                "--pids-limit {}: expected a whole number of processes, such as 256",
+                quoted(count.as_ref())
+            ))
+        })?);
+    }
+    if let Some(cpus) = &args.cpus {
+        let parsed: f64 = cpus.trim().parse().map_err(|_| {
+            Failure::furnace(format!(
+                "--cpus {}: expected a number of CPUs, such as 1.5",
+                quoted(cpus.as_ref())
+            ))
+        })?;
+        builder.cpu_quota(parsed);
+    }
+    if let Some(weight) = &args.cpu_weight {
+        builder.cpu_weight(weight.trim().parse().map_err(|_| {
+            Failure::furnace(format!(
+                "--cpu-weight {}: expected a whole number from 1 to 10000",
+                quoted(weight.as_ref())
+            ))
+        })?);
+    }
     Ok(builder)
+}
+
+/// A size as `--memory` takes it: a number of bytes, or a number (fractions allowed) with K,
+/// M, G or T (powers of 1024, case-insensitive, an optional `B`/`iB` after).
+pub fn parse_size(text: &str) -> Result<u64, &'static str> {
+    const SHAPE: &str = "expected a size such as 512M or 2G (K, M, G, T: powers of 1024)";
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    let number_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(number_end);
+    let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(SHAPE),
+    };
+    if number.is_empty() {
+        return Err(SHAPE);
+    }
+    let value: f64 = number.parse().map_err(|_| SHAPE)?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err("too large");
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// A byte count as people write it: `512 MiB`, `2 GiB`, or bytes when it is no round size.
+pub fn show_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Who the command runs as inside: `--uid`/`--gid`, or `--user` looked up in the root.
@@ -193,6 +262,22 @@ mod tests {
         assert!(err.contains("destination"), "{err}");
         let err = bind("/a:/b:/c", false).unwrap_err();
         assert!(err.contains("more than one"), "{err}");
+    }
+
+    #[test]
+    fn sizes_parse_as_people_write_them() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64kb"), Ok(64 << 10));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        for bad in ["lots", "", "M", "12X", "-5M", "1.2.3M"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show_size(512 << 20), "512 MiB");
+        assert_eq!(show_size(3 << 29), "1536 MiB");
+        assert_eq!(show_size(1000), "1000 bytes");
     }
 
     #[test]

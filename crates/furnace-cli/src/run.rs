@@ -65,8 +65,26 @@ fn with_container(
     let mut forwarder = Forwarder::new(signals);
     let container = builder.start().map_err(Failure::furnace)?;
     let status = body(&container, &mut forwarder)?;
+    report_oom_kill(&container, status);
     tear_down(container);
     Ok(exit::code_of(status))
+}
+
+/// A command that died of `SIGKILL` while the OOM killer was at work in the container: one
+/// line says so (the status stays 137).
+fn report_oom_kill(container: &Container, status: ExitStatus) {
+    use std::os::unix::process::ExitStatusExt;
+    let killed = status.signal() == Some(libc::SIGKILL);
+    let oom = container.resource_usage().is_some_and(|u| u.oom_kills > 0);
+    if killed && oom {
+        let limit = container.memory_max().map_or_else(String::new, |bytes| {
+            format!(" (memory limit {})", options::show_size(bytes))
+        });
+        Failure::furnace(format_args!(
+            "the command was killed by the OOM killer{limit}"
+        ))
+        .report();
+    }
 }
 
 /// Runs the command line's command.

@@ -87,6 +87,7 @@ pub struct ContainerBuilder {
     hostname: String,
     hardened: bool,
     start_timeout: Duration,
+    pub(crate) limits: crate::resources::Limits,
 }
 
 /// How long [`ContainerBuilder::start`] waits for PID 1's set-up by default.
@@ -103,6 +104,7 @@ impl ContainerBuilder {
             hostname: "localhost".into(),
             hardened: false,
             start_timeout: DEFAULT_START_TIMEOUT,
+            limits: crate::resources::Limits::default(),
         }
     }
 
@@ -206,6 +208,7 @@ impl ContainerBuilder {
 
     /// Validates the inputs: everything that can be refused before a fork.
     pub(crate) fn validate(&self) -> Result<Config> {
+        self.limits.validate()?;
         let root = canonical_root(&self.root)?;
         validate_hostname(&self.hostname)?;
         let root_fd = open_dir(&root).map_err(|problem| Error::InvalidRoot {
@@ -230,6 +233,7 @@ impl ContainerBuilder {
             hardened: self.hardened,
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
+            limits: self.limits,
         })
     }
 }
@@ -246,6 +250,8 @@ pub(crate) struct Config {
     pub start_timeout: Duration,
     /// The capability mask commands are reduced to (hardened profile), or `None`.
     pub capabilities: Option<u64>,
+    /// Resource limits (and whether to make cgroups at all).
+    pub limits: crate::resources::Limits,
 }
 
 /// A bind whose source exists and whose destination was checked as far as it exists.

@@ -71,6 +71,10 @@ impl Container {
                     .filter(|(kind, _)| *kind != furnace_sys::Namespace::Pid)
                     .map(|(kind, fd)| (fd.as_raw_fd(), *kind))
                     .collect(),
+                cgroup_procs: self
+                    .cgroups
+                    .as_ref()
+                    .map_or_else(Vec::new, |c| c.procs_raw()),
                 cwd: None,
                 capabilities: self
                     .capabilities

@@ -37,6 +37,10 @@ pub struct Container {
     /// [`crate::init::NAMESPACE_FILES`], through which commands join (empty as root, where
     /// they join through the pidfd).
     pub(crate) namespace_files: Vec<(furnace_sys::Namespace, OwnedFd)>,
+    /// The container's own cgroups, when it has any ([`crate::cgroups`]).
+    pub(crate) cgroups: Option<crate::cgroups::Cgroups>,
+    /// The memory limit, when one was set.
+    pub(crate) memory_max: Option<u64>,
 }
 
 impl Container {
@@ -59,6 +63,26 @@ impl Container {
     /// The root directory (canonical host path).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// What the container's processes used, from its cgroups: memory now and at most, the
+    /// processes alive, CPU time, the OOM killer's kills and the forks refused by the pids
+    /// limit. `None` when the container has no cgroups of its own (no limit was set and no
+    /// [`own_cgroup`](ContainerBuilder::own_cgroup) asked for). Readable until the container
+    /// is dropped, also after its last command ended.
+    pub fn resource_usage(&self) -> Option<crate::ResourceUsage> {
+        self.cgroups.as_ref().map(|c| c.usage())
+    }
+
+    /// The memory limit the container was started with, in bytes
+    /// ([`ContainerBuilder::memory_max`]).
+    pub fn memory_max(&self) -> Option<u64> {
+        self.memory_max
+    }
+
+    /// The container's cgroup directories on the host (empty without cgroups of its own).
+    pub fn cgroup_paths(&self) -> Vec<PathBuf> {
+        self.cgroups.as_ref().map_or_else(Vec::new, |c| c.paths())
     }
 
     /// Whether the container runs the hardened profile.
@@ -147,6 +171,10 @@ impl Container {
         // namespace are unreaped, hence the look at its flags.
         let mut how = self.init.try_wait().ok().flatten();
         let ended_before = how.is_some() || self.init_is_exiting();
+        if let Some(cgroups) = &self.cgroups {
+            // Everything at once, so that nothing can fork past the kill.
+            let _ = cgroups.kill_all();
+        }
         if !ended_before {
             // ESRCH means init died just now: nothing to kill, still something to reap.
             let _ = self.init.send_signal(Signal::KILL);
@@ -174,12 +202,14 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
+        // Everything inside is gone and reaped: the cgroups are empty.
+        let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
         match how {
             Some(how) if ended_before => Err(Error::InitExited {
                 pid: self.init.pid(),
                 how,
             }),
-            _ => Ok(()),
+            _ => removed,
         }
     }
 }

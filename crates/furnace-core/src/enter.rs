@@ -11,6 +11,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
+use furnace_sys::cgroup::forksafe as cgroup;
 use furnace_sys::cred::{forksafe as cred, CapabilitySet, Gid, Uid};
 use furnace_sys::fd::forksafe as fd;
 use furnace_sys::fs::forksafe as fs;
@@ -35,6 +36,9 @@ pub(crate) struct Entry {
     /// In a user namespace: the container's namespace files to join instead, in order (the
     /// pid namespace excluded), as (fd, kind). The container keeps the fds open.
     pub join_files: Vec<(RawFd, Namespace)>,
+    /// The `cgroup.procs` of the container's cgroups, joined before the namespaces (the
+    /// container keeps the fds open).
+    pub cgroup_procs: Vec<RawFd>,
     pub cwd: Option<CString>,
     /// The capabilities of the hardened profile.
     pub capabilities: Option<CapabilitySet>,
@@ -120,6 +124,12 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     // SAFETY: `pidfd` belongs to the container, which the spawning `Command` borrows, so it is
     // open for the whole spawn (and the child has its own copy of the fd table).
     let init = unsafe { BorrowedFd::borrow_raw(entry.pidfd) };
+    for &fd in &entry.cgroup_procs {
+        // SAFETY: the container owns these fds for its whole life, and the spawning
+        // `Command` borrows the container (the child has its own copy of the fd table).
+        let procs = unsafe { BorrowedFd::borrow_raw(fd) };
+        cgroup::join(procs).map_err(at(SpawnStep::JoinCgroups))?;
+    }
     if entry.join_files.is_empty() {
         ns::setns_pidfd(init, entry.join).map_err(at(SpawnStep::JoinNamespaces))?;
     }

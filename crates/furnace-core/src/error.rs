@@ -168,6 +168,24 @@ pub enum Error {
         /// The root directory.
         root: PathBuf,
     },
+    /// A resource limit is out of range; found before anything is made.
+    #[error("{what} {value}: {reason}")]
+    InvalidLimit {
+        /// Which limit.
+        what: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The container's cgroups could not be made or used.
+    #[error("cgroups: {what}: {error}")]
+    Cgroup {
+        /// What furnace was doing, with the hierarchy and path.
+        what: String,
+        /// The failed call, with its errno.
+        error: furnace_sys::Error,
+    },
     /// A user or group name could not be found in the container's `/etc/passwd` or
     /// `/etc/group`.
     #[error("user {name:?} in the root {}: {reason}", DisplayPath(root))]
@@ -234,6 +252,8 @@ pub enum SpawnStep {
     UnblockSignals,
     /// Making the process non-dumpable until exec.
     NonDumpable,
+    /// Joining the container's cgroups (writing to their `cgroup.procs`).
+    JoinCgroups,
     /// Joining the container's namespaces (`setns(2)` on PID 1's pidfd).
     JoinNamespaces,
     /// Changing to the working directory inside.
@@ -256,11 +276,12 @@ pub enum SpawnStep {
 
 impl SpawnStep {
     /// All steps, in the order they run.
-    pub(crate) const ALL: [SpawnStep; 13] = [
+    pub(crate) const ALL: [SpawnStep; 14] = [
         SpawnStep::CloseFds,
         SpawnStep::CheckStdio,
         SpawnStep::UnblockSignals,
         SpawnStep::NonDumpable,
+        SpawnStep::JoinCgroups,
         SpawnStep::JoinNamespaces,
         SpawnStep::ChangeDirectory,
         SpawnStep::VerifyDirectory,
@@ -290,6 +311,7 @@ impl fmt::Display for SpawnStep {
             SpawnStep::CheckStdio => "check stdio",
             SpawnStep::UnblockSignals => "unblock signals",
             SpawnStep::NonDumpable => "make the process non-dumpable",
+            SpawnStep::JoinCgroups => "join the container's cgroups",
             SpawnStep::JoinNamespaces => "join the container's namespaces",
             SpawnStep::ChangeDirectory => "change to the working directory",
             SpawnStep::VerifyDirectory => "working directory lies outside the container's root",

@@ -9,15 +9,17 @@
 //! ---------------------------------------------------------------------------------------
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use furnace_sys::cgroup::forksafe as cgroup;
 use furnace_sys::cred::{forksafe as cred, CapabilitySet};
 use furnace_sys::dev::{forksafe as dev, DeviceKind};
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, PollFd, PollFlags, StdioFd, CWD};
 use furnace_sys::fs::{forksafe as fs, AtFlags, FileType};
 use furnace_sys::mount::{forksafe as mnt, Propagation};
 use furnace_sys::net::forksafe as net;
+use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
 use furnace_sys::signal::forksafe as signal;
 use furnace_sys::{Errno, Namespace, Namespaces, Signal};
@@ -62,6 +64,13 @@ pub(crate) struct InitFds {
     /// ([`NAMESPACE_FILES`]), through which commands join them (see
     /// [`crate::rootless`]).
     pub namespaces: Option<OwnedFd>,
+    /// The `cgroup.procs` of the container's cgroups (the container owns the fds; PID 1 has
+    /// copies): PID 1 joins them first, then makes its cgroup namespace, rooted there.
+    pub cgroup_procs: Vec<RawFd>,
+    /// Where PID 1 moves up to once its cgroup namespace exists: out of the limited memory
+    /// cgroup, so that the OOM killer never picks it (its size counts the memory it shares
+    /// with the caller).
+    pub cgroup_leave: Option<RawFd>,
 }
 
 /// The namespace files PID 1 sends when asked, in this order (the order commands join them:
@@ -87,7 +96,12 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         devnull,
         progress,
         namespaces,
+        cgroup_procs,
+        cgroup_leave,
     } = fds;
+    if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
+        report_and_exit(&ready, 0, errno);
+    }
     if let Some(strings) = &plan.process_strings {
         // SAFETY: the ranges were read from our parent, whose memory this process is a copy
         // of; this is the only thread, and nothing here reads arguments or environment.
@@ -208,6 +222,27 @@ fn prepare_process(keep: [&OwnedFd; 4], devnull: OwnedFd) -> Result<(), Errno> {
 fn stdio(which: StdioFd) -> BorrowedFd<'static> {
     // SAFETY: 0, 1 and 2 were just made copies of /dev/null; PID 1 never closes them.
     unsafe { BorrowedFd::borrow_raw(which.number() as i32) }
+}
+
+/// Joins the container's cgroups, then unshares the cgroup namespace, so that it is rooted at
+/// them (the order runc uses); nothing without cgroups (then `clone3` made the namespace).
+fn join_cgroups(procs: &[RawFd], leave: Option<RawFd>) -> Result<(), Errno> {
+    if procs.is_empty() {
+        return Ok(());
+    }
+    for &fd in procs {
+        // SAFETY: the fds are open in the parent (the container keeps them) and so in this
+        // copy of it; PID 1 only writes to them before `prepare_process` closes them.
+        cgroup::join(unsafe { BorrowedFd::borrow_raw(fd) })?;
+    }
+    ns::unshare(Namespaces::CGROUP)?;
+    if let Some(fd) = leave {
+        // Best effort: where the kernel keeps a process inside its cgroup namespace's root
+        // (cgroup2's `nsdelegate`), PID 1 stays in the limited cgroup.
+        // SAFETY: as above.
+        let _ = cgroup::join(unsafe { BorrowedFd::borrow_raw(fd) });
+    }
+    Ok(())
 }
 
 /// Sends fds of PID 1's namespaces (those of `namespaces`, in [`NAMESPACE_FILES`] order) on

@@ -150,15 +150,26 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
     } else {
         (None, None)
     };
+    // Made before PID 1, which joins them first thing; removed again (dropped) on failure.
+    let cgroups = crate::cgroups::Cgroups::create(&config.limits)?;
+    let cgroup_procs: Vec<std::os::fd::RawFd> =
+        cgroups.as_ref().map_or_else(Vec::new, |c| c.procs_raw());
+    let cgroup_leave = cgroups.as_ref().and_then(|c| c.init_leave_raw());
+    // With cgroups PID 1 makes its cgroup namespace itself, once it is in them.
+    let clone_namespaces = if cgroups.is_some() {
+        plan.namespaces - furnace_sys::Namespaces::CGROUP
+    } else {
+        plan.namespaces
+    };
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pre-clone");
     // SAFETY: the child runs `init::run`, which only makes system calls on data prepared
     // above (no allocation, no locks) and leaves through `_exit`; it never returns here.
-    let forked = unsafe { clone3(plan.namespaces) }.map_err(|e| Error::Sys {
+    let forked = unsafe { clone3(clone_namespaces) }.map_err(|e| Error::Sys {
         context: "start the container's init",
-        error: furnace_sys::Error::new("clone3", plan.namespaces.names(), e),
+        error: furnace_sys::Error::new("clone3", clone_namespaces.names(), e),
     })?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
@@ -168,6 +179,8 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                 devnull,
                 progress: progress_w,
                 namespaces: namespaces_w,
+                cgroup_procs,
+                cgroup_leave,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -214,6 +227,8 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                     spawned: Mutex::new(Vec::new()),
                     stopped: false,
                     namespace_files,
+                    cgroups,
+                    memory_max: config.limits.memory_max,
                 });
             }
         },
@@ -457,12 +472,12 @@ mod tests {
             .start()
             .unwrap_err();
         // (Should the thread ever answer first, the zero deadline then expires in PID 1's
-        // set-up: a timeout all the same.)
-        match err {
-            Error::StartTimeout { step: 0, .. } => {
-                assert!(err.to_string().contains("on the host"), "{err}")
-            }
-            Error::StartTimeout { .. } => {}
+        // set-up — possibly still in its step 0, preparing itself: a timeout all the same.)
+        match &err {
+            Error::StartTimeout { .. } => assert!(
+                err.to_string().contains("did not finish within 0 s"),
+                "{err}"
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod cgroups;
 mod command;
 mod container;
 mod enter;
@@ -38,6 +39,7 @@ mod init;
 mod launch;
 mod paths;
 mod plan;
+mod resources;
 pub mod rootless;
 mod users;
 
@@ -48,4 +50,5 @@ pub use error::{Error, PathProblem, Result, SpawnStep};
 /// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
+pub use resources::{ResourceUsage, MIN_MEMORY};
 pub use users::User;

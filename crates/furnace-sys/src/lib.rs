@@ -3,9 +3,9 @@
 //! `furnace-sys` is the bottom layer of [furnace](https://example.invalid/furnace). One module
 //! per kernel area: namespaces ([`ns`]), mounts ([`mount`], [`mountinfo`]), device nodes
 //! ([`dev`]), processes ([`process`]), file descriptors ([`fd`]) and files ([`fs`]), signals
-//! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]), capabilities ([`caps`]) and user
-//! namespaces ([`userns`]). Everything else in furnace is built on it, and it depends on nothing of
-//! furnace, so tooling of your own can use it alone.
+//! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]), capabilities ([`caps`]),
+//! user namespaces ([`userns`]) and control groups ([`cgroup`]). Everything else in furnace is
+//! built on it, and it depends on nothing of furnace, so tooling of your own can use it alone.
 //!
 //! # Two tiers
 //!
@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 pub mod caps;
+pub mod cgroup;
 pub mod cred;
 pub mod dev;
 mod error;

@@ -3,6 +3,9 @@
 //! ```text
 //! furnace-test-helper hold ROOT    start a container, run `sleep 1000` in it, report, sleep
 //!                                  forever (the test kills this process with SIGKILL)
+//! furnace-test-helper hold-limited ROOT
+//!                                  like hold, with a limit (`pids_max(100)`), so that the
+//!                                  container has cgroups of its own, named after this process
 //! furnace-test-helper panic ROOT   the same, then panic inside the context (exit 101)
 //! furnace-test-helper exit ROOT    the same, then std::process::exit(0): no destructor runs
 //! furnace-test-helper grab ROOT    like hold, but the process inside first re-opens every fd
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
         return reap(&args[1..]);
     }
     let (Some(mode), Some(root)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: furnace-test-helper hold|panic|exit|grab|run|run-with|closed-stdio|as-nobody|rootless ROOT [OPTIONS] [PROGRAM ARGS...]");
+        eprintln!("usage: furnace-test-helper hold|hold-limited|panic|exit|grab|run|run-with|closed-stdio|as-nobody|rootless ROOT [OPTIONS] [PROGRAM ARGS...]");
         return ExitCode::from(2);
     };
     match mode.as_str() {
@@ -85,7 +88,11 @@ fn main() -> ExitCode {
         "as-nobody" => return as_nobody(root),
         _ => {}
     }
-    let container = match Container::start(root) {
+    let mut builder = Container::builder(root);
+    if mode == "hold-limited" {
+        builder.pids_max(100);
+    }
+    let container = match builder.start() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("furnace-test-helper: cannot start a container over {root}: {e}");
@@ -148,7 +155,7 @@ fn main() -> ExitCode {
     let _ = out.flush();
     drop(out);
     match mode.as_str() {
-        "hold" | "grab" => loop {
+        "hold" | "hold-limited" | "grab" => loop {
             std::thread::sleep(std::time::Duration::from_secs(1000));
         },
         "panic" => {

@@ -1,8 +1,11 @@
 //! The leak audit: what the run made — mounts, loop devices, processes, `/tmp/furnace-*`
-//! directories — that is still there after it, compared with a baseline taken before it.
+//! directories, `furnace-*` cgroups — that is still there after it, compared with a baseline
+//! taken before it.
 //!
 //! Only the run's own things count ([`scope`]): mounts and loop devices in its scratch paths,
-//! processes that descend from xtask. Anything of the run's that is new and still there once
+//! processes that descend from xtask, cgroups whose owner (recorded in the name) is such a
+//! process or died after starting during the run in xtask's own cgroups
+//! ([`scope::owns_cgroup`]). Anything of the run's that is new and still there once
 //! things had ~3 s to settle (network namespaces, autoclear loop devices and dying processes go
 //! away asynchronously) is reported as left behind.
 
@@ -10,6 +13,7 @@ pub mod scope;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -17,7 +21,10 @@ use furnace_sys::mountinfo::{self, MountInfo};
 use furnace_sys::process::ProcStat;
 
 use crate::util::{self, Context, Lineage, Result};
-use scope::Scope;
+use scope::{CgroupBaseline, CgroupOwner, Scope};
+
+/// Where the cgroup hierarchies are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// How long leftovers get to disappear on their own before they count.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -34,16 +41,28 @@ pub struct Snapshot {
     procs: HashSet<(u32, u64)>,
     /// Directories /tmp/furnace-*.
     tmp_dirs: BTreeSet<String>,
+    /// `furnace-*` cgroup directories, at any depth of any hierarchy.
+    cgroups: BTreeSet<PathBuf>,
+    /// What judging the cgroups found later needs to know of the time before the run.
+    cgroup_baseline: CgroupBaseline,
 }
 
 /// Takes the baseline.
 pub fn snapshot() -> Result<Snapshot> {
     let scope = Scope::current();
+    let procs: HashSet<(u32, u64)> = util::all_procs()
+        .iter()
+        .map(|p| (p.pid, p.start_time))
+        .collect();
+    let cgroup_baseline = CgroupBaseline {
+        horizon: procs.iter().map(|&(_, start)| start).max().unwrap_or(0),
+        procs: procs.clone(),
+        own_dirs: own_cgroup_dirs()?,
+    };
     Ok(Snapshot {
-        procs: util::all_procs()
-            .iter()
-            .map(|p| (p.pid, p.start_time))
-            .collect(),
+        procs,
+        cgroups: furnace_cgroups(),
+        cgroup_baseline,
         mounts: count_mounts(&mounts()?),
         loops: loop_devices()?,
         tmp_dirs: tmp_dirs(&scope),
@@ -57,8 +76,8 @@ pub fn finish(before: &Snapshot) -> Result<()> {
     let left = settle(before)?;
     if left.is_empty() {
         eprintln!(
-            "leak audit: clean (no mount, loop device, process or /tmp/furnace-* directory of \
-             this run left)"
+            "leak audit: clean (no mount, loop device, process, furnace-* cgroup or \
+             /tmp/furnace-* directory of this run left)"
         );
         return Ok(());
     }
@@ -126,7 +145,86 @@ pub fn leftovers(before: &Snapshot) -> Result<Vec<String>> {
     for dir in tmp_dirs(&before.scope).difference(&before.tmp_dirs) {
         left.push(format!("directory {dir}"));
     }
+    left.extend(new_cgroups(before));
     Ok(left)
+}
+
+/// Every directory named `furnace-*`, at any depth, in every hierarchy under `/sys/fs/cgroup`
+/// (symlinks such as `cpu -> cpu,cpuacct` are not followed; what vanishes meanwhile is
+/// skipped).
+fn furnace_cgroups() -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![PathBuf::from(CGROUP_ROOT)];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(scope::CGROUP_PREFIX)
+            {
+                out.insert(path.clone());
+            }
+            stack.push(path);
+        }
+    }
+    out
+}
+
+/// xtask's own cgroup directory in every hierarchy it can reach (`/proc/self/cgroup` through
+/// furnace-sys's parser): what the run starts makes its cgroups beneath these.
+fn own_cgroup_dirs() -> Result<Vec<PathBuf>> {
+    use furnace_sys::cgroup;
+    let context = |e: furnace_sys::Error| format!("leak audit: {e}");
+    let mut out = Vec::new();
+    for line in cgroup::own_cgroups().map_err(context)? {
+        let dir = if line.is_v2() {
+            cgroup::own_cgroup_dir_v2()
+        } else {
+            let Some(first) = line.controllers.first() else {
+                continue;
+            };
+            cgroup::own_cgroup_dir_v1(first)
+        };
+        if let Some(dir) = dir.map_err(context)? {
+            out.push(dir);
+        }
+    }
+    Ok(out)
+}
+
+/// New `furnace-*` cgroups that are the run's ([`scope::owns_cgroup`]).
+fn new_cgroups(before: &Snapshot) -> Vec<String> {
+    let me = util::my_pid();
+    let procs: HashMap<u32, ProcStat> = util::all_procs().into_iter().map(|p| (p.pid, p)).collect();
+    let mut out = Vec::new();
+    for dir in furnace_cgroups().difference(&before.cgroups) {
+        let Some(owner) = dir
+            .file_name()
+            .and_then(|n| CgroupOwner::of(&n.to_string_lossy()))
+        else {
+            continue;
+        };
+        if scope::owns_cgroup(dir, owner, me, &procs, &before.cgroup_baseline) {
+            let state = if procs.contains_key(&owner.pid()) {
+                "alive"
+            } else {
+                "gone"
+            };
+            out.push(format!(
+                "cgroup {} (owner {} {state})",
+                dir.display(),
+                owner.pid()
+            ));
+        }
+    }
+    out
 }
 
 /// The mounts of this mount namespace (the host's: xtask and the tests it runs share it).

@@ -1,8 +1,8 @@
-//! What belongs to the run: the predicates the leak audit applies to mounts, loop devices and
-//! processes, so that it counts what the run made and nothing a neighbour (podman, systemd, a
-//! second engineer's shell) did meanwhile.
+//! What belongs to the run: the predicates the leak audit applies to mounts, loop devices,
+//! processes and cgroups, so that it counts what the run made and nothing a neighbour (podman,
+//! systemd, a second engineer's shell) did meanwhile.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -117,6 +117,102 @@ pub fn mount_key(mount: &MountInfo) -> String {
 /// descends from it; a process of podman, systemd or another shell never does.
 pub fn is_ours(pid: u32, me: u32, procs: &HashMap<u32, ProcStat>) -> Lineage {
     util::lineage(pid, me, procs)
+}
+
+/// The prefix of the cgroups furnace makes (`furnace-<pid>-<start time>-<n>`) and of the
+/// suite's own (`furnace-test-<tag>-<pid>-<n>-<nanos>`, the fork-bomb fence).
+pub const CGROUP_PREFIX: &str = "furnace-";
+
+/// Who made a `furnace-*` cgroup, as its name records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupOwner {
+    /// A container's: `furnace-<pid>-<start time>-<n>`.
+    Container { pid: u32, start: u64 },
+    /// A test fixture's: `furnace-test-<tag>-<pid>-<n>-<nanos>` (no start time).
+    Fixture { pid: u32 },
+}
+
+impl CgroupOwner {
+    /// The owner a cgroup's name records; `None` for a name of neither shape.
+    pub fn of(name: &str) -> Option<CgroupOwner> {
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if name.starts_with("furnace-test-") {
+            // From the right: nanos, n, pid; the tag may hold dashes.
+            let mut fields = name.rsplitn(4, '-');
+            let (_nanos, n, pid) = (fields.next()?, fields.next()?, fields.next()?);
+            if !(numeric(n) && numeric(pid)) {
+                return None;
+            }
+            return Some(CgroupOwner::Fixture {
+                pid: pid.parse().ok()?,
+            });
+        }
+        let rest = name.strip_prefix(CGROUP_PREFIX)?;
+        let fields: Vec<&str> = rest.split('-').collect();
+        match fields.as_slice() {
+            [pid, start, n] if numeric(pid) && numeric(start) && numeric(n) => {
+                Some(CgroupOwner::Container {
+                    pid: pid.parse().ok()?,
+                    start: start.parse().ok()?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The owner's pid.
+    pub fn pid(self) -> u32 {
+        match self {
+            CgroupOwner::Container { pid, .. } | CgroupOwner::Fixture { pid } => pid,
+        }
+    }
+}
+
+/// What the audit knew before the run, for judging cgroups.
+#[derive(Debug, Clone, Default)]
+pub struct CgroupBaseline {
+    /// (pid, start time) of every process then.
+    pub procs: HashSet<(u32, u64)>,
+    /// The latest start time among them: an owner that started later is younger than the run.
+    pub horizon: u64,
+    /// xtask's own cgroup directory in every hierarchy: the tests, and the containers they
+    /// start, make their cgroups beneath these.
+    pub own_dirs: Vec<PathBuf>,
+}
+
+/// Whether a `furnace-*` cgroup directory that was not there before the run is the run's,
+/// judged by the owner its name records:
+///
+/// - the owner is alive: it descends from xtask (`me`), as for processes (an owner whose
+///   parent vanished while `/proc` was read counts, to be safe);
+/// - the owner is gone (its pid free, or taken by a process with another start time): it
+///   started during the run — not in the baseline and, when the name records a start time, no
+///   older than the newest process then — and the directory lies at or beneath one of xtask's
+///   own cgroups, where everything the run starts makes its cgroups. The owner's ancestry died
+///   with it, so this is as close as the audit can come; a neighbour's dead container left in
+///   another cgroup is not blamed.
+pub fn owns_cgroup(
+    dir: &Path,
+    owner: CgroupOwner,
+    me: u32,
+    procs: &HashMap<u32, ProcStat>,
+    before: &CgroupBaseline,
+) -> bool {
+    let pid = owner.pid();
+    let live = procs.get(&pid).filter(|p| match owner {
+        CgroupOwner::Container { start, .. } => p.start_time == start,
+        CgroupOwner::Fixture { .. } => true,
+    });
+    if let Some(p) = live.filter(|p| !p.is_zombie()) {
+        return pid == me || is_ours(p.pid, me, procs) != Lineage::Elsewhere;
+    }
+    let young = match owner {
+        CgroupOwner::Container { pid, start } => {
+            start >= before.horizon && !before.procs.contains(&(pid, start))
+        }
+        CgroupOwner::Fixture { pid } => !before.procs.iter().any(|&(p, _)| p == pid),
+    };
+    young && before.own_dirs.iter().any(|own| dir.starts_with(own))
 }
 
 #[cfg(test)]
@@ -250,5 +346,116 @@ mod tests {
             assert_eq!(is_ours(pid, me, &procs), Lineage::Elsewhere, "{pid}");
         }
         assert_eq!(is_ours(8000, me, &procs), Lineage::Unknown);
+    }
+
+    #[test]
+    fn cgroup_names_record_their_owner() {
+        assert_eq!(
+            CgroupOwner::of("furnace-123-4567-0"),
+            Some(CgroupOwner::Container {
+                pid: 123,
+                start: 4567
+            })
+        );
+        assert_eq!(
+            CgroupOwner::of("furnace-test-pids-77-3-1a2b"),
+            Some(CgroupOwner::Fixture { pid: 77 })
+        );
+        assert_eq!(
+            CgroupOwner::of("furnace-test-a-b-77-3-1a2b"),
+            Some(CgroupOwner::Fixture { pid: 77 })
+        );
+        for other in [
+            "furnace-1-2",
+            "furnace-1-2-3-4",
+            "furnace-x-2-3",
+            "furnace-test-pids",
+            "libpod-123",
+            "furnace-",
+        ] {
+            assert_eq!(CgroupOwner::of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn own_and_foreign_cgroups() {
+        let me = 1000;
+        let mut young = util::stat_of(1200, me, "integration-", false);
+        young.start_time = 5000;
+        let procs: HashMap<u32, ProcStat> = [
+            proc(1, 0, "systemd"),
+            proc(900, 1, "bash"),
+            proc(me, 900, "xtask"),
+            (1200, young),
+            // A neighbour's furnace, alive.
+            proc(6000, 1, "furnace"),
+        ]
+        .into_iter()
+        .collect();
+        let before = CgroupBaseline {
+            procs: [
+                (1, 4242),
+                (900, 4242),
+                (me, 4242),
+                (6000, 4242),
+                (7000, 4000),
+            ]
+            .into_iter()
+            .collect(),
+            horizon: 4242,
+            own_dirs: vec![
+                PathBuf::from("/sys/fs/cgroup/memory/session"),
+                PathBuf::from("/sys/fs/cgroup/pids"),
+            ],
+        };
+        let c = |pid, start| CgroupOwner::Container { pid, start };
+        let judge = |dir: &str, owner| owns_cgroup(Path::new(dir), owner, me, &procs, &before);
+        // A live test process of the run, wherever its container's cgroup is.
+        assert!(judge(
+            "/sys/fs/cgroup/pids/furnace-1200-5000-0",
+            c(1200, 5000)
+        ));
+        assert!(judge("/elsewhere/furnace-1200-5000-0", c(1200, 5000)));
+        // An owner that started during the run and died (a killed helper), in our cgroup.
+        assert!(judge(
+            "/sys/fs/cgroup/pids/furnace-1300-5100-0",
+            c(1300, 5100)
+        ));
+        assert!(judge(
+            "/sys/fs/cgroup/memory/session/furnace-1300-5100-0",
+            c(1300, 5100)
+        ));
+        // The suite's fence, its test process gone.
+        assert!(judge(
+            "/sys/fs/cgroup/pids/furnace-test-pids-1400-0-ff",
+            CgroupOwner::Fixture { pid: 1400 }
+        ));
+        // A pid reused since: the owner recorded is the dead one.
+        assert!(judge(
+            "/sys/fs/cgroup/pids/furnace-1200-4900-0",
+            c(1200, 4900)
+        ));
+        // A neighbour's live furnace; a dead one in another cgroup; one dead since before the
+        // run; a fixture name of a pid that was there before the run.
+        assert!(!judge(
+            "/sys/fs/cgroup/pids/furnace-6000-4242-0",
+            c(6000, 4242)
+        ));
+        assert!(!judge(
+            "/sys/fs/cgroup/memory/other/furnace-1300-5100-0",
+            c(1300, 5100)
+        ));
+        assert!(!judge(
+            "/sys/fs/cgroup/pids/furnace-7000-4000-0",
+            c(7000, 4000)
+        ));
+        assert!(!judge(
+            "/sys/fs/cgroup/pids/furnace-7100-100-0",
+            c(7100, 100)
+        ));
+        assert!(!judge(
+            "/sys/fs/cgroup/pids/furnace-test-pids-7000-0-ff",
+            CgroupOwner::Fixture { pid: 7000 }
+        ));
     }
 }

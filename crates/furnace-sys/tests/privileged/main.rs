@@ -15,6 +15,7 @@
 mod harness;
 
 mod caps;
+mod cgroup;
 mod dev;
 mod errors;
 mod fd;

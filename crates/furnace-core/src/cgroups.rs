@@ -1,0 +1,557 @@
+//! The container's own cgroups: made before PID 1, one per hierarchy that is needed, under the
+//! caller's own cgroup there; limits written into them; every process of the container in
+//! them; the kill-all, the usage figures and the removal at teardown.
+//!
+//! Where each thing lives, by the host's layout ([`Layout`]):
+//!
+//! | | unified (cgroup v2 only) | hybrid (v1 controllers + a v2 `unified/`) | legacy (v1 only) |
+//! |---|---|---|---|
+//! | memory, pids, cpu limits | the v2 cgroup | v1 `memory`, `pids`, `cpu` | v1 `memory`, `pids`, `cpu` |
+//! | kill-all | v2 `cgroup.kill` | v2 (`unified/`) `cgroup.kill` | v1 `freezer`, then `SIGKILL` each |
+//! | CPU time | v2 `cpu.stat` | v1 `cpuacct` | v1 `cpuacct` |
+//!
+//! A cgroup is named `furnace-<owner pid>-<owner start time>-<n>`, so a leftover can be traced
+//! to the process that made it. furnace only ever makes, writes and removes these: never a
+//! cgroup it did not make. Leftovers of an owner that died (killed with `SIGKILL`, say) are
+//! removed by the next container with cgroups started under the same parent.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use furnace_sys::cgroup::{self, CgroupDir, Layout};
+
+use crate::error::{Error, Result};
+use crate::resources::{cpu_quota_us, cpu_shares, Limits, ResourceUsage, CPU_PERIOD_US};
+
+/// Which hierarchy a cgroup of the container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hierarchy {
+    /// A cgroup v1 controller's hierarchy.
+    V1(&'static str),
+    /// The cgroup v2 hierarchy (all of it on a unified host, `unified/` on a hybrid one).
+    V2,
+}
+
+impl std::fmt::Display for Hierarchy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hierarchy::V1(controller) => write!(f, "cgroup v1 {controller}"),
+            Hierarchy::V2 => f.write_str("cgroup v2"),
+        }
+    }
+}
+
+/// One cgroup the container made.
+#[derive(Debug)]
+struct Made {
+    hierarchy: Hierarchy,
+    parent: CgroupDir,
+    name: String,
+    dir: CgroupDir,
+    /// Its `cgroup.procs`, open for writing: PID 1 and every command join through it.
+    procs: OwnedFd,
+    /// In the v1 `memory` hierarchy: a child, [`CONTAINED`], that holds the limit and every
+    /// process of the container but PID 1, which moves up into [`Made::dir`] once its cgroup
+    /// namespace is made. PID 1 is a copy of the caller, so the memory it shares with the
+    /// caller counts in its size: inside the limited cgroup the OOM killer would choose it
+    /// over the process that ran out, and the container would die with it.
+    contained: Option<Contained>,
+}
+
+/// The limited child of a [`Made`] cgroup.
+#[derive(Debug)]
+struct Contained {
+    dir: CgroupDir,
+    procs: OwnedFd,
+}
+
+/// The name of the limited child in the memory hierarchy.
+const CONTAINED: &str = "contained";
+
+/// The container's cgroups.
+#[derive(Debug)]
+pub(crate) struct Cgroups {
+    made: Vec<Made>,
+    layout: Layout,
+}
+
+/// The prefix of every cgroup furnace makes.
+pub(crate) const PREFIX: &str = "furnace-";
+
+impl Cgroups {
+    /// Makes the cgroups `limits` need (none when they need none), writes the limits, and
+    /// opens their `cgroup.procs`. What was made is removed again on failure.
+    pub(crate) fn create(limits: &Limits) -> Result<Option<Cgroups>> {
+        if !limits.wanted() {
+            return Ok(None);
+        }
+        let layout = Layout::detect().map_err(cgroup_error("detect the cgroup layout"))?;
+        let name = unique_name();
+        let own = OwnCgroups::read()?;
+        let mut cgroups = Cgroups {
+            made: Vec::new(),
+            layout,
+        };
+        // On error `cgroups` is dropped, which removes what was made.
+        for hierarchy in hierarchies(layout, limits) {
+            let Some(parent) = own.parent_dir(hierarchy)? else {
+                if needed_for_limits(hierarchy, limits) {
+                    return Err(Error::Cgroup {
+                        what: format!("{hierarchy} is not mounted on this host"),
+                        error: furnace_sys::Error::new(
+                            "open",
+                            "mountinfo",
+                            furnace_sys::Errno::NOENT,
+                        ),
+                    });
+                }
+                continue;
+            };
+            sweep(&parent);
+            let dir = parent.create_child(&name).map_err(|error| {
+                let denied = matches!(
+                    error.errno(),
+                    furnace_sys::Errno::ACCESS
+                        | furnace_sys::Errno::PERM
+                        | furnace_sys::Errno::ROFS
+                );
+                let hint = if denied && crate::rootless::in_user_namespace() {
+                    " (without root, limits need a delegated cgroup the user may write: run \
+                     under `systemd-run --user --scope -p Delegate=yes …`)"
+                } else {
+                    ""
+                };
+                Error::Cgroup {
+                    what: format!(
+                        "create the container's cgroup in {hierarchy} under {}{hint}",
+                        parent.path().display()
+                    ),
+                    error,
+                }
+            })?;
+            let procs = open_procs(&dir)?;
+            let mut made = Made {
+                hierarchy,
+                parent,
+                name: name.clone(),
+                dir,
+                procs,
+                contained: None,
+            };
+            if hierarchy == Hierarchy::V1("memory") {
+                // Pushed first, so that a failure below removes the parent too.
+                let dir = made
+                    .dir
+                    .create_child(CONTAINED)
+                    .map_err(cgroup_error(format!(
+                        "create {}/{CONTAINED}",
+                        made.dir.path().display()
+                    )));
+                match dir {
+                    Ok(dir) => {
+                        let procs = open_procs(&dir);
+                        made.contained = Some(Contained { dir, procs: procs? });
+                    }
+                    Err(e) => {
+                        cgroups.made.push(made);
+                        return Err(e);
+                    }
+                }
+            }
+            cgroups.made.push(made);
+        }
+        cgroups.write_limits(limits)?;
+        Ok(Some(cgroups))
+    }
+
+    /// The fds of the `cgroup.procs` every process of the container joins (the limited
+    /// child where there is one).
+    pub(crate) fn procs_fds(&self) -> impl Iterator<Item = &OwnedFd> {
+        self.made
+            .iter()
+            .map(|m| m.contained.as_ref().map_or(&m.procs, |c| &c.procs))
+    }
+
+    /// The `cgroup.procs` PID 1 moves up into after making its cgroup namespace, out of the
+    /// limited memory cgroup (see [`Made::contained`]).
+    pub(crate) fn init_leave_raw(&self) -> Option<RawFd> {
+        self.made
+            .iter()
+            .find(|m| m.contained.is_some())
+            .map(|m| m.procs.as_raw_fd())
+    }
+
+    /// The raw numbers of [`procs_fds`](Cgroups::procs_fds), for a command's pre-exec step.
+    pub(crate) fn procs_raw(&self) -> Vec<RawFd> {
+        self.procs_fds().map(|fd| fd.as_raw_fd()).collect()
+    }
+
+    /// The container's cgroup in `hierarchy` (the limited child where there is one).
+    fn dir(&self, hierarchy: Hierarchy) -> Option<&CgroupDir> {
+        self.made
+            .iter()
+            .find(|m| m.hierarchy == hierarchy)
+            .map(|m| m.contained.as_ref().map_or(&m.dir, |c| &c.dir))
+    }
+
+    /// Where a controller's files are: its v1 hierarchy, or the v2 cgroup on a unified host.
+    fn controller(&self, controller: &'static str) -> Option<&CgroupDir> {
+        match self.layout {
+            Layout::Unified => self.dir(Hierarchy::V2),
+            Layout::Hybrid | Layout::Legacy => self.dir(Hierarchy::V1(controller)),
+        }
+    }
+
+    fn write_limits(&self, limits: &Limits) -> Result<()> {
+        let set = |dir: Option<&CgroupDir>, file: &str, value: String| -> Result<()> {
+            let Some(dir) = dir else { return Ok(()) };
+            dir.write(file, &value).map_err(cgroup_error(format!(
+                "set {file} to {value} in {}",
+                dir.path().display()
+            )))
+        };
+        let v2 = self.layout == Layout::Unified;
+        if let Some(bytes) = limits.memory_max {
+            let memory = self.controller("memory");
+            if v2 {
+                set(memory, "memory.max", bytes.to_string())?;
+                // Swap off, so that the limit holds (absent without swap accounting).
+                if memory.is_some_and(|d| d.read("memory.swap.max").is_ok()) {
+                    set(memory, "memory.swap.max", "0".into())?;
+                }
+            } else {
+                set(memory, "memory.limit_in_bytes", bytes.to_string())?;
+                // Memory and swap together, so that the limit holds (absent without swap
+                // accounting); it must not be below the memory limit, which it now equals.
+                if memory.is_some_and(|d| d.read("memory.memsw.limit_in_bytes").is_ok()) {
+                    set(memory, "memory.memsw.limit_in_bytes", bytes.to_string())?;
+                }
+            }
+        }
+        if let Some(count) = limits.pids_max {
+            set(self.controller("pids"), "pids.max", count.to_string())?;
+        }
+        let cpu = self.controller("cpu");
+        if let Some(cpus) = limits.cpus {
+            let quota = cpu_quota_us(cpus);
+            if v2 {
+                set(cpu, "cpu.max", format!("{quota} {CPU_PERIOD_US}"))?;
+            } else {
+                set(cpu, "cpu.cfs_period_us", CPU_PERIOD_US.to_string())?;
+                set(cpu, "cpu.cfs_quota_us", quota.to_string())?;
+            }
+        }
+        if let Some(weight) = limits.cpu_weight {
+            if v2 {
+                set(cpu, "cpu.weight", weight.to_string())?;
+            } else {
+                set(cpu, "cpu.shares", cpu_shares(weight).to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills every process in the container's cgroups at once: `cgroup.kill` where there is a
+    /// v2 cgroup, else the v1 freezer (frozen processes cannot fork past the kill), `SIGKILL`
+    /// to each, thawed.
+    pub(crate) fn kill_all(&self) -> Result<()> {
+        if let Some(v2) = self.dir(Hierarchy::V2) {
+            return v2
+                .write("cgroup.kill", "1")
+                .map_err(cgroup_error(format!("kill all in {}", v2.path().display())));
+        }
+        let Some(freezer) = self.dir(Hierarchy::V1("freezer")) else {
+            return Ok(());
+        };
+        let context = || format!("freeze and kill all in {}", freezer.path().display());
+        freezer
+            .write("freezer.state", "FROZEN")
+            .map_err(cgroup_error(context()))?;
+        for pid in freezer.procs().map_err(cgroup_error(context()))? {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        freezer
+            .write("freezer.state", "THAWED")
+            .map_err(cgroup_error(context()))
+    }
+
+    /// What the container used, from its cgroups' files.
+    pub(crate) fn usage(&self) -> ResourceUsage {
+        let v2 = self.layout == Layout::Unified;
+        let mut usage = ResourceUsage::default();
+        if let Some(memory) = self.controller("memory") {
+            let (current, peak, events, oom) = if v2 {
+                ("memory.current", "memory.peak", "memory.events", "oom_kill")
+            } else {
+                (
+                    "memory.usage_in_bytes",
+                    "memory.max_usage_in_bytes",
+                    "memory.oom_control",
+                    "oom_kill",
+                )
+            };
+            usage.memory_current = memory.read_u64(current).ok().flatten();
+            usage.memory_peak = memory.read_u64(peak).ok().flatten();
+            usage.oom_kills = memory.read_keyed(events, oom).ok().flatten().unwrap_or(0);
+        }
+        if let Some(pids) = self.controller("pids") {
+            usage.pids = pids.read_u64("pids.current").ok().flatten();
+            usage.pids_limit_hits = pids
+                .read_keyed("pids.events", "max")
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+        }
+        usage.cpu_time = if v2 {
+            self.dir(Hierarchy::V2)
+                .and_then(|d| d.read_keyed("cpu.stat", "usage_usec").ok().flatten())
+                .map(std::time::Duration::from_micros)
+        } else {
+            self.dir(Hierarchy::V1("cpuacct"))
+                .and_then(|d| d.read_u64("cpuacct.usage").ok().flatten())
+                .map(std::time::Duration::from_nanos)
+        };
+        usage
+    }
+
+    /// The container's cgroup paths (where its processes are), for messages and tests.
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
+        self.made
+            .iter()
+            .map(|m| m.contained.as_ref().map_or(&m.dir, |c| &c.dir))
+            .map(|d| d.path().to_path_buf())
+            .collect()
+    }
+
+    /// Removes the cgroups (they must be empty: after the teardown reaped everything).
+    pub(crate) fn remove(mut self) -> Result<()> {
+        self.remove_all()
+    }
+
+    fn remove_all(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for made in self.made.drain(..) {
+            let Made {
+                parent,
+                name,
+                procs,
+                dir,
+                contained,
+                ..
+            } = made;
+            drop(procs);
+            if let Some(Contained { procs, .. }) = contained {
+                drop(procs);
+                if let Err(error) = dir.remove_child(CONTAINED) {
+                    first_error.get_or_insert(Error::Cgroup {
+                        what: format!("remove {}/{CONTAINED}", dir.path().display()),
+                        error,
+                    });
+                }
+            }
+            drop(dir);
+            if let Err(error) = parent.remove_child(&name) {
+                first_error.get_or_insert(Error::Cgroup {
+                    what: format!("remove {}/{name}", parent.path().display()),
+                    error,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        let _ = self.remove_all();
+    }
+}
+
+/// The hierarchies a container with `limits` gets cgroups in, on a host of `layout`.
+fn hierarchies(layout: Layout, limits: &Limits) -> Vec<Hierarchy> {
+    let cpu_limited = limits.cpus.is_some() || limits.cpu_weight.is_some();
+    match layout {
+        Layout::Unified => vec![Hierarchy::V2],
+        Layout::Hybrid | Layout::Legacy => {
+            let mut list = vec![
+                Hierarchy::V1("memory"),
+                Hierarchy::V1("pids"),
+                Hierarchy::V1("cpuacct"),
+            ];
+            if cpu_limited {
+                list.push(Hierarchy::V1("cpu"));
+            }
+            if layout == Layout::Hybrid {
+                list.push(Hierarchy::V2);
+            } else {
+                list.push(Hierarchy::V1("freezer"));
+            }
+            list
+        }
+    }
+}
+
+/// Whether `limits` cannot be had without `hierarchy`.
+fn needed_for_limits(hierarchy: Hierarchy, limits: &Limits) -> bool {
+    match hierarchy {
+        Hierarchy::V1("memory") => limits.memory_max.is_some(),
+        Hierarchy::V1("pids") => limits.pids_max.is_some(),
+        Hierarchy::V1("cpu") => limits.cpus.is_some() || limits.cpu_weight.is_some(),
+        Hierarchy::V2 => true,
+        Hierarchy::V1(_) => false,
+    }
+}
+
+/// Where the caller's own cgroups are, read once per start: `/proc/self/cgroup` and the
+/// cgroup mounts of `/proc/self/mountinfo`.
+struct OwnCgroups {
+    entries: Vec<cgroup::ProcCgroup>,
+    mounts: Vec<furnace_sys::mountinfo::MountInfo>,
+}
+
+impl OwnCgroups {
+    fn read() -> Result<OwnCgroups> {
+        Ok(OwnCgroups {
+            entries: cgroup::own_cgroups().map_err(cgroup_error("read this process's cgroups"))?,
+            mounts: furnace_sys::mountinfo::read(None)
+                .map_err(cgroup_error("read this process's mounts"))?
+                .into_iter()
+                .filter(|m| m.fs_type == "cgroup" || m.fs_type == "cgroup2")
+                .collect(),
+        })
+    }
+
+    /// The caller's own cgroup in `hierarchy`, opened (`None`: the hierarchy is not mounted).
+    fn parent_dir(&self, hierarchy: Hierarchy) -> Result<Option<CgroupDir>> {
+        let path = match hierarchy {
+            Hierarchy::V1(controller) => self
+                .entries
+                .iter()
+                .find(|e| !e.is_v2() && e.has_controller(controller))
+                .and_then(|e| {
+                    cgroup::own_dir_in(&self.mounts, |m| cgroup::is_v1_mount(m, controller), e)
+                }),
+            Hierarchy::V2 => self
+                .entries
+                .iter()
+                .find(|e| e.is_v2())
+                .and_then(|e| cgroup::own_dir_in(&self.mounts, cgroup::is_v2_mount, e)),
+        };
+        let Some(path) = path else { return Ok(None) };
+        CgroupDir::open(&path)
+            .map(Some)
+            .map_err(cgroup_error(format!(
+                "open this process's {hierarchy} cgroup"
+            )))
+    }
+}
+
+/// `furnace-<pid>-<start time>-<n>`: unique on the machine for the life of this process, and
+/// traceable to it.
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let start = furnace_sys::process::ProcStat::read(pid).map_or(0, |s| s.start_time);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{PREFIX}{pid}-{start}-{n}")
+}
+
+/// The owner (pid, start time) a furnace cgroup's name records.
+fn owner_of(name: &str) -> Option<(u32, u64)> {
+    let mut parts = name.strip_prefix(PREFIX)?.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    parts.next()?.parse::<u64>().ok()?;
+    parts.next().is_none().then_some((pid, start))
+}
+
+/// Whether the process that made a cgroup is gone (its pid free, or reused by a process that
+/// started at another time).
+fn owner_is_gone((pid, start): (u32, u64)) -> bool {
+    furnace_sys::process::ProcStat::read(pid).map_or(true, |s| s.start_time != start)
+}
+
+/// Removes the empty cgroups under `parent` that a dead owner left (its container was killed
+/// with it; nothing removed them). A cgroup that still holds a process is left alone.
+fn sweep(parent: &CgroupDir) {
+    let Ok(children) = parent.children_with_prefix(PREFIX) else {
+        return;
+    };
+    for name in children {
+        if owner_of(&name).is_some_and(owner_is_gone) {
+            let Ok(dir) = parent.open_child(&name) else {
+                continue;
+            };
+            if let Ok(inner) = dir.open_child(CONTAINED) {
+                if inner.procs().is_ok_and(|p| p.is_empty()) {
+                    let _ = dir.remove_child(CONTAINED);
+                }
+            }
+            if dir.procs().is_ok_and(|p| p.is_empty()) {
+                let _ = parent.remove_child(&name);
+            }
+        }
+    }
+}
+
+/// `cgroup.procs` of `dir`, open for writing, numbered above stdio.
+fn open_procs(dir: &CgroupDir) -> Result<OwnedFd> {
+    dir.open_procs()
+        .and_then(furnace_sys::fd::above_stdio)
+        .map_err(cgroup_error(format!(
+            "open cgroup.procs of {}",
+            dir.path().display()
+        )))
+}
+
+fn cgroup_error(what: impl Into<String>) -> impl FnOnce(furnace_sys::Error) -> Error {
+    let what = what.into();
+    move |error| Error::Cgroup { what, error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_trace_to_their_owner() {
+        let name = unique_name();
+        let (pid, start) = owner_of(&name).expect("a furnace cgroup name");
+        assert_eq!(pid, std::process::id());
+        assert!(!owner_is_gone((pid, start)), "this process is alive");
+        assert!(
+            owner_is_gone((pid, start + 1)),
+            "another start time: a reused pid"
+        );
+        assert_eq!(owner_of("furnace-12-34-5"), Some((12, 34)));
+        for other in [
+            "furnace-x-1-2",
+            "furnace-1-2",
+            "furnace-1-2-3-4",
+            "other-1-2-3",
+        ] {
+            assert_eq!(owner_of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn each_layout_gets_its_hierarchies() {
+        let none = Limits {
+            own_cgroup: true,
+            ..Limits::default()
+        };
+        let cpu = Limits {
+            cpus: Some(1.0),
+            ..Limits::default()
+        };
+        assert_eq!(hierarchies(Layout::Unified, &cpu), [Hierarchy::V2]);
+        let hybrid = hierarchies(Layout::Hybrid, &none);
+        assert!(hybrid.contains(&Hierarchy::V2) && !hybrid.contains(&Hierarchy::V1("cpu")));
+        assert!(hierarchies(Layout::Hybrid, &cpu).contains(&Hierarchy::V1("cpu")));
+        let legacy = hierarchies(Layout::Legacy, &none);
+        assert!(legacy.contains(&Hierarchy::V1("freezer")) && !legacy.contains(&Hierarchy::V2));
+    }
+}

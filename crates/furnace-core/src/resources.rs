@@ -1,0 +1,212 @@
+//! Resource limits and usage: what a container may use (memory, processes, CPU), and what it
+//! used. Limits live in cgroups of the container's own ([`crate::cgroups`]).
+
+use std::time::Duration;
+
+use crate::builder::ContainerBuilder;
+use crate::error::{Error, Result};
+
+/// The smallest memory limit furnace accepts: below it not even a shell starts, and the
+/// kernel's answer would be an OOM kill at the first command rather than an error.
+pub const MIN_MEMORY: u64 = 4 << 20;
+
+/// The limits of a container; all unset by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Limits {
+    /// Bytes of memory, swap included.
+    pub memory_max: Option<u64>,
+    /// Processes (and threads).
+    pub pids_max: Option<u64>,
+    /// CPUs' worth of time per period (`1.5`: one and a half CPUs).
+    pub cpus: Option<f64>,
+    /// Relative CPU weight, 1–10000 (100 is the default of every cgroup).
+    pub cpu_weight: Option<u32>,
+    /// A cgroup of its own even without limits (for the kill-all and the usage).
+    pub own_cgroup: bool,
+}
+
+impl Limits {
+    /// Whether the container needs cgroups of its own.
+    pub(crate) fn wanted(&self) -> bool {
+        self.own_cgroup || self.any()
+    }
+
+    /// Whether any limit is set.
+    pub(crate) fn any(&self) -> bool {
+        self.memory_max.is_some()
+            || self.pids_max.is_some()
+            || self.cpus.is_some()
+            || self.cpu_weight.is_some()
+    }
+
+    /// Checks the values before anything is made.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |what: &'static str, value: String, reason: &'static str| {
+            Err(Error::InvalidLimit {
+                what,
+                value,
+                reason,
+            })
+        };
+        if let Some(bytes) = self.memory_max {
+            if bytes < MIN_MEMORY {
+                return bad(
+                    "memory limit",
+                    format!("{bytes} bytes"),
+                    "below the smallest furnace accepts, 4 MiB",
+                );
+            }
+        }
+        if self.pids_max == Some(0) {
+            return bad("pids limit", "0".into(), "must allow at least one process");
+        }
+        if let Some(cpus) = self.cpus {
+            if !cpus.is_finite() || cpus < 0.01 {
+                return bad(
+                    "CPU quota",
+                    format!("{cpus}"),
+                    "must be a number of CPUs, at least 0.01",
+                );
+            }
+            if cpus > 1_000_000.0 {
+                return bad(
+                    "CPU quota",
+                    format!("{cpus}"),
+                    "is more CPUs than a machine has",
+                );
+            }
+        }
+        if let Some(weight) = self.cpu_weight {
+            if !(1..=10_000).contains(&weight) {
+                return bad(
+                    "CPU weight",
+                    weight.to_string(),
+                    "must be between 1 and 10000",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The period of the CPU quota, in microseconds (the kernel's default).
+pub(crate) const CPU_PERIOD_US: u64 = 100_000;
+
+/// `cpus` CPUs as a quota per [`CPU_PERIOD_US`], in microseconds (at least the kernel's 1 ms).
+pub(crate) fn cpu_quota_us(cpus: f64) -> u64 {
+    // `validate` bounds `cpus`, so the product fits.
+    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
+/// A cgroup v2 weight (1–10000, default 100) as a v1 `cpu.shares` value (2–262144, default
+/// 1024), the conversion runc and crun use.
+pub(crate) fn cpu_shares(weight: u32) -> u64 {
+    2 + (u64::from(weight) - 1) * 262_142 / 9_999
+}
+
+impl ContainerBuilder {
+    /// Limits the container's memory, swap included, to `bytes` (at least [`MIN_MEMORY`]).
+    /// When its processes need more, the kernel's OOM killer ends one of them: see
+    /// [`ResourceUsage::oom_kills`].
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// let container = Container::builder("/srv/rootfs").memory_max(512 << 20).start()?;
+    /// let status = container.command("make").status()?;
+    /// if container.resource_usage()?.oom_kills > 0 {
+    ///     eprintln!("make ran out of memory");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn memory_max(&mut self, bytes: u64) -> &mut Self {
+        self.limits.memory_max = Some(bytes);
+        self
+    }
+
+    /// Limits the number of processes and threads in the container (at least 1): a fork
+    /// beyond it fails with `EAGAIN`.
+    pub fn pids_max(&mut self, count: u64) -> &mut Self {
+        self.limits.pids_max = Some(count);
+        self
+    }
+
+    /// Limits the container to `cpus` CPUs' worth of time (`1.5`: a CPU and a half), as a
+    /// quota per 100 ms period.
+    pub fn cpu_quota(&mut self, cpus: f64) -> &mut Self {
+        self.limits.cpus = Some(cpus);
+        self
+    }
+
+    /// The container's share of CPU time when CPUs are contended, relative to other cgroups:
+    /// 1–10000, 100 being every cgroup's default.
+    pub fn cpu_weight(&mut self, weight: u32) -> &mut Self {
+        self.limits.cpu_weight = Some(weight);
+        self
+    }
+
+    /// Gives the container cgroups of its own even without a limit, for
+    /// [`Container::resource_usage`](crate::Container::resource_usage) and the kill-all at
+    /// teardown. Setting a limit implies it.
+    pub fn own_cgroup(&mut self, own: bool) -> &mut Self {
+        self.limits.own_cgroup = own;
+        self
+    }
+}
+
+/// What a container's processes used, read from its cgroups
+/// ([`Container::resource_usage`](crate::Container::resource_usage)). A figure the host's
+/// cgroups do not provide is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceUsage {
+    /// Memory in use now, in bytes.
+    pub memory_current: Option<u64>,
+    /// The most memory in use at once since the start, in bytes.
+    pub memory_peak: Option<u64>,
+    /// Processes and threads alive now, PID 1 included.
+    pub pids: Option<u64>,
+    /// CPU time used by all processes since the start.
+    pub cpu_time: Option<Duration>,
+    /// How many processes the kernel's OOM killer ended for exceeding the memory limit.
+    pub oom_kills: u64,
+    /// How many forks failed on the pids limit.
+    pub pids_limit_hits: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked() {
+        let ok = Limits {
+            memory_max: Some(MIN_MEMORY),
+            pids_max: Some(1),
+            cpus: Some(0.5),
+            cpu_weight: Some(100),
+            own_cgroup: false,
+        };
+        assert!(ok.validate().is_ok());
+        assert!(ok.wanted() && ok.any());
+        let with = |f: &dyn Fn(&mut Limits)| {
+            let mut limits = ok;
+            f(&mut limits);
+            limits.validate().unwrap_err().to_string()
+        };
+        assert!(with(&|l| l.memory_max = Some(0)).contains("memory limit 0 bytes"));
+        assert!(with(&|l| l.pids_max = Some(0)).contains("pids limit 0"));
+        assert!(with(&|l| l.cpus = Some(-1.0)).contains("CPU quota -1"));
+        assert!(with(&|l| l.cpus = Some(f64::NAN)).contains("CPU quota"));
+        assert!(with(&|l| l.cpu_weight = Some(0)).contains("between 1 and 10000"));
+        assert!(!Limits::default().wanted());
+    }
+
+    #[test]
+    fn cpu_figures_convert_as_runc_does() {
+        assert_eq!(cpu_quota_us(1.5), 150_000);
+        assert_eq!(cpu_quota_us(0.001), 1000);
+        assert_eq!(cpu_shares(1), 2);
+        assert_eq!(cpu_shares(100), 2 + 99 * 262_142 / 9_999);
+        assert_eq!(cpu_shares(10_000), 262_144);
+    }
+}
