@@ -113,8 +113,8 @@ impl ContainerBuilder {
     /// use furnace_core::Container;
     /// let container = Container::builder("/srv/rootfs").memory_max(512 << 20).start()?;
     /// let status = container.command("make").status()?;
-    /// if container.resource_usage()?.oom_kills > 0 {
-    ///     eprintln!("make ran out of memory");
+    /// if container.resource_usage().is_some_and(|u| u.oom_kills > 0) {
+    ///     eprintln!("make ran out of memory ({status})");
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
