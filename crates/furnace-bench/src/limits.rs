@@ -31,7 +31,8 @@ pub(crate) const CLI_PAUSED: &str = "furnace (CLI), no limits, after a pause";
 pub(crate) const CLI_LIMITS_PAUSED: &str = "furnace (CLI), with limits, after a pause";
 
 /// The idle time before each lifecycle of the "after a pause" rows: several of the kernel's
-/// RCU grace periods, after which its cgroup lock is back in its fast-reader mode.
+/// RCU grace periods, after which its global cgroup lock is back in its fast-reader mode (a
+/// `cgroup.procs` write would then wait a grace period; furnace writes `tasks` instead).
 pub(crate) const PAUSE: Duration = Duration::from_millis(100);
 
 /// The library's limits: 512 MiB of memory (swap included), 1024 processes, one CPU.

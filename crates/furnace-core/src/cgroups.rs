@@ -7,8 +7,11 @@
 //! | | unified (cgroup v2 only) | hybrid (v1 controllers + a v2 `unified/`) | legacy (v1 only) |
 //! |---|---|---|---|
 //! | memory, pids, cpu limits | the v2 cgroup | v1 `memory`, `pids`, `cpu` | v1 `memory`, `pids`, `cpu` |
-//! | kill-all | v2 `cgroup.kill` | v2 (`unified/`) `cgroup.kill` | v1 `freezer`, then `SIGKILL` each |
+//! | kill-all | v2 `cgroup.kill` | v1 `freezer`, then `SIGKILL` each | v1 `freezer`, then `SIGKILL` each |
 //! | CPU time | v2 `cpu.stat` | v1 `cpuacct` | v1 `cpuacct` |
+//!
+//! On v1 hierarchies processes join through `tasks` (see [`open_join`]); the hybrid host's
+//! v2 half is not used, since joining it costs every command an RCU grace period.
 //!
 //! A cgroup is named `furnace-<owner pid>-<owner start time>-<n>`, so a leftover can be traced
 //! to the process that made it. furnace only ever makes, writes and removes these: never a
@@ -130,7 +133,7 @@ impl Cgroups {
                     error,
                 }
             })?;
-            let procs = open_procs(&dir)?;
+            let procs = open_join(&dir, hierarchy)?;
             let mut made = Made {
                 hierarchy,
                 parent,
@@ -150,7 +153,7 @@ impl Cgroups {
                     )));
                 match dir {
                     Ok(dir) => {
-                        let procs = open_procs(&dir);
+                        let procs = open_join(&dir, hierarchy);
                         made.contained = Some(Contained { dir, procs: procs? });
                     }
                     Err(e) => {
@@ -268,6 +271,9 @@ impl Cgroups {
         freezer
             .write("freezer.state", "FROZEN")
             .map_err(cgroup_error(context()))?;
+        // No wait for the state to read FROZEN: a process forked while the cgroup freezes is
+        // frozen too, so none can run past this point; those born after the list below was
+        // read die with PID 1, whose pid namespace holds every process of these cgroups.
         for pid in freezer.procs().map_err(cgroup_error(context()))? {
             if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
@@ -384,11 +390,10 @@ fn hierarchies(layout: Layout, limits: &Limits) -> Vec<Hierarchy> {
             if cpu_limited {
                 list.push(Hierarchy::V1("cpu"));
             }
-            if layout == Layout::Hybrid {
-                list.push(Hierarchy::V2);
-            } else {
-                list.push(Hierarchy::V1("freezer"));
-            }
+            // The kill-all through the v1 freezer on a hybrid host too: joining the `unified/`
+            // v2 cgroup would cost every command an RCU grace period (`cgroup.procs` takes
+            // the kernel's global threadgroup lock; v1's `tasks` does not for one thread).
+            list.push(Hierarchy::V1("freezer"));
             list
         }
     }
@@ -497,12 +502,19 @@ fn sweep(parent: &CgroupDir) {
     }
 }
 
-/// `cgroup.procs` of `dir`, open for writing, numbered above stdio.
-fn open_procs(dir: &CgroupDir) -> Result<OwnedFd> {
-    dir.open_procs()
+/// The file a process joins `dir` through, open for writing, numbered above stdio: `tasks`
+/// in a v1 hierarchy (PID 1 and a command's child join while single-threaded, and a write of
+/// `0` there spares the kernel's global threadgroup lock and its RCU grace period, which a
+/// write to `cgroup.procs` pays), `cgroup.procs` in the v2 one.
+fn open_join(dir: &CgroupDir, hierarchy: Hierarchy) -> Result<OwnedFd> {
+    let (opened, file) = match hierarchy {
+        Hierarchy::V1(_) => (dir.open_tasks(), "tasks"),
+        Hierarchy::V2 => (dir.open_procs(), "cgroup.procs"),
+    };
+    opened
         .and_then(furnace_sys::fd::above_stdio)
         .map_err(cgroup_error(format!(
-            "open cgroup.procs of {}",
+            "open {file} of {}",
             dir.path().display()
         )))
 }
@@ -549,7 +561,8 @@ mod tests {
         };
         assert_eq!(hierarchies(Layout::Unified, &cpu), [Hierarchy::V2]);
         let hybrid = hierarchies(Layout::Hybrid, &none);
-        assert!(hybrid.contains(&Hierarchy::V2) && !hybrid.contains(&Hierarchy::V1("cpu")));
+        assert!(!hybrid.contains(&Hierarchy::V2) && !hybrid.contains(&Hierarchy::V1("cpu")));
+        assert!(hybrid.contains(&Hierarchy::V1("freezer")));
         assert!(hierarchies(Layout::Hybrid, &cpu).contains(&Hierarchy::V1("cpu")));
         let legacy = hierarchies(Layout::Legacy, &none);
         assert!(legacy.contains(&Hierarchy::V1("freezer")) && !legacy.contains(&Hierarchy::V2));

@@ -191,6 +191,21 @@ impl CgroupDir {
             .map_err(|e| self.error("openat", "cgroup.procs", " (O_WRONLY)", e))
     }
 
+    /// `openat(self, "tasks", O_WRONLY | O_CLOEXEC)`, for a cgroup v1 hierarchy: the fd a
+    /// single-threaded process writes `0` into to join this cgroup ([`forksafe::join`]).
+    ///
+    /// Writing `0` to `tasks` moves only the calling thread — the whole process when it has
+    /// one — and the kernel then skips the global `cgroup_threadgroup_rwsem` that a write to
+    /// `cgroup.procs` takes for writing, whose price is an RCU grace period whenever the lock
+    /// was idle (milliseconds, on every start of a program that joins once). Not for
+    /// multi-threaded processes, whose other threads would stay behind.
+    ///
+    /// See `openat(2)`, `cgroups(7)`.
+    pub fn open_tasks(&self) -> Result<OwnedFd> {
+        forksafe::open_tasks(self.as_fd())
+            .map_err(|e| self.error("openat", "tasks", " (O_WRONLY)", e))
+    }
+
     /// `openat(self, ".", O_RDONLY | O_DIRECTORY)` and `getdents64(2)`: the names of the child
     /// cgroups that start with `prefix`, sorted (to sweep the leftovers of a process that died
     /// before it removed its cgroups).

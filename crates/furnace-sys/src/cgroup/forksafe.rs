@@ -83,6 +83,23 @@ pub fn open_procs(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     rustix::fs::openat(dir, PROCS, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
 }
 
+/// `openat(dir, "tasks", O_WRONLY | O_CLOEXEC)`: a cgroup v1 `tasks` file, which a
+/// single-threaded process joins through without the kernel's global threadgroup lock (see
+/// [`CgroupDir::open_tasks`](super::CgroupDir::open_tasks)).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `openat(2)`, `cgroups(7)`.
+#[inline]
+pub fn open_tasks(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        dir,
+        c"tasks",
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 /// `openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)`: an fd of the child
 /// cgroup `name` of `dir`, for the `*at` calls here.
 ///

@@ -239,6 +239,21 @@ fn v1_pids_child_takes_a_limit_and_a_joining_child() {
     });
 }
 
+/// A single-threaded process joins a v1 cgroup through its `tasks` file too (what furnace's
+/// PID 1 and commands do, sparing the kernel's global threadgroup lock): the whole process
+/// moves.
+#[test]
+fn v1_tasks_join_moves_a_single_threaded_process() {
+    in_child("cgroup-tasks", |_| {
+        let cg = TestCgroup::v1("pids");
+        let helper = spawn_joined(vec![cg.dir.open_tasks().unwrap()], 0);
+        assert_eq!(cg.dir.procs(), Ok(vec![helper.pid()]));
+        let inside = Path::new("/").join(&cg.name);
+        assert_eq!(cgroup_of(helper.pid(), Some("pids")), inside);
+        stop(&helper);
+    });
+}
+
 #[test]
 fn v1_pids_limit_stops_a_fork_and_is_counted() {
     in_child("cgroup-pids-limit", |_| {
