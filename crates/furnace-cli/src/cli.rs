@@ -158,10 +158,10 @@ pub struct ContainerArgs {
     /// Limit the container's memory, swap included: a size such as 512M or 2G (K, M, G, T are
     /// powers of 1024; a bare number is bytes; at least 4M). A command that needs more is
     /// killed by the kernel's OOM killer, which furnace reports
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Limit the number of processes and threads in the container (at least 1)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<String>,
     /// Limit the container to this many CPUs' worth of time, e.g. 1.5 (at least 0.01)
     #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]

@@ -164,6 +164,7 @@ impl Cgroups {
             }
             cgroups.made.push(made);
         }
+        cgroups.check_v2_controllers(limits)?;
         cgroups.write_limits(limits)?;
         Ok(Some(cgroups))
     }
@@ -204,6 +205,51 @@ impl Cgroups {
             Layout::Unified => self.dir(Hierarchy::V2),
             Layout::Hybrid | Layout::Legacy => self.dir(Hierarchy::V1(controller)),
         }
+    }
+
+    /// On a unified host a limit needs its controller enabled for the container's cgroup by
+    /// the parent (its `cgroup.subtree_control`, which furnace does not write: the parent is
+    /// not furnace's). Says which one is missing and how to get it, rather than the bare
+    /// `ENOENT` of the missing file.
+    fn check_v2_controllers(&self, limits: &Limits) -> Result<()> {
+        if self.layout != Layout::Unified {
+            return Ok(());
+        }
+        let Some(dir) = self.dir(Hierarchy::V2) else {
+            return Ok(());
+        };
+        let available = dir
+            .read("cgroup.controllers")
+            .map_err(cgroup_error(format!(
+                "read cgroup.controllers of {}",
+                dir.path().display()
+            )))?;
+        let wanted = [
+            ("memory", limits.memory_max.is_some()),
+            ("pids", limits.pids_max.is_some()),
+            ("cpu", limits.cpus.is_some() || limits.cpu_weight.is_some()),
+        ];
+        for (controller, needed) in wanted {
+            if needed && !available.split_whitespace().any(|c| c == controller) {
+                return Err(Error::Cgroup {
+                    what: format!(
+                        "the {controller} controller is not enabled for cgroups under {} (the \
+                         parent's cgroup.subtree_control lacks it): run furnace in a cgroup that \
+                         delegates it, e.g. `systemd-run --scope -p Delegate=yes …`",
+                        dir.path().parent().map_or_else(
+                            || dir.path().display().to_string(),
+                            |p| p.display().to_string()
+                        )
+                    ),
+                    error: furnace_sys::Error::new(
+                        "read",
+                        "cgroup.controllers",
+                        furnace_sys::Errno::NOENT,
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn write_limits(&self, limits: &Limits) -> Result<()> {
