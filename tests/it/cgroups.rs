@@ -533,7 +533,9 @@ fn bad_limits_on_the_command_line_are_refused_before_anything_is_made() {
         (&["--cpus", "-1"], "CPU quota -1"),
         (&["--cpus", "abc"], "--cpus"),
         (&["--cpus", "inf"], "CPU quota"),
+        (&["--memory", "-3M"], "--memory"),
         (&["--pids-limit", "0"], "pids limit 0"),
+        (&["--pids-limit", "-3"], "--pids-limit"),
         (&["--cpu-weight", "0"], "CPU weight 0"),
         (&["--cpu-weight", "10001"], "CPU weight 10001"),
     ];
