@@ -337,9 +337,8 @@ fn cpu_settings_are_in_the_kernels_files_and_cpu_time_is_counted() {
     } else {
         assert_eq!(read_control(&cpu, "cpu.cfs_period_us"), "100000");
         assert_eq!(read_control(&cpu, "cpu.cfs_quota_us"), "150000");
-        // 2 + (w - 1) * 262142 / 9999, runc's conversion of a v2 weight.
-        assert_eq!(2 + 499 * 262_142 / 9_999, 13_084);
-        assert_eq!(read_control(&cpu, "cpu.shares"), "13084");
+        // w * 1024 / 100: the weights' default (100) is the shares' default (1024).
+        assert_eq!(read_control(&cpu, "cpu.shares"), "5120");
     }
     let before = c
         .resource_usage()
@@ -497,6 +496,12 @@ fn the_cgroups_of_a_sigkilled_owner_are_swept_by_the_next_start() {
         processes_in_pid_ns(&helper.pid_ns).is_empty() && !alive(helper.init_pid)
     });
     let left: Vec<&PathBuf> = dirs.iter().filter(|d| d.exists()).collect();
+    // Nothing else removes them (PID 1 cannot): the sweep below is what this test is about.
+    assert_eq!(
+        left.len(),
+        dirs.len(),
+        "the dead owner's cgroups stay until the next start: {left:?}"
+    );
     for d in &left {
         assert_eq!(procs_of(d), Vec::<u32>::new(), "{} is empty", d.display());
     }

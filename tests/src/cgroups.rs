@@ -168,6 +168,14 @@ pub struct RemoveOnDrop(pub Vec<PathBuf>);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         for dir in &self.0 {
+            // Child cgroups first (furnace's limited memory child, `contained`).
+            if let Ok(children) = fs::read_dir(dir) {
+                for child in children.flatten() {
+                    if child.file_type().is_ok_and(|t| t.is_dir()) {
+                        let _ = fs::remove_dir(child.path());
+                    }
+                }
+            }
             let deadline = Instant::now() + DEADLINE;
             loop {
                 match fs::remove_dir(dir) {

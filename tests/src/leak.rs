@@ -167,7 +167,7 @@ impl Ownership {
         };
         owner == (self.me, self.my_start)
             || ours.contains(&owner)
-            || (owner.1 > horizon
+            || (owner.1 >= horizon
                 && !owner_alive(owner)
                 && dir
                     .parent()

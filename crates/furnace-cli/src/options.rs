@@ -137,7 +137,11 @@ pub fn parse_size(text: &str) -> Result<u64, &'static str> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(number_end);
-    let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(unit);
+    let shift = match unit {
         "" => 0,
         "k" => 10,
         "m" => 20,
@@ -272,7 +276,7 @@ mod tests {
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size("64kb"), Ok(64 << 10));
         assert_eq!(parse_size("1T"), Ok(1 << 40));
-        for bad in ["lots", "", "M", "12X", "-5M", "1.2.3M"] {
+        for bad in ["lots", "", "M", "12X", "-5M", "1.2.3M", "1kbbb", "1kibib"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
         assert_eq!(show_size(512 << 20), "512 MiB");

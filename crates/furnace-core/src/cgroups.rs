@@ -49,6 +49,8 @@ impl std::fmt::Display for Hierarchy {
 #[derive(Debug)]
 struct Made {
     hierarchy: Hierarchy,
+    /// Other controllers mounted in the same hierarchy (`cpu,cpuacct`), served by this cgroup.
+    also: Vec<Hierarchy>,
     parent: CgroupDir,
     name: String,
     dir: CgroupDir,
@@ -111,31 +113,30 @@ impl Cgroups {
                 }
                 continue;
             };
+            // Controllers mounted together (`cpu,cpuacct`) are one hierarchy: one cgroup.
+            if let Some(same) = cgroups
+                .made
+                .iter_mut()
+                .find(|m| m.parent.path() == parent.path())
+            {
+                same.also.push(hierarchy);
+                continue;
+            }
             sweep(&parent);
-            let dir = parent.create_child(&name).map_err(|error| {
-                let denied = matches!(
-                    error.errno(),
-                    furnace_sys::Errno::ACCESS
-                        | furnace_sys::Errno::PERM
-                        | furnace_sys::Errno::ROFS
-                );
-                let hint = if denied && crate::rootless::in_user_namespace() {
-                    " (without root, limits need a delegated cgroup the user may write: run \
-                     under `systemd-run --user --scope -p Delegate=yes …`)"
-                } else {
-                    ""
-                };
-                Error::Cgroup {
-                    what: format!(
-                        "create the container's cgroup in {hierarchy} under {}{hint}",
-                        parent.path().display()
-                    ),
-                    error,
+            let dir = parent
+                .create_child(&name)
+                .map_err(|error| create_error(hierarchy, &parent, error))?;
+            let procs = match open_join(&dir, hierarchy) {
+                Ok(procs) => procs,
+                Err(e) => {
+                    drop(dir);
+                    let _ = parent.remove_child(&name);
+                    return Err(e);
                 }
-            })?;
-            let procs = open_join(&dir, hierarchy)?;
+            };
             let mut made = Made {
                 hierarchy,
+                also: Vec::new(),
                 parent,
                 name: name.clone(),
                 dir,
@@ -143,19 +144,24 @@ impl Cgroups {
                 contained: None,
             };
             if hierarchy == Hierarchy::V1("memory") {
-                // Pushed first, so that a failure below removes the parent too.
-                let dir = made
+                let contained = made
                     .dir
                     .create_child(CONTAINED)
                     .map_err(cgroup_error(format!(
                         "create {}/{CONTAINED}",
                         made.dir.path().display()
-                    )));
-                match dir {
-                    Ok(dir) => {
-                        let procs = open_join(&dir, hierarchy);
-                        made.contained = Some(Contained { dir, procs: procs? });
-                    }
+                    )))
+                    .and_then(|dir| match open_join(&dir, hierarchy) {
+                        Ok(procs) => Ok(Contained { dir, procs }),
+                        Err(e) => {
+                            drop(dir);
+                            let _ = made.dir.remove_child(CONTAINED);
+                            Err(e)
+                        }
+                    });
+                // Pushed either way, so that a failure removes the parent too.
+                match contained {
+                    Ok(contained) => made.contained = Some(contained),
                     Err(e) => {
                         cgroups.made.push(made);
                         return Err(e);
@@ -195,7 +201,7 @@ impl Cgroups {
     fn dir(&self, hierarchy: Hierarchy) -> Option<&CgroupDir> {
         self.made
             .iter()
-            .find(|m| m.hierarchy == hierarchy)
+            .find(|m| m.hierarchy == hierarchy || m.also.contains(&hierarchy))
             .map(|m| m.contained.as_ref().map_or(&m.dir, |c| &c.dir))
     }
 
@@ -320,14 +326,18 @@ impl Cgroups {
         // No wait for the state to read FROZEN: a process forked while the cgroup freezes is
         // frozen too, so none can run past this point; those born after the list below was
         // read die with PID 1, whose pid namespace holds every process of these cgroups.
-        for pid in freezer.procs().map_err(cgroup_error(context()))? {
-            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let listed = freezer.procs().map_err(cgroup_error(context()));
+        for pid in listed.iter().flatten() {
+            if let Some(pid) = rustix::process::Pid::from_raw(*pid as i32) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
-        freezer
+        // Thawed whatever happened above: a frozen PID 1 could not die, and teardown would
+        // wait for it for ever.
+        let thawed = freezer
             .write("freezer.state", "THAWED")
-            .map_err(cgroup_error(context()))
+            .map_err(cgroup_error(context()));
+        listed.and(thawed)
     }
 
     /// What the container used, from its cgroups' files.
@@ -519,32 +529,72 @@ fn owner_of(name: &str) -> Option<(u32, u64)> {
     parts.next().is_none().then_some((pid, start))
 }
 
-/// Whether the process that made a cgroup is gone (its pid free, or reused by a process that
-/// started at another time).
+/// Whether the process that made a cgroup is gone: its pid is free (no `/proc/<pid>`), or
+/// taken by a process that started at another time. When `/proc` cannot say (another error),
+/// it is taken to be alive: a live container's cgroups must never be swept.
 fn owner_is_gone((pid, start): (u32, u64)) -> bool {
-    furnace_sys::process::ProcStat::read(pid).map_or(true, |s| s.start_time != start)
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(text) => {
+            furnace_sys::process::ProcStat::parse(&text).is_some_and(|s| s.start_time != start)
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
-/// Removes the empty cgroups under `parent` that a dead owner left (its container was killed
-/// with it; nothing removed them). A cgroup that still holds a process is left alone.
+/// Removes the cgroups under `parent` that a dead owner left (its container was killed with
+/// it; nothing removed them). Only empty ones, and only once: the limited memory child only
+/// when its parent is empty too (PID 1 lives in the parent while the container runs, and the
+/// child is empty between commands), and a cgroup whose last process is still exiting is left
+/// for a later sweep rather than waited for.
 fn sweep(parent: &CgroupDir) {
     let Ok(children) = parent.children_with_prefix(PREFIX) else {
         return;
     };
     for name in children {
-        if owner_of(&name).is_some_and(owner_is_gone) {
-            let Ok(dir) = parent.open_child(&name) else {
-                continue;
-            };
-            if let Ok(inner) = dir.open_child(CONTAINED) {
-                if inner.procs().is_ok_and(|p| p.is_empty()) {
-                    let _ = dir.remove_child(CONTAINED);
-                }
-            }
-            if dir.procs().is_ok_and(|p| p.is_empty()) {
-                let _ = parent.remove_child(&name);
-            }
+        if !owner_of(&name).is_some_and(owner_is_gone) {
+            continue;
         }
+        let Ok(dir) = parent.open_child(&name) else {
+            continue;
+        };
+        if !dir.procs().is_ok_and(|p| p.is_empty()) {
+            continue;
+        }
+        if let Ok(inner) = dir.open_child(CONTAINED) {
+            if !inner.procs().is_ok_and(|p| p.is_empty()) {
+                continue;
+            }
+            let _ = dir.try_remove_child(CONTAINED);
+        }
+        let _ = parent.try_remove_child(&name);
+    }
+}
+
+/// A failure to make the container's cgroup in `hierarchy` under `parent`, with the way out
+/// when a user without root lacks the right to.
+fn create_error(hierarchy: Hierarchy, parent: &CgroupDir, error: furnace_sys::Error) -> Error {
+    let denied = matches!(
+        error.errno(),
+        furnace_sys::Errno::ACCESS | furnace_sys::Errno::PERM | furnace_sys::Errno::ROFS
+    );
+    let hint = match hierarchy {
+        _ if !denied || !crate::rootless::in_user_namespace() => "",
+        Hierarchy::V2 => {
+            " (without root, limits need a cgroup delegated to the user: run under \
+             `systemd-run --user --scope -p Delegate=yes …`)"
+        }
+        Hierarchy::V1(_) => {
+            " (without root, limits need cgroups the user may write in every cgroup v1 \
+             hierarchy furnace uses — memory, pids, cpuacct, freezer, and cpu with CPU \
+             limits — made and handed over by root; systemd delegates only cgroup v2)"
+        }
+    };
+    Error::Cgroup {
+        what: format!(
+            "create the container's cgroup in {hierarchy} under {}{hint}",
+            parent.path().display()
+        ),
+        error,
     }
 }
 

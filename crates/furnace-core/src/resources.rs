@@ -60,6 +60,13 @@ impl Limits {
         if self.pids_max == Some(0) {
             return bad("pids limit", "0".into(), "must allow at least one process");
         }
+        if let Some(count) = self.pids_max.filter(|&n| n > MAX_PIDS) {
+            return bad(
+                "pids limit",
+                count.to_string(),
+                "is more processes than the kernel can have (4194304)",
+            );
+        }
         if let Some(cpus) = self.cpus {
             if !cpus.is_finite() || cpus < 0.01 {
                 return bad(
@@ -99,10 +106,14 @@ pub(crate) fn cpu_quota_us(cpus: f64) -> u64 {
 }
 
 /// A cgroup v2 weight (1–10000, default 100) as a v1 `cpu.shares` value (2–262144, default
-/// 1024), the conversion runc and crun use.
+/// 1024): proportional, so that the defaults match (systemd's conversion; runc's linear map
+/// of the two ranges would make the default weight 2.5 times the default share).
 pub(crate) fn cpu_shares(weight: u32) -> u64 {
-    2 + (u64::from(weight) - 1) * 262_142 / 9_999
+    (u64::from(weight) * 1024 / 100).clamp(2, 262_144)
 }
+
+/// The most processes a pids limit can name (the kernel's `PID_MAX_LIMIT` on 64-bit).
+pub(crate) const MAX_PIDS: u64 = 4_194_304;
 
 impl ContainerBuilder {
     /// Limits the container's memory, swap included, to `bytes` (at least [`MIN_MEMORY`]).
@@ -195,6 +206,7 @@ mod tests {
         };
         assert!(with(&|l| l.memory_max = Some(0)).contains("memory limit 0 bytes"));
         assert!(with(&|l| l.pids_max = Some(0)).contains("pids limit 0"));
+        assert!(with(&|l| l.pids_max = Some(MAX_PIDS + 1)).contains("4194304"));
         assert!(with(&|l| l.cpus = Some(-1.0)).contains("CPU quota -1"));
         assert!(with(&|l| l.cpus = Some(f64::NAN)).contains("CPU quota"));
         assert!(with(&|l| l.cpu_weight = Some(0)).contains("between 1 and 10000"));
@@ -205,8 +217,9 @@ mod tests {
     fn cpu_figures_convert_as_runc_does() {
         assert_eq!(cpu_quota_us(1.5), 150_000);
         assert_eq!(cpu_quota_us(0.001), 1000);
-        assert_eq!(cpu_shares(1), 2);
-        assert_eq!(cpu_shares(100), 2 + 99 * 262_142 / 9_999);
-        assert_eq!(cpu_shares(10_000), 262_144);
+        assert_eq!(cpu_shares(1), 10);
+        assert_eq!(cpu_shares(100), 1024, "the defaults match");
+        assert_eq!(cpu_shares(500), 5120);
+        assert_eq!(cpu_shares(10_000), 102_400);
     }
 }

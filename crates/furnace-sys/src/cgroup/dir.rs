@@ -182,6 +182,20 @@ impl CgroupDir {
             .map_err(|e| self.error("unlinkat", name, " (AT_REMOVEDIR)", e))
     }
 
+    /// `unlinkat(self, name, AT_REMOVEDIR)`, once: unlike [`remove_child`](Self::remove_child),
+    /// a busy cgroup (`EBUSY`) is an error at once. `ENOENT` is Ok.
+    ///
+    /// See `unlinkat(2)`, `cgroups(7)`.
+    pub fn try_remove_child(&self, name: &str) -> Result<()> {
+        self.at(name, |c| {
+            match rustix::fs::unlinkat(self.as_fd(), c, rustix::fs::AtFlags::REMOVEDIR) {
+                Ok(()) | Err(Errno::NOENT) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| self.error("unlinkat", name, " (AT_REMOVEDIR)", e))
+    }
+
     /// `openat(self, "cgroup.procs", O_WRONLY | O_CLOEXEC)`: the fd a forked child writes `0`
     /// into to join this cgroup ([`forksafe::join`]).
     ///
