@@ -25,11 +25,13 @@
 //! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
 //! | [`load`] | many containers, zombie floods, a fenced fork bomb |
 //! | [`cgroups`] | resource limits: where the cgroups are, pids, memory and CPU limits, usage, teardown, the sweep, bad limits |
+//! | [`cgroup_parent`] | limits under a cgroup the caller names instead of its own |
 //! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
 //! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;
+mod cgroup_parent;
 mod cgroups;
 mod commands;
 mod dev;

@@ -169,6 +169,12 @@ pub struct ContainerArgs {
     /// The container's relative share of CPU time under contention, 1-10000 [default: 100]
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub cpu_weight: Option<String>,
+    /// Make the container's cgroups under this cgroup instead of yours: an absolute path from
+    /// each hierarchy's root (`/furnace`), or one under your own cgroup. On a cgroup v2 host,
+    /// point it at a cgroup without processes that enables memory, pids and cpu for its
+    /// children
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<PathBuf>,
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,

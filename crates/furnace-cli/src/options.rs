@@ -116,6 +116,9 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
         })?;
         builder.cpu_quota(parsed);
     }
+    if let Some(parent) = &args.cgroup_parent {
+        builder.cgroup_parent(parent);
+    }
     if let Some(weight) = &args.cpu_weight {
         builder.cpu_weight(weight.trim().parse().map_err(|_| {
             Failure::furnace(format!(

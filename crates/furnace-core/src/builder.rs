@@ -233,7 +233,7 @@ impl ContainerBuilder {
             hardened: self.hardened,
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
-            limits: self.limits,
+            limits: self.limits.clone(),
         })
     }
 }

@@ -100,7 +100,7 @@ impl Cgroups {
         };
         // On error `cgroups` is dropped, which removes what was made.
         for hierarchy in hierarchies(layout, limits) {
-            let Some(parent) = own.parent_dir(hierarchy)? else {
+            let Some(parent) = own.parent_dir(hierarchy, limits.cgroup_parent.as_deref())? else {
                 if needed_for_limits(hierarchy, limits) {
                     return Err(Error::Cgroup {
                         what: format!("{hierarchy} is not mounted on this host"),
@@ -239,9 +239,11 @@ impl Cgroups {
             if needed && !available.split_whitespace().any(|c| c == controller) {
                 return Err(Error::Cgroup {
                     what: format!(
-                        "the {controller} controller is not enabled for cgroups under {} (the \
-                         parent's cgroup.subtree_control lacks it): run furnace in a cgroup that \
-                         delegates it, e.g. `systemd-run --scope -p Delegate=yes …`",
+                        "the {controller} controller is not enabled for cgroups under {} (its \
+                         cgroup.subtree_control lacks it; the kernel enables none under a \
+                         cgroup that holds processes, as the caller's own does): give a cgroup \
+                         parent without processes that enables it (`--cgroup-parent`, \
+                         `ContainerBuilder::cgroup_parent`)",
                         dir.path().parent().map_or_else(
                             || dir.path().display().to_string(),
                             |p| p.display().to_string()
@@ -485,9 +487,15 @@ impl OwnCgroups {
         })
     }
 
-    /// The caller's own cgroup in `hierarchy`, opened (`None`: the hierarchy is not mounted).
-    fn parent_dir(&self, hierarchy: Hierarchy) -> Result<Option<CgroupDir>> {
-        let path = match hierarchy {
+    /// The cgroup in `hierarchy` the container's is made in, opened (`None`: the hierarchy is
+    /// not mounted): `chosen` (absolute: from the hierarchy's root; relative: under the
+    /// caller's), else the caller's own.
+    fn parent_dir(
+        &self,
+        hierarchy: Hierarchy,
+        chosen: Option<&std::path::Path>,
+    ) -> Result<Option<CgroupDir>> {
+        let own = match hierarchy {
             Hierarchy::V1(controller) => self
                 .entries
                 .iter()
@@ -501,7 +509,36 @@ impl OwnCgroups {
                 .find(|e| e.is_v2())
                 .and_then(|e| cgroup::own_dir_in(&self.mounts, cgroup::is_v2_mount, e)),
         };
-        let Some(path) = path else { return Ok(None) };
+        let Some(own) = own else { return Ok(None) };
+        let path = match chosen {
+            None => own,
+            Some(chosen) if chosen.is_absolute() => {
+                let root = match hierarchy {
+                    Hierarchy::V1(controller) => {
+                        cgroup::find_mount(&self.mounts, |m| cgroup::is_v1_mount(m, controller))
+                    }
+                    Hierarchy::V2 => cgroup::find_mount(&self.mounts, cgroup::is_v2_mount),
+                };
+                let Some(root) = root else { return Ok(None) };
+                root.mount_point
+                    .join(chosen.strip_prefix("/").unwrap_or(chosen))
+            }
+            Some(chosen) => own.join(chosen),
+        };
+        if chosen.is_some() && !path.is_dir() {
+            return Err(Error::Cgroup {
+                what: format!(
+                    "the cgroup parent {} does not exist in {hierarchy} (create it beforehand, \
+                     with the controllers the limits need enabled for its children)",
+                    path.display()
+                ),
+                error: furnace_sys::Error::new(
+                    "stat",
+                    path.display().to_string(),
+                    furnace_sys::Errno::NOENT,
+                ),
+            });
+        }
         CgroupDir::open(&path)
             .map(Some)
             .map_err(cgroup_error(format!(

@@ -1,6 +1,7 @@
 //! Resource limits and usage: what a container may use (memory, processes, CPU), and what it
 //! used. Limits live in cgroups of the container's own ([`crate::cgroups`]).
 
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use crate::builder::ContainerBuilder;
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 pub const MIN_MEMORY: u64 = 4 << 20;
 
 /// The limits of a container; all unset by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Limits {
     /// Bytes of memory, swap included.
     pub memory_max: Option<u64>,
@@ -23,6 +24,8 @@ pub(crate) struct Limits {
     pub cpu_weight: Option<u32>,
     /// A cgroup of its own even without limits (for the kill-all and the usage).
     pub own_cgroup: bool,
+    /// Where the container's cgroups are made instead of the caller's own cgroup.
+    pub cgroup_parent: Option<PathBuf>,
 }
 
 impl Limits {
@@ -80,6 +83,18 @@ impl Limits {
                     "CPU quota",
                     format!("{cpus}"),
                     "is more CPUs than a machine has",
+                );
+            }
+        }
+        if let Some(parent) = &self.cgroup_parent {
+            let normal = parent
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::RootDir));
+            if parent.as_os_str().is_empty() || !normal {
+                return bad(
+                    "cgroup parent",
+                    parent.display().to_string(),
+                    "must be a path of cgroup names, without `.` or `..`",
                 );
             }
         }
@@ -155,6 +170,22 @@ impl ContainerBuilder {
         self
     }
 
+    /// Makes the container's cgroups under `path` instead of the caller's own cgroup: an
+    /// absolute path names the same cgroup in every hierarchy (`/furnace` is
+    /// `/sys/fs/cgroup/furnace` on a cgroup v2 host, `/sys/fs/cgroup/memory/furnace` & co. on
+    /// a v1 one), a relative one a cgroup under the caller's. It must exist.
+    ///
+    /// On a cgroup v2 host this is how limits become possible at all for most callers: the
+    /// kernel enables a controller (memory, pids, cpu) for a cgroup's children only when that
+    /// cgroup holds no process itself, and the caller's own cgroup holds the caller. Point
+    /// furnace at a cgroup without processes whose `cgroup.subtree_control` enables them (a
+    /// systemd slice, or one made by hand: `mkdir /sys/fs/cgroup/furnace && echo "+memory
+    /// +pids +cpu" > /sys/fs/cgroup/furnace/cgroup.subtree_control`).
+    pub fn cgroup_parent(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.limits.cgroup_parent = Some(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Gives the container cgroups of its own even without a limit, for
     /// [`Container::resource_usage`](crate::Container::resource_usage) and the kill-all at
     /// teardown. Setting a limit implies it.
@@ -196,11 +227,12 @@ mod tests {
             cpus: Some(0.5),
             cpu_weight: Some(100),
             own_cgroup: false,
+            cgroup_parent: Some(PathBuf::from("/furnace/jobs")),
         };
         assert!(ok.validate().is_ok());
         assert!(ok.wanted() && ok.any());
         let with = |f: &dyn Fn(&mut Limits)| {
-            let mut limits = ok;
+            let mut limits = ok.clone();
             f(&mut limits);
             limits.validate().unwrap_err().to_string()
         };
@@ -210,6 +242,8 @@ mod tests {
         assert!(with(&|l| l.cpus = Some(-1.0)).contains("CPU quota -1"));
         assert!(with(&|l| l.cpus = Some(f64::NAN)).contains("CPU quota"));
         assert!(with(&|l| l.cpu_weight = Some(0)).contains("between 1 and 10000"));
+        assert!(with(&|l| l.cgroup_parent = Some("a/../b".into())).contains("cgroup parent"));
+        assert!(with(&|l| l.cgroup_parent = Some("".into())).contains("cgroup parent"));
         assert!(!Limits::default().wanted());
     }
 
