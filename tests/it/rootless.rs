@@ -128,6 +128,25 @@ impl Case {
         ran
     }
 
+    /// `furnace shell [--no-subids] ROOT` as the user, stdin empty.
+    pub(crate) fn shell(&self) -> Ran {
+        let mut cmd = self.user.command(&self.cli);
+        cmd.arg("shell")
+            .args(self.map.flags())
+            .arg(self.root.root());
+        let what = format!(
+            "furnace shell (as {}, {:?} map)",
+            self.user.name(),
+            self.map
+        );
+        let ran = output_within(&mut cmd, &what);
+        eprintln!(
+            "{what}: {}\n--- stdout\n{}--- stderr\n{}---",
+            ran.status, ran.stdout, ran.stderr
+        );
+        ran
+    }
+
     /// [`furnace_on`](Case::furnace_on) the user's root.
     fn furnace(&self, options: &[&str], command: &[&str]) -> Ran {
         self.furnace_on(&self.root.root(), options, command)

@@ -122,3 +122,32 @@ fn limits_without_a_delegated_cgroup_are_refused_plainly() {
         "and the kernel's answer: {ran:?}"
     );
 }
+
+/// Regression (issue 11, found after it): without root, looking inside the container through
+/// `/proc/<pid>/root` fails the kernel's ptrace check against PID 1, so `furnace shell` always
+/// fell back to `/bin/sh`; PID 1 now hands over an fd of its root. A `bash` in the root is
+/// chosen (here a script standing in for it, which says so).
+fn shell_finds_bash_in_the_root(map: Map) {
+    let case = Case::new(map);
+    let bash = case.root.host_path("/bin/bash");
+    std::fs::write(&bash, "#!/bin/sh\necho chosen-bash \"$@\"\n").expect("write /bin/bash");
+    std::fs::set_permissions(&bash, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod /bin/bash");
+    std::os::unix::fs::lchown(&bash, Some(case.user.uid()), Some(case.user.gid()))
+        .expect("chown /bin/bash");
+    let ran = case.shell();
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(ran.stdout, "chosen-bash --norc -i\n", "{ran:?}");
+}
+
+/// `furnace shell` finds bash in the root without root (single-id map).
+#[test]
+fn shell_finds_bash_in_the_root_single_map() {
+    shell_finds_bash_in_the_root(Map::Single);
+}
+
+/// `furnace shell` finds bash in the root without root (subordinate ids).
+#[test]
+fn shell_finds_bash_in_the_root_subid_map() {
+    shell_finds_bash_in_the_root(Map::Subids);
+}

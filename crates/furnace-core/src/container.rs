@@ -37,6 +37,9 @@ pub struct Container {
     /// [`crate::init::NAMESPACE_FILES`], through which commands join (empty as root, where
     /// they join through the pidfd).
     pub(crate) namespace_files: Vec<(furnace_sys::Namespace, OwnedFd)>,
+    /// In a user namespace: an `O_PATH` fd of the container's root, from PID 1 (else the root
+    /// is reached through `/proc/<pid>/root`).
+    pub(crate) root_fd: Option<OwnedFd>,
     /// The container's own cgroups, when it has any ([`crate::cgroups`]).
     pub(crate) cgroups: Option<crate::cgroups::Cgroups>,
     /// The memory limit, when one was set.
@@ -141,9 +144,12 @@ impl Container {
     ) -> std::result::Result<std::os::fd::OwnedFd, furnace_sys::Errno> {
         use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
         use std::os::fd::AsFd;
+        let path = if path.is_empty() { c"." } else { path };
+        if let Some(root) = &self.root_fd {
+            return fd::openat_beneath(root.as_fd(), path, OFlags::PATH, Mode::empty());
+        }
         let root = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
         let root_fd = fd::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        let path = if path.is_empty() { c"." } else { path };
         fd::openat_beneath(root_fd.as_fd(), path, OFlags::PATH, Mode::empty())
     }
 

@@ -61,8 +61,9 @@ pub(crate) struct InitFds {
     /// step as it starts it, so that a start that times out can say which step hung.
     pub progress: OwnedFd,
     /// In a user namespace: a unix socket on which PID 1 sends fds of its namespaces
-    /// ([`NAMESPACE_FILES`]), through which commands join them (see
-    /// [`crate::rootless`]).
+    /// ([`NAMESPACE_FILES`]), through which commands join them (see [`crate::rootless`]), and
+    /// of its root, through which the caller looks inside (`/proc/<pid>/root` would fail the
+    /// same ptrace check).
     pub namespaces: Option<OwnedFd>,
     /// The `cgroup.procs` of the container's cgroups (the container owns the fds; PID 1 has
     /// copies): PID 1 joins them first, then makes its cgroup namespace, rooted there.
@@ -111,18 +112,19 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     if let Err(errno) = prepare_process([&ready, &owner, &progress, socket], devnull) {
         report_and_exit(&ready, 0, errno);
     }
-    if let Some(socket) = &namespaces {
-        if let Err(errno) = send_namespaces(plan.namespaces, socket) {
-            report_and_exit(&ready, 0, errno);
-        }
-    }
-    drop(namespaces);
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut step = 0u32;
     if let Err(errno) = set_up(plan, trees, &progress, &mut step) {
         report_and_exit(&ready, step, errno);
     }
+    // Set up: the namespace files and the new root are PID 1's own now.
+    if let Some(socket) = &namespaces {
+        if let Err(errno) = send_namespaces(plan.namespaces, socket) {
+            report_and_exit(&ready, 0, errno);
+        }
+    }
+    drop(namespaces);
     // The binds are attached: close their trees (the vector keeps its memory, nothing is
     // freed) and the progress pipe, so PID 1 holds nothing of the host but its owner's pidfd.
     trees.clear();
@@ -245,8 +247,8 @@ fn join_cgroups(procs: &[RawFd], leave: Option<RawFd>) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Sends fds of PID 1's namespaces (those of `namespaces`, in [`NAMESPACE_FILES`] order) on
-/// `socket`. Its own namespace files need no ptrace check, unlike another process's: a
+/// Sends fds of PID 1's namespaces (those of `namespaces`, in [`NAMESPACE_FILES`] order) and
+/// of its root (`/`, `O_PATH`, last) on `socket`, once the root is set up. Its own namespace files need no ptrace check, unlike another process's: a
 /// caller in a user namespace that did not execute a program there fails that check against
 /// the non-dumpable PID 1, and joins through these instead.
 fn send_namespaces(namespaces: Namespaces, socket: &OwnedFd) -> Result<(), Errno> {
@@ -256,9 +258,15 @@ fn send_namespaces(namespaces: Namespaces, socket: &OwnedFd) -> Result<(), Errno
             *slot = Some(fd::open(path, OFlags::RDONLY, Mode::empty())?);
         }
     }
-    let mut borrowed = [socket.as_fd(); NAMESPACE_FILES.len()];
+    let root = fd::open(c"/", OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+    let mut borrowed = [socket.as_fd(); NAMESPACE_FILES.len() + 1];
     let mut count = 0;
-    for (fd, slot) in opened.iter().flatten().zip(borrowed.iter_mut()) {
+    for (fd, slot) in opened
+        .iter()
+        .flatten()
+        .chain(std::iter::once(&root))
+        .zip(borrowed.iter_mut())
+    {
         *slot = fd.as_fd();
         count += 1;
     }

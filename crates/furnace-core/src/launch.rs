@@ -216,7 +216,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                 let _ = init.send_signal(Signal::KILL);
                 Some(error)
             }
-            Ok(namespace_files) => {
+            Ok((namespace_files, root_fd)) => {
                 Failpoint::hit(failpoint, "ready-received");
                 return Ok(Container {
                     init,
@@ -227,6 +227,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                     spawned: Mutex::new(Vec::new()),
                     stopped: false,
                     namespace_files,
+                    root_fd,
                     cgroups,
                     memory_max: config.limits.memory_max,
                 });
@@ -251,14 +252,11 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
     Err(failure.unwrap_or(Error::InitDied { pid, how }))
 }
 
-/// The fds of PID 1's namespaces it sent before reporting ready (in a user namespace; none
-/// otherwise), paired with their kinds.
-fn namespace_files(
-    plan: &Plan,
-    socket: Option<&OwnedFd>,
-) -> Result<Vec<(furnace_sys::Namespace, OwnedFd)>> {
+/// The fds PID 1 sent before reporting ready (in a user namespace; none otherwise): its
+/// namespaces paired with their kinds, and its root.
+fn namespace_files(plan: &Plan, socket: Option<&OwnedFd>) -> Result<SentFiles> {
     let Some(socket) = socket else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let fds = furnace_sys::fd::recv_fds(socket)
         .map_err(sys_err("receive the container's namespaces from its init"))?;
@@ -267,18 +265,23 @@ fn namespace_files(
         .map(|&(kind, _)| kind)
         .filter(|kind| plan.namespaces.contains(kind.flag()))
         .collect();
-    if fds.len() != kinds.len() {
+    if fds.len() != kinds.len() + 1 {
         return Err(Error::Sys {
             context: "receive the container's namespaces from its init",
             error: furnace_sys::Error::new(
                 "recvmsg",
-                format!("{} fds, expected {}", fds.len(), kinds.len()),
+                format!("{} fds, expected {}", fds.len(), kinds.len() + 1),
                 Errno::PROTO,
             ),
         });
     }
-    Ok(kinds.into_iter().zip(fds).collect())
+    let mut fds = fds;
+    let root = fds.pop();
+    Ok((kinds.into_iter().zip(fds).collect(), root))
 }
+
+/// PID 1's namespace files with their kinds, and its root.
+type SentFiles = (Vec<(furnace_sys::Namespace, OwnedFd)>, Option<OwnedFd>);
 
 /// What PID 1 said (or did not say) about its set-up.
 enum Report {
