@@ -28,6 +28,7 @@
 //! | [`cgroup_parent`] | limits under a cgroup the caller names instead of its own |
 //! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
 //! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
+//! | [`terminal`] | a pseudo-terminal of the container's own for a command: controlling terminal, Ctrl-C |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;
@@ -47,6 +48,7 @@ mod mounts;
 mod net;
 mod rootless;
 mod rootless_roots;
+mod terminal;
 
 /// The helper binary (a caller process of its own: `tests/src/bin/furnace-test-helper.rs`).
 const HELPER: &str = env!("CARGO_BIN_EXE_furnace-test-helper");

@@ -81,6 +81,7 @@ impl Container {
                     .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
                 uid: None,
                 gid: None,
+                controlling_terminal: false,
                 groups: None,
                 setgroups_denied: crate::rootless::user_namespace()
                     .is_some_and(|ns| ns.setgroups_denied),
@@ -222,6 +223,35 @@ impl Command<'_> {
                 .collect(),
         );
         self
+    }
+
+    /// Runs the process on a pseudo-terminal of the container ([`Container::open_pty`]): its
+    /// stdin, stdout and stderr are the terminal side, and it leads a new session whose
+    /// controlling terminal it is — so a shell gets job control, and `Ctrl-C` written to the
+    /// master reaches its foreground job. The caller keeps the master. The host's own terminal
+    /// never reaches the container this way.
+    ///
+    /// ```no_run
+    /// use std::io::{Read, Write};
+    /// use furnace_core::Container;
+    /// let container = Container::start("/srv/rootfs")?;
+    /// let pty = container.open_pty()?;
+    /// let mut child = container.command("sh").arg("-i").terminal(&pty)?.spawn()?;
+    /// let mut master = std::fs::File::from(pty.master);
+    /// master.write_all(b"tty; exit\n")?;
+    /// let mut out = Vec::new();
+    /// let _ = master.read_to_end(&mut out); // ends with EIO once the terminal is closed
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn terminal(&mut self, pty: &furnace_sys::pty::Pty) -> io::Result<&mut Self> {
+        let peer = || -> io::Result<Stdio> {
+            let fd = furnace_sys::fd::dup_above_stdio(&pty.peer).map_err(io::Error::from)?;
+            Ok(Stdio::from(fd))
+        };
+        self.stdin(peer()?).stdout(peer()?).stderr(peer()?);
+        self.entry.controlling_terminal = true;
+        Ok(self)
     }
 
     /// Runs the process as `user` (of the container's `/etc/passwd`): its uid, gid and

@@ -77,6 +77,33 @@ impl Container {
         self.cgroups.as_ref().map(|c| c.usage())
     }
 
+    /// A new pseudo-terminal of the container's own devpts (`/dev/pts/N` inside), for
+    /// [`Command::terminal`]: the master for the caller, the terminal side for a command.
+    pub fn open_pty(&self) -> Result<furnace_sys::pty::Pty> {
+        use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
+        use std::os::fd::AsFd;
+        let opened;
+        let root = match &self.root_fd {
+            Some(root) => root.as_fd(),
+            None => {
+                let path = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
+                opened = fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map_err(
+                    |e| Error::Sys {
+                        context: "open the container's root",
+                        error: furnace_sys::Error::new(
+                            "open",
+                            path.to_string_lossy().into_owned(),
+                            e,
+                        ),
+                    },
+                )?;
+                opened.as_fd()
+            }
+        };
+        furnace_sys::pty::open_beneath(root, "dev/pts/ptmx")
+            .map_err(Error::sys("open a pseudo-terminal of the container"))
+    }
+
     /// The memory limit the container was started with, in bytes
     /// ([`ContainerBuilder::memory_max`]).
     pub fn memory_max(&self) -> Option<u64> {

@@ -17,6 +17,7 @@ use furnace_sys::fd::forksafe as fd;
 use furnace_sys::fs::forksafe as fs;
 use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
+use furnace_sys::pty::forksafe as pty;
 use furnace_sys::signal::forksafe as signal;
 use furnace_sys::{Errno, Namespace, Namespaces};
 
@@ -40,6 +41,9 @@ pub(crate) struct Entry {
     /// container keeps the fds open).
     pub cgroup_procs: Vec<RawFd>,
     pub cwd: Option<CString>,
+    /// Start a session whose controlling terminal is stdin (a pseudo-terminal of the
+    /// container, [`Command::terminal`](crate::Command::terminal)).
+    pub controlling_terminal: bool,
     /// The capabilities of the hardened profile.
     pub capabilities: Option<CapabilitySet>,
     pub uid: Option<Uid>,
@@ -94,6 +98,13 @@ pub(crate) fn hook(entry: &Entry) -> io::Result<()> {
             Err(io::Error::from_raw_os_error(errno.raw_os_error()))
         }
     }
+}
+
+/// Standard fd `n` of the child, borrowed.
+fn stdio(n: i32) -> BorrowedFd<'static> {
+    // SAFETY: std set up the child's stdio before the pre-exec hook runs; the child does not
+    // close it before exec.
+    unsafe { BorrowedFd::borrow_raw(n) }
 }
 
 /// Decodes a failure record written by [`hook`].
@@ -155,6 +166,12 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
         cred::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
         cred::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
         cred::new_session().map_err(at(SpawnStep::NewSession))?;
+    }
+    if entry.controlling_terminal {
+        if entry.capabilities.is_none() {
+            cred::new_session().map_err(at(SpawnStep::NewSession))?;
+        }
+        pty::make_controlling(stdio(0)).map_err(at(SpawnStep::ControllingTerminal))?;
     }
     cred::set_identity(
         entry.uid,

@@ -264,8 +264,11 @@ pub enum SpawnStep {
     RestrictCapabilities,
     /// Setting `no_new_privs` (hardened profile).
     NoNewPrivileges,
-    /// Leaving the caller's session (hardened profile).
+    /// Leaving the caller's session (hardened profile, or for a terminal of its own).
     NewSession,
+    /// Making the container's pseudo-terminal the controlling terminal
+    /// ([`Command::terminal`](crate::Command::terminal)).
+    ControllingTerminal,
     /// Switching to the requested uid and gid.
     SetIds,
     /// Joining a session keyring of its own.
@@ -276,7 +279,7 @@ pub enum SpawnStep {
 
 impl SpawnStep {
     /// All steps, in the order they run.
-    pub(crate) const ALL: [SpawnStep; 14] = [
+    pub(crate) const ALL: [SpawnStep; 15] = [
         SpawnStep::CloseFds,
         SpawnStep::CheckStdio,
         SpawnStep::UnblockSignals,
@@ -288,6 +291,7 @@ impl SpawnStep {
         SpawnStep::RestrictCapabilities,
         SpawnStep::NoNewPrivileges,
         SpawnStep::NewSession,
+        SpawnStep::ControllingTerminal,
         SpawnStep::SetIds,
         SpawnStep::JoinKeyring,
         SpawnStep::Exec,
@@ -318,6 +322,7 @@ impl fmt::Display for SpawnStep {
             SpawnStep::RestrictCapabilities => "restrict capabilities",
             SpawnStep::NoNewPrivileges => "set no_new_privs",
             SpawnStep::NewSession => "start a new session",
+            SpawnStep::ControllingTerminal => "make the terminal the controlling terminal",
             SpawnStep::SetIds => "set uid and gid",
             SpawnStep::JoinKeyring => "join a new session keyring",
             SpawnStep::Exec => "exec",

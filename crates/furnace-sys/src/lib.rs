@@ -58,6 +58,7 @@ pub mod mountinfo;
 pub mod net;
 pub mod ns;
 pub mod process;
+pub mod pty;
 pub mod signal;
 pub mod userns;
 
