@@ -46,7 +46,8 @@ Examples:
   furnace shell --ro-bind \"$PWD\":/work -e TERM=xterm /srv/rootfs
 
 The shell is bash when the root has it, else /bin/sh; its prompt reads [furnace HOST DIR].
-It uses your terminal directly: job control, Ctrl-C and the window size work as outside.";
+On a terminal it runs on a terminal of the container's own, proxied to yours: job control,
+Ctrl-C and Ctrl-Z act on the container's jobs, and the window size follows yours.";
 
 /// `furnace`: run commands in throw-away containers over a root directory.
 #[derive(Debug, Parser)]
@@ -83,6 +84,10 @@ pub struct RunArgs {
     /// How to set up the container.
     #[command(flatten)]
     pub container: ContainerArgs,
+    /// Run the command on a terminal of the container's own, proxied to yours (when stdin is
+    /// a terminal; otherwise stdio passes straight through as without it)
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
     /// Working directory inside the container (default: /).
     #[arg(short = 'w', long = "cwd", value_name = "DIR")]
     pub cwd: Option<PathBuf>,

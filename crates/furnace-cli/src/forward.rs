@@ -28,7 +28,7 @@ use crate::signals::{Received, SignalPipe};
 /// Forwards caught signals to the command while waiting for it.
 #[derive(Debug)]
 pub struct Forwarder {
-    pipe: SignalPipe,
+    pub(crate) pipe: SignalPipe,
     /// How many SIGINT/SIGTERM were forwarded (for the escalation to SIGKILL).
     stop_requests: u32,
 }
@@ -69,12 +69,26 @@ impl Forwarder {
     }
 
     /// Sends one caught signal to the command, unless it already got it from the terminal.
-    fn deliver(&mut self, pidfd: &Pidfd, received: Received) {
+    /// A window-size change is the terminal's business, never forwarded.
+    pub(crate) fn deliver(&mut self, pidfd: &Pidfd, received: Received) {
+        if received.signal == Signal::WINCH {
+            return;
+        }
         if received.to_process_group && in_our_process_group(pidfd.pid()) {
             return;
         }
         let signal = escalate(&mut self.stop_requests, received.signal);
         // An error means the command has exited already: nothing to do.
+        let _ = pidfd.send_signal(signal);
+    }
+}
+
+impl Forwarder {
+    /// Sends one caught signal to a command that runs in a session of its own (on the
+    /// container's terminal): nothing the user's terminal sent reached it, so every signal is
+    /// passed on, with the same escalation.
+    pub(crate) fn deliver_to_session(&mut self, pidfd: &Pidfd, received: Received) {
+        let signal = escalate(&mut self.stop_requests, received.signal);
         let _ = pidfd.send_signal(signal);
     }
 }

@@ -15,6 +15,7 @@ mod cli;
 mod exit;
 mod forward;
 mod options;
+mod proxy;
 mod run;
 mod signals;
 mod terminal;

@@ -37,7 +37,7 @@ pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
             |container, forwarder| {
                 let mut shell = container.shell_command();
                 identity.apply(&mut shell);
-                run_to_end(forwarder, shell, &env, args.cwd.as_deref())
+                run_to_end(forwarder, shell, &env, args.cwd.as_deref(), true)
             },
         )
     });
@@ -101,20 +101,26 @@ fn run_command(
     let mut command = container.command(program);
     command.args(arguments);
     identity.apply(&mut command);
-    run_to_end(forwarder, command, env, args.cwd.as_deref())
+    run_to_end(forwarder, command, env, args.cwd.as_deref(), args.tty)
 }
 
 /// Runs `command` with the caller's stdio, the `-e` variables and the `-w` directory, and
-/// waits for it, forwarding signals.
+/// waits for it, forwarding signals. With `tty` and a terminal on stdin, the command runs on a
+/// terminal of the container's own instead, proxied to the caller's ([`crate::proxy`]).
 fn run_to_end(
     forwarder: &mut Forwarder,
     mut command: furnace_core::Command<'_>,
     env: &[(OsString, OsString)],
     cwd: Option<&Path>,
+    tty: bool,
 ) -> Result<ExitStatus, Failure> {
     command.envs(env.iter().cloned());
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
+    }
+    if tty && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let container = command.container();
+        return crate::proxy::run(container, command, forwarder);
     }
     let mut child = command.spawn().map_err(|e| Failure::spawn(&e))?;
     forwarder

@@ -44,8 +44,8 @@ pub struct SignalPipe {
 pub fn catch_forwarded() -> io::Result<SignalPipe> {
     // A signal furnace was started with ignored (`nohup furnace ...`) stays ignored, and is
     // inherited so by the command, as `nohup` means it to be.
-    let mut caught = Vec::with_capacity(FORWARDED.len());
-    for signal in FORWARDED {
+    let mut caught = Vec::with_capacity(FORWARDED.len() + 1);
+    for signal in FORWARDED.into_iter().chain([Signal::WINCH]) {
         if !signal::is_ignored(signal)? {
             caught.push(signal);
         }

@@ -96,6 +96,13 @@ impl Container {
     }
 }
 
+impl<'c> Command<'c> {
+    /// The container the command runs in.
+    pub fn container(&self) -> &'c Container {
+        self.container
+    }
+}
+
 impl Command<'_> {
     /// Adds an argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
