@@ -28,24 +28,7 @@ pub const PREFIX: &str = "furnace-";
 /// (symlinks such as `cpu -> cpu,cpuacct` are not followed, so nothing is listed twice).
 /// Directories that vanish while the tree is read are skipped.
 pub fn furnace_cgroups() -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![PathBuf::from(CGROUP_ROOT)];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with(PREFIX) {
-                out.insert(path.clone());
-            }
-            stack.push(path);
-        }
-    }
-    out
+    furnace_sys::cgroup::dirs_with_prefix(CGROUP_ROOT, PREFIX)
 }
 
 /// The owner `(pid, start time)` a container cgroup's name records:

@@ -64,6 +64,16 @@ struct Made {
     contained: Option<Contained>,
 }
 
+impl Made {
+    /// Where the container's processes are, and the file they join through: the limited
+    /// child where there is one, else the cgroup itself.
+    fn joined(&self) -> (&CgroupDir, &OwnedFd) {
+        self.contained
+            .as_ref()
+            .map_or((&self.dir, &self.procs), |c| (&c.dir, &c.procs))
+    }
+}
+
 /// The limited child of a [`Made`] cgroup.
 #[derive(Debug)]
 struct Contained {
@@ -178,9 +188,7 @@ impl Cgroups {
     /// The fds of the `cgroup.procs` every process of the container joins (the limited
     /// child where there is one).
     pub(crate) fn procs_fds(&self) -> impl Iterator<Item = &OwnedFd> {
-        self.made
-            .iter()
-            .map(|m| m.contained.as_ref().map_or(&m.procs, |c| &c.procs))
+        self.made.iter().map(|m| m.joined().1)
     }
 
     /// The `cgroup.procs` PID 1 moves up into after making its cgroup namespace, out of the
@@ -202,7 +210,7 @@ impl Cgroups {
         self.made
             .iter()
             .find(|m| m.hierarchy == hierarchy || m.also.contains(&hierarchy))
-            .map(|m| m.contained.as_ref().map_or(&m.dir, |c| &c.dir))
+            .map(|m| m.joined().0)
     }
 
     /// Where a controller's files are: its v1 hierarchy, or the v2 cgroup on a unified host.
@@ -385,8 +393,7 @@ impl Cgroups {
     pub(crate) fn paths(&self) -> Vec<PathBuf> {
         self.made
             .iter()
-            .map(|m| m.contained.as_ref().map_or(&m.dir, |c| &c.dir))
-            .map(|d| d.path().to_path_buf())
+            .map(|m| m.joined().0.path().to_path_buf())
             .collect()
     }
 

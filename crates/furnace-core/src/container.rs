@@ -1,7 +1,7 @@
 //! A running container: what it is, the shell helpers, and teardown.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Mutex;
@@ -80,27 +80,11 @@ impl Container {
     /// A new pseudo-terminal of the container's own devpts (`/dev/pts/N` inside), for
     /// [`Command::terminal`]: the master for the caller, the terminal side for a command.
     pub fn open_pty(&self) -> Result<furnace_sys::pty::Pty> {
-        use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
-        use std::os::fd::AsFd;
-        let opened;
-        let root = match &self.root_fd {
-            Some(root) => root.as_fd(),
-            None => {
-                let path = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
-                opened = fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map_err(
-                    |e| Error::Sys {
-                        context: "open the container's root",
-                        error: furnace_sys::Error::new(
-                            "open",
-                            path.to_string_lossy().into_owned(),
-                            e,
-                        ),
-                    },
-                )?;
-                opened.as_fd()
-            }
-        };
-        furnace_sys::pty::open_beneath(root, "dev/pts/ptmx")
+        let root = self.root_dir().map_err(|e| Error::Sys {
+            context: "open the container's root",
+            error: furnace_sys::Error::new("open", format!("/proc/{}/root", self.init_pid()), e),
+        })?;
+        furnace_sys::pty::open_beneath(root.as_fd(), "dev/pts/ptmx")
             .map_err(Error::sys("open a pseudo-terminal of the container"))
     }
 
@@ -172,12 +156,19 @@ impl Container {
         use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
         use std::os::fd::AsFd;
         let path = if path.is_empty() { c"." } else { path };
+        let root = self.root_dir()?;
+        fd::openat_beneath(root.as_fd(), path, OFlags::PATH, Mode::empty())
+    }
+
+    /// The container's root as PID 1 sees it: the fd PID 1 handed over (in a user namespace),
+    /// else `/proc/<pid>/root` opened `O_PATH`.
+    fn root_dir(&self) -> std::result::Result<RootDir<'_>, furnace_sys::Errno> {
+        use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
         if let Some(root) = &self.root_fd {
-            return fd::openat_beneath(root.as_fd(), path, OFlags::PATH, Mode::empty());
+            return Ok(RootDir::Kept(root));
         }
-        let root = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
-        let root_fd = fd::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        fd::openat_beneath(root_fd.as_fd(), path, OFlags::PATH, Mode::empty())
+        let path = crate::paths::cstring(format!("/proc/{}/root", self.init_pid()));
+        fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map(RootDir::Opened)
     }
 
     /// Kills every process in the container and waits until PID 1 is gone.
@@ -266,5 +257,20 @@ fn wait_any(init: &Pidfd, others: &[Pidfd], timeout: Duration) -> Result<()> {
             context: "wait for the container's processes",
             error: furnace_sys::Error::new("poll", "", errno),
         }),
+    }
+}
+
+/// The container's root directory, borrowed from the container or opened for the occasion.
+enum RootDir<'c> {
+    Kept(&'c OwnedFd),
+    Opened(OwnedFd),
+}
+
+impl AsFd for RootDir<'_> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            RootDir::Kept(fd) => fd.as_fd(),
+            RootDir::Opened(fd) => fd.as_fd(),
+        }
     }
 }

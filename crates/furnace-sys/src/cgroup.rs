@@ -317,6 +317,36 @@ pub fn own_cgroup_dir_v2() -> Result<Option<PathBuf>> {
     Ok(own_dir_in(&mounts, is_v2_mount, &entry))
 }
 
+/// `readdir(dir)` of every directory under `root`, at any depth: the cgroup directories
+/// whose name starts with `prefix` (`furnace-`), in every hierarchy of a `/sys/fs/cgroup`.
+/// Symlinks (`cpu -> cpu,cpuacct`) are not followed, so nothing is listed twice; directories
+/// that vanish while the tree is read are skipped.
+///
+/// See `readdir(3)`.
+pub fn dirs_with_prefix(
+    root: impl AsRef<Path>,
+    prefix: &str,
+) -> std::collections::BTreeSet<PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut stack = vec![root.as_ref().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                found.insert(path.clone());
+            }
+            stack.push(path);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

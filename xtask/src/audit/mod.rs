@@ -153,28 +153,7 @@ pub fn leftovers(before: &Snapshot) -> Result<Vec<String>> {
 /// (symlinks such as `cpu -> cpu,cpuacct` are not followed; what vanishes meanwhile is
 /// skipped).
 fn furnace_cgroups() -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![PathBuf::from(CGROUP_ROOT)];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(scope::CGROUP_PREFIX)
-            {
-                out.insert(path.clone());
-            }
-            stack.push(path);
-        }
-    }
-    out
+    furnace_sys::cgroup::dirs_with_prefix(CGROUP_ROOT, scope::CGROUP_PREFIX)
 }
 
 /// xtask's own cgroup directory in every hierarchy it can reach (`/proc/self/cgroup` through

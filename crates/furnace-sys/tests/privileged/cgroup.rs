@@ -19,7 +19,7 @@ use furnace_sys::mount;
 use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
 use rustix::pipe::{pipe_with, PipeFlags};
 
-use crate::harness::{in_child, mkdir, spawn_helper, stop};
+use crate::harness::{in_child, mkdir, read_ready_byte, spawn_helper, stop};
 
 /// A child cgroup a test created; dropping it kills the processes in it and removes it.
 struct TestCgroup {
@@ -119,13 +119,7 @@ fn spawn_joined(procs: Vec<OwnedFd>, grandchildren: usize) -> Pidfd {
             std::thread::sleep(Duration::from_secs(3600));
         }
     });
-    let mut byte = [0u8; 1];
-    let n = loop {
-        match rustix::io::read(&ready_r, &mut byte) {
-            Err(Errno::INTR) => {}
-            other => break other.expect("read the helper's ready byte"),
-        }
-    };
+    let n = read_ready_byte(&ready_r);
     if n != 1 {
         panic!("joining helper failed (2 = join): {:?}", helper.wait());
     }

@@ -268,13 +268,7 @@ pub fn spawn_ns_helper(namespaces: Namespaces, hostname: &'static str) -> Pidfd 
             std::thread::sleep(Duration::from_secs(3600));
         }
     });
-    let mut byte = [0u8; 1];
-    let n = loop {
-        match rustix::io::read(&ready_r, &mut byte) {
-            Err(Errno::INTR) => {}
-            other => break other.expect("read the helper's ready byte"),
-        }
-    };
+    let n = read_ready_byte(&ready_r);
     if n != 1 {
         let status = helper.wait();
         panic!("namespace helper failed (2 = unshare, 3 = sethostname, 4 = write): {status:?}");
@@ -361,4 +355,16 @@ pub fn open_path(path: &Path) -> OwnedFd {
     use rustix::fs::{Mode, OFlags};
     furnace_sys::fd::forksafe::open(&cpath(path), OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Reads the one byte a helper writes when it is ready (retrying `EINTR`); 0 when it ended
+/// without writing it.
+pub fn read_ready_byte(ready_r: &OwnedFd) -> usize {
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(ready_r, &mut byte) {
+            Err(Errno::INTR) => {}
+            other => return other.expect("read the helper's ready byte"),
+        }
+    }
 }
