@@ -49,6 +49,29 @@ The shell is bash when the root has it, else /bin/sh; its prompt reads [furnace 
 On a terminal it runs on a terminal of the container's own, proxied to yours: job control,
 Ctrl-C and Ctrl-Z act on the container's jobs, and the window size follows yours.";
 
+/// Examples shown at the end of `furnace start --help`.
+const START_EXAMPLES: &str = "\
+Examples:
+  furnace start --name build /srv/rootfs              # prints: build
+  furnace exec build make -C /src
+  furnace shell build
+  furnace list
+  furnace stop build
+  furnace start --timeout 2h --memory 1G --ro-bind ./src:/src /srv/rootfs
+
+A started container has no owner: it runs until `furnace stop` (or its --timeout), and its
+state lives under /run/furnace (without root: $XDG_RUNTIME_DIR/furnace).";
+
+/// Examples shown at the end of `furnace exec --help`.
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  furnace exec build ps aux
+  furnace exec -w /src -e CC=clang build make
+  furnace exec -t build top
+  furnace exec build sh -c 'echo $$' < input > output
+
+Exit status: as for `furnace run`; 137 when the container is stopped while the command runs.";
+
 /// `furnace`: run commands in throw-away containers over a root directory.
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +85,10 @@ Ctrl-C and Ctrl-Z act on the container's jobs, and the window size follows yours
     after_help = EXAMPLES
 )]
 pub struct Cli {
+    /// Where named containers are kept [default: /run/furnace for root, else
+    /// $XDG_RUNTIME_DIR/furnace]
+    #[arg(long, global = true, value_name = "DIR", env = "FURNACE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: CliCommand,
@@ -73,9 +100,20 @@ pub enum CliCommand {
     /// Run COMMAND in a fresh container over ROOTFS, then tear the container down.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
-    /// Start an interactive shell in a fresh container over ROOTFS.
+    /// Start an interactive shell in a fresh container over ROOTFS, or in the running
+    /// container NAME.
     #[command(after_help = SHELL_EXAMPLES)]
     Shell(ShellArgs),
+    /// Start a named container over ROOTFS that runs until `furnace stop`, and print its name.
+    #[command(after_help = START_EXAMPLES)]
+    Start(StartArgs),
+    /// Run COMMAND in the running container NAME.
+    #[command(after_help = EXEC_EXAMPLES)]
+    Exec(ExecArgs),
+    /// List the running named containers.
+    List(ListArgs),
+    /// Stop named containers: kill everything inside, wait, remove their state.
+    Stop(StopArgs),
 }
 
 /// The options of `furnace run`.
@@ -84,6 +122,9 @@ pub struct RunArgs {
     /// How to set up the container.
     #[command(flatten)]
     pub container: ContainerArgs,
+    /// How to run the command.
+    #[command(flatten)]
+    pub cmd: CommandArgs,
     /// Run the command on a terminal of the container's own, proxied to yours (when stdin is
     /// a terminal; otherwise stdio passes straight through as without it)
     #[arg(short = 't', long = "tty")]
@@ -111,15 +152,81 @@ pub struct ShellArgs {
     /// How to set up the container.
     #[command(flatten)]
     pub container: ContainerArgs,
+    /// How to run the shell.
+    #[command(flatten)]
+    pub cmd: CommandArgs,
     /// Working directory inside the container (default: /).
     #[arg(short = 'w', long = "cwd", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// The root directory of a new container, or the name of a running one (a running
+    /// container's name wins over a directory of that name: write ./NAME for the directory).
+    #[arg(value_name = "ROOTFS|NAME")]
+    pub rootfs: PathBuf,
+}
+
+/// The options of `furnace start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// How to set up the container.
+    #[command(flatten)]
+    pub container: ContainerArgs,
+    /// The container's name: letters, digits, '_', '.' and '-', at most 64, starting with a
+    /// letter or digit [default: c- and 8 random hex digits]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Stop the container after this long: 90, 90s, 15m, 2h, 1h30m or 1d
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// The root directory of the container.
     #[arg(value_name = "ROOTFS")]
     pub rootfs: PathBuf,
 }
 
-/// The options that describe the container, shared by `run` and `shell`.
+/// The options of `furnace exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// How to run the command.
+    #[command(flatten)]
+    pub cmd: CommandArgs,
+    /// Run the command on a terminal of the container's own, proxied to yours (when stdin is
+    /// a terminal; otherwise stdio passes straight through as without it)
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Working directory inside the container (default: /).
+    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The running container's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The command to run inside, found through PATH inside the container, and its arguments.
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 1..
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// The options of `furnace list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array (name, pid, root, created and expires in seconds since the epoch,
+    /// age_seconds, processes, hardened, rootless) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options of `furnace stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The containers to stop. A name that does not run is no error: stopping is idempotent.
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+}
+
+/// The options that describe the container, shared by `run`, `shell` and `start`.
 #[derive(Debug, Args)]
 pub struct ContainerArgs {
     /// Give the container its own network namespace with only lo (up) [default: the host's
@@ -141,20 +248,6 @@ pub struct ContainerArgs {
     /// Hostname inside the container
     #[arg(long, value_name = "NAME", default_value = "localhost")]
     pub hostname: String,
-    /// Set an environment variable for the command (repeatable); the rest of furnace's
-    /// environment is inherited
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
-    pub env: Vec<OsString>,
-    /// Run the command as this uid inside (with --gid, or gid 0; no supplementary groups)
-    #[arg(long, value_name = "N", conflicts_with = "user")]
-    pub uid: Option<u32>,
-    /// Run the command with this gid inside
-    #[arg(long, value_name = "N", conflicts_with = "user")]
-    pub gid: Option<u32>,
-    /// Run the command as NAME of the root's /etc/passwd: its uid, gid, supplementary groups
-    /// (from /etc/group), and HOME, USER and LOGNAME
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
     /// Without root: map only your own id (as root inside), even when /etc/subuid and
     /// /etc/subgid grant you ranges [default: map your subordinate ids too when newuidmap and
     /// newgidmap are installed]
@@ -183,6 +276,25 @@ pub struct ContainerArgs {
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,
+}
+
+/// The options that describe how a command runs, shared by `run`, `shell` and `exec`.
+#[derive(Debug, Args, Default)]
+pub struct CommandArgs {
+    /// Set an environment variable for the command (repeatable); the rest of furnace's
+    /// environment is inherited
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<OsString>,
+    /// Run the command as this uid inside (with --gid, or gid 0; no supplementary groups)
+    #[arg(long, value_name = "N", conflicts_with = "user")]
+    pub uid: Option<u32>,
+    /// Run the command with this gid inside
+    #[arg(long, value_name = "N", conflicts_with = "user")]
+    pub gid: Option<u32>,
+    /// Run the command as NAME of the root's /etc/passwd: its uid, gid, supplementary groups
+    /// (from /etc/group), and HOME, USER and LOGNAME
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 /// One `--bind` or `--ro-bind` value, as typed.
@@ -227,10 +339,14 @@ where
     let mut cli = Cli::from_arg_matches(&matches)?;
     if let Some((_, sub)) = matches.subcommand() {
         let container = match &mut cli.command {
-            CliCommand::Run(run) => &mut run.container,
-            CliCommand::Shell(shell) => &mut shell.container,
+            CliCommand::Run(run) => Some(&mut run.container),
+            CliCommand::Shell(shell) => Some(&mut shell.container),
+            CliCommand::Start(start) => Some(&mut start.container),
+            CliCommand::Exec(_) | CliCommand::List(_) | CliCommand::Stop(_) => None,
         };
-        container.mounts = ordered_binds(sub);
+        if let Some(container) = container {
+            container.mounts = ordered_binds(sub);
+        }
     }
     Ok(cli)
 }
@@ -265,7 +381,7 @@ mod tests {
         all.extend_from_slice(args);
         match parse(all).expect("parses").command {
             CliCommand::Run(run) => run,
-            CliCommand::Shell(_) => panic!("not run"),
+            _ => panic!("not run"),
         }
     }
 
@@ -279,9 +395,9 @@ mod tests {
         let run = run_args(&["/r", "ls", "-l", "-e", "x"]);
         assert_eq!(run.rootfs, PathBuf::from("/r"));
         assert_eq!(run.command, ["ls", "-l", "-e", "x"]);
-        assert!(run.container.env.is_empty());
+        assert!(run.cmd.env.is_empty());
         let run = run_args(&["-e", "A=1", "/r", "--", "sh", "-c", "echo"]);
-        assert_eq!(run.container.env, ["A=1"]);
+        assert_eq!(run.cmd.env, ["A=1"]);
         assert_eq!(run.command, ["sh", "-c", "echo"]);
     }
 

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! furnace run [OPTIONS] ROOTFS [--] COMMAND [ARGS...]
-//! furnace shell [OPTIONS] ROOTFS
+//! furnace shell [OPTIONS] ROOTFS|NAME
+//! furnace start [OPTIONS] [--name NAME] [--timeout DURATION] ROOTFS
+//! furnace exec [OPTIONS] NAME [--] COMMAND [ARGS...]
+//! furnace list [--json]
+//! furnace stop NAME...
 //! ```
 //!
 //! The reference is `docs/CLI.md`. In short: each invocation starts a container of its own
@@ -14,6 +18,7 @@
 mod cli;
 mod exit;
 mod forward;
+mod named;
 mod options;
 mod proxy;
 mod run;
@@ -30,29 +35,71 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage(&err)),
     };
-    let container_args = match &cli.command {
-        CliCommand::Run(args) => &args.container,
-        CliCommand::Shell(args) => &args.container,
+    ExitCode::from(dispatch(&cli).unwrap_or_else(|failure| failure.report()))
+}
+
+/// What runs in this process: a new container (entered into a user namespace first when not
+/// root), or a running one attached to (joining its user namespace when it has one). Both
+/// happen first, while the process is single-threaded, as the kernel requires.
+enum Target {
+    New,
+    Attached(Box<furnace_core::Container>),
+    Other,
+}
+
+fn dispatch(cli: &cli::Cli) -> Result<u8, Failure> {
+    let state_dir = cli.state_dir.as_deref();
+    let target = match &cli.command {
+        CliCommand::Run(_) | CliCommand::Start(_) => Target::New,
+        CliCommand::Shell(args) => {
+            let registry = named::registry(state_dir);
+            match registry {
+                Ok(registry) if named::is_running_name(&registry, &args.rootfs) => {
+                    named::check_shell_options(args)?;
+                    let name = args.rootfs.to_string_lossy();
+                    Target::Attached(Box::new(named::attach(&registry, &name)?))
+                }
+                _ => Target::New,
+            }
+        }
+        CliCommand::Exec(args) => Target::Attached(Box::new(named::attach(
+            &named::registry(state_dir)?,
+            &args.name,
+        )?)),
+        CliCommand::List(_) | CliCommand::Stop(_) => Target::Other,
     };
-    // Without root: into a user namespace of our own, while still single-threaded, before
-    // anything else.
-    if let Err(err) = furnace_core::rootless::enter(container_args.id_mapping()) {
-        return ExitCode::from(Failure::furnace(err).report());
+    if let Target::New = target {
+        let container_args = match &cli.command {
+            CliCommand::Run(args) => &args.container,
+            CliCommand::Shell(args) => &args.container,
+            CliCommand::Start(args) => &args.container,
+            _ => unreachable!("only these make a new container"),
+        };
+        // Without root: into a user namespace of our own, while still single-threaded,
+        // before anything else.
+        furnace_core::rootless::enter(container_args.id_mapping()).map_err(Failure::furnace)?;
+    }
+    match &cli.command {
+        CliCommand::Start(args) => return Ok(named::start(args, named::registry(state_dir)?)),
+        CliCommand::List(args) => return Ok(named::list(&named::registry(state_dir)?, args)),
+        CliCommand::Stop(args) => return Ok(named::stop(&named::registry(state_dir)?, args)),
+        _ => {}
     }
     // Before any thread or container exists: from now on, the forwarded signals are caught
     // (and kept in the pipe until the command exists) instead of killing furnace.
-    let signals = match signals::catch_forwarded() {
-        Ok(pipe) => pipe,
-        Err(err) => {
-            let failure = Failure::furnace(format_args!("install the signal handlers: {err}"));
-            return ExitCode::from(failure.report());
+    let signals = signals::catch_forwarded()
+        .map_err(|err| Failure::furnace(format_args!("install the signal handlers: {err}")))?;
+    Ok(match (&cli.command, target) {
+        (CliCommand::Run(args), _) => run::run(args, signals),
+        (CliCommand::Shell(args), Target::Attached(container)) => {
+            named::shell(*container, args, signals)
         }
-    };
-    let code = match &cli.command {
-        CliCommand::Run(args) => run::run(args, signals),
-        CliCommand::Shell(args) => run::shell(args, signals),
-    };
-    ExitCode::from(code)
+        (CliCommand::Shell(args), _) => run::shell(args, signals),
+        (CliCommand::Exec(args), Target::Attached(container)) => {
+            named::exec(*container, args, signals)
+        }
+        _ => unreachable!("every command is handled above"),
+    })
 }
 
 /// Prints clap's message: help and version on stdout (status 0), usage errors on stderr

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use furnace_core::{BindMount, Container, ContainerBuilder, User};
 
-use crate::cli::{BindArg, ContainerArgs};
+use crate::cli::{BindArg, CommandArgs, ContainerArgs};
 use crate::exit::Failure;
 
 /// Splits a `--bind`/`--ro-bind` value into a bind mount. SRC is made absolute against the
@@ -79,7 +79,7 @@ pub fn env_var(value: &OsStr) -> Result<(OsString, OsString), Failure> {
 }
 
 /// All `-e` values, checked.
-pub fn env_vars(args: &ContainerArgs) -> Result<Vec<(OsString, OsString)>, Failure> {
+pub fn env_vars(args: &CommandArgs) -> Result<Vec<(OsString, OsString)>, Failure> {
     args.env.iter().map(|value| env_var(value)).collect()
 }
 
@@ -202,7 +202,7 @@ impl Identity {
 
 /// The identity the options ask for (`--user` is looked up in `rootfs` before anything
 /// starts).
-pub fn identity(rootfs: &Path, args: &ContainerArgs) -> Result<Identity, Failure> {
+pub fn identity(rootfs: &Path, args: &CommandArgs) -> Result<Identity, Failure> {
     let Some(name) = &args.user else {
         return Ok(Identity {
             uid: args.uid,

@@ -7,7 +7,7 @@ use std::process::ExitStatus;
 
 use furnace_core::{Container, Error, ExitKind};
 
-use crate::cli::{ContainerArgs, RunArgs, ShellArgs};
+use crate::cli::{CommandArgs, ContainerArgs, RunArgs, ShellArgs};
 use crate::exit::{self, Failure};
 use crate::forward::Forwarder;
 use crate::options;
@@ -16,7 +16,7 @@ use crate::terminal::TerminalGuard;
 
 /// `furnace run`: the exit status to leave with (failures are reported on stderr).
 pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
-    let result = prepare(&args.rootfs, &args.container).and_then(|(env, identity)| {
+    let result = prepare(&args.rootfs, &args.cmd).and_then(|(env, identity)| {
         with_container(
             &args.rootfs,
             &args.container,
@@ -29,7 +29,7 @@ pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
 
 /// `furnace shell`: the exit status to leave with (failures are reported on stderr).
 pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
-    let result = prepare(&args.rootfs, &args.container).and_then(|(env, identity)| {
+    let result = prepare(&args.rootfs, &args.cmd).and_then(|(env, identity)| {
         with_container(
             &args.rootfs,
             &args.container,
@@ -45,9 +45,9 @@ pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
 }
 
 /// The `-e` variables and the identity, checked before anything starts.
-fn prepare(
+pub fn prepare(
     rootfs: &Path,
-    args: &ContainerArgs,
+    args: &CommandArgs,
 ) -> Result<(Vec<(OsString, OsString)>, options::Identity), Failure> {
     Ok((options::env_vars(args)?, options::identity(rootfs, args)?))
 }
@@ -72,7 +72,7 @@ fn with_container(
 
 /// A command that died of `SIGKILL` while the OOM killer was at work in the container: one
 /// line says so (the status stays 137).
-fn report_oom_kill(container: &Container, status: ExitStatus) {
+pub fn report_oom_kill(container: &Container, status: ExitStatus) {
     use std::os::unix::process::ExitStatusExt;
     let killed = status.signal() == Some(libc::SIGKILL);
     let oom = container.resource_usage().is_some_and(|u| u.oom_kills > 0);
@@ -107,7 +107,7 @@ fn run_command(
 /// Runs `command` with the caller's stdio, the `-e` variables and the `-w` directory, and
 /// waits for it, forwarding signals. With `tty` and a terminal on stdin, the command runs on a
 /// terminal of the container's own instead, proxied to the caller's ([`crate::proxy`]).
-fn run_to_end(
+pub fn run_to_end(
     forwarder: &mut Forwarder,
     mut command: furnace_core::Command<'_>,
     env: &[(OsString, OsString)],

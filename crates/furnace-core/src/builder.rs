@@ -88,6 +88,9 @@ pub struct ContainerBuilder {
     hardened: bool,
     start_timeout: Duration,
     pub(crate) limits: crate::resources::Limits,
+    lifetime: crate::Lifetime,
+    name: Option<String>,
+    registry: Option<crate::Registry>,
 }
 
 /// How long [`ContainerBuilder::start`] waits for PID 1's set-up by default.
@@ -105,6 +108,9 @@ impl ContainerBuilder {
             hardened: false,
             start_timeout: DEFAULT_START_TIMEOUT,
             limits: crate::resources::Limits::default(),
+            lifetime: crate::Lifetime::Owner,
+            name: None,
+            registry: None,
         }
     }
 
@@ -196,6 +202,35 @@ impl ContainerBuilder {
         self
     }
 
+    /// How long the container lives: as long as its owner (the default), or until it is
+    /// stopped from any process ([`Lifetime::Detached`](crate::Lifetime::Detached), which gives
+    /// it a name in a [`Registry`](crate::Registry)). See [`crate::Lifetime`] for an example.
+    pub fn lifetime(&mut self, lifetime: crate::Lifetime) -> &mut Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The name of a detached container (default: `c-` and 8 random hex digits): 1 to
+    /// [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) letters, digits, `_`, `.` or `-`, starting with a
+    /// letter or digit. A bad name is [`Error::InvalidName`], a name in use
+    /// [`Error::NameInUse`], both before any namespace is made. Giving a name makes the
+    /// container detached.
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = Some(name.into());
+        if self.lifetime == crate::Lifetime::Owner {
+            self.lifetime = crate::Lifetime::Detached { timeout: None };
+        }
+        self
+    }
+
+    /// The registry a detached container is named in (default: [`Registry::open`]'s).
+    ///
+    /// [`Registry::open`]: crate::Registry::open
+    pub fn registry(&mut self, registry: crate::Registry) -> &mut Self {
+        self.registry = Some(registry);
+        self
+    }
+
     /// The start deadline, as set (for [`crate::launch`]).
     pub(crate) fn deadline(&self) -> Duration {
         self.start_timeout
@@ -209,6 +244,25 @@ impl ContainerBuilder {
     /// Validates the inputs: everything that can be refused before a fork.
     pub(crate) fn validate(&self) -> Result<Config> {
         self.limits.validate()?;
+        let detached = match self.lifetime {
+            crate::Lifetime::Owner => None,
+            crate::Lifetime::Detached { timeout } => {
+                let name = match &self.name {
+                    Some(name) => name.clone(),
+                    None => crate::registry::generate_name(),
+                };
+                crate::registry::validate_name(&name)?;
+                let registry = match &self.registry {
+                    Some(registry) => registry.clone(),
+                    None => crate::Registry::at(crate::Registry::default_dir()?),
+                };
+                Some(Detached {
+                    name,
+                    registry,
+                    timeout,
+                })
+            }
+        };
         let root = canonical_root(&self.root)?;
         validate_hostname(&self.hostname)?;
         let root_fd = open_dir(&root).map_err(|problem| Error::InvalidRoot {
@@ -234,6 +288,7 @@ impl ContainerBuilder {
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
             limits: self.limits.clone(),
+            detached,
         })
     }
 }
@@ -252,6 +307,16 @@ pub(crate) struct Config {
     pub capabilities: Option<u64>,
     /// Resource limits (and whether to make cgroups at all).
     pub limits: crate::resources::Limits,
+    /// A detached container's name, registry and timeout.
+    pub detached: Option<Detached>,
+}
+
+/// What a detached container is started with.
+#[derive(Debug, Clone)]
+pub(crate) struct Detached {
+    pub name: String,
+    pub registry: crate::Registry,
+    pub timeout: Option<Duration>,
 }
 
 /// A bind whose source exists and whose destination was checked as far as it exists.

@@ -20,6 +20,11 @@ use crate::failpoint::Failpoint;
 /// inside and waits until PID 1 is gone; with the last process, the namespaces and every mount
 /// made inside vanish. If the owning process dies instead — even by `SIGKILL` — PID 1 notices
 /// (it holds a pidfd of the owner) and the same happens.
+///
+/// The one exception is a [detached](crate::Lifetime::Detached) container, which has a name
+/// and no owner: dropping a handle of it (the one [`start`](ContainerBuilder::start)
+/// returned, or one from [`Registry::attach`](crate::Registry::attach)) only releases the
+/// handle, and [`stop`](Container::stop) ends the container.
 #[derive(Debug)]
 pub struct Container {
     pub(crate) init: Pidfd,
@@ -44,6 +49,13 @@ pub struct Container {
     pub(crate) cgroups: Option<crate::cgroups::Cgroups>,
     /// The memory limit, when one was set.
     pub(crate) memory_max: Option<u64>,
+    /// Whether PID 1 is this process's child (then teardown reaps it; otherwise it waits for
+    /// its pidfd to report the exit, and PID 1's parent reaps it).
+    pub(crate) child: bool,
+    /// A detached container's place in its registry (dropping the handle does not stop it).
+    pub(crate) detached: Option<crate::registry::Entry>,
+    /// PID 1 runs in a user namespace (the container was started without root).
+    pub(crate) user_namespace: bool,
 }
 
 impl Container {
@@ -56,6 +68,11 @@ impl Container {
     /// Starts a container over `root` with the defaults.
     pub fn start(root: impl Into<PathBuf>) -> Result<Container> {
         Self::builder(root).start()
+    }
+
+    /// The container's name, for a [detached](crate::Lifetime::Detached) one.
+    pub fn name(&self) -> Option<&str> {
+        self.detached.as_ref().map(|e| e.name())
     }
 
     /// The host pid of the container's PID 1.
@@ -177,6 +194,12 @@ impl Container {
     /// or crashed): the container was gone before it was stopped. Dropping the container does
     /// the same teardown and ignores errors.
     ///
+    /// A [detached](crate::Lifetime::Detached) container is stopped the same way from any
+    /// handle, and its cgroups and registry entry are removed; stopping one that had ended
+    /// already (its timeout passed, say) is no error. PID 1 is reaped by its parent then, so
+    /// the wait is for its exit, at most [`STOP_TIMEOUT`] ([`Error::StopTimeout`]: a process
+    /// outside the container holds an unreaped child of it).
+    ///
     /// The kernel keeps PID 1 alive until every process of its pid namespace has been reaped,
     /// including the children this process spawned into it; teardown reaps those that were
     /// killed with it, so a [`std::process::Child`] still held afterwards reports an error
@@ -193,6 +216,9 @@ impl Container {
         // Whether PID 1 had ended, or begun to, before we asked: then the container died
         // under its owner. A killed PID 1 is not reapable yet while our children in its
         // namespace are unreaped, hence the look at its flags.
+        if !self.child {
+            return self.stop_detached();
+        }
         let mut how = self.init.try_wait().ok().flatten();
         let ended_before = how.is_some() || self.init_is_exiting();
         if let Some(cgroups) = &self.cgroups {
@@ -228,18 +254,64 @@ impl Container {
         }
         // Everything inside is gone and reaped: the cgroups are empty.
         let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
+        // A detached container that had ended (its timeout passed) is simply gone.
+        let detached = self.detached.take();
+        let unregistered = detached.as_ref().map_or(Ok(()), |e| e.remove());
         match how {
-            Some(how) if ended_before => Err(Error::InitExited {
+            Some(how) if ended_before && detached.is_none() => Err(Error::InitExited {
                 pid: self.init.pid(),
                 how,
             }),
-            _ => removed,
+            _ => removed.and(unregistered),
         }
+    }
+
+    /// Teardown of a container whose PID 1 is not this process's child: kill, wait for the
+    /// pidfd to report the exit (the kernel lets PID 1 exit only once every process of its
+    /// namespace is reaped), remove the cgroups and the registry entry.
+    fn stop_detached(&mut self) -> Result<()> {
+        if let Some(cgroups) = &self.cgroups {
+            let _ = cgroups.kill_all();
+        }
+        let _ = self.init.send_signal(Signal::KILL);
+        let mut spawned =
+            std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
+        let deadline = std::time::Instant::now() + STOP_TIMEOUT;
+        while !self.init.has_exited().unwrap_or(true) {
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::StopTimeout {
+                    pid: self.init.pid(),
+                    timeout: STOP_TIMEOUT,
+                });
+            }
+            spawned.retain(|child| match child.has_exited() {
+                Ok(true) => {
+                    let _ = child.try_wait();
+                    false
+                }
+                Ok(false) => true,
+                Err(_) => false,
+            });
+            wait_any(&self.init, &spawned, Duration::from_millis(100))?;
+        }
+        let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
+        let unregistered = self.detached.take().map_or(Ok(()), |e| e.remove());
+        removed.and(unregistered)
     }
 }
 
+/// How long stopping a detached container waits for its PID 1 to be gone.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Drop for Container {
     fn drop(&mut self) {
+        if self.detached.is_some() {
+            // A detached container outlives its handles: release, without removing anything.
+            if let Some(cgroups) = self.cgroups.take() {
+                cgroups.release();
+            }
+            return;
+        }
         let _ = self.teardown();
     }
 }

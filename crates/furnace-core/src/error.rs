@@ -227,6 +227,51 @@ pub enum Error {
         /// How it ended.
         how: ExitKind,
     },
+    /// A container name is not acceptable ([`ContainerBuilder::name`]).
+    ///
+    /// [`ContainerBuilder::name`]: crate::ContainerBuilder::name
+    #[error("container name {name:?}: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A detached container of that name runs already.
+    #[error("a container named {name:?} runs already (PID 1 at pid {pid}): stop it first, or choose another name")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// The host pid of its PID 1 (0: unknown).
+        pid: u32,
+    },
+    /// No container of that name runs: it was never started, has been stopped, or its
+    /// timeout ended it.
+    #[error("no container named {name:?} is running")]
+    NoSuchContainer {
+        /// The name as given.
+        name: String,
+    },
+    /// The registry of named containers could not be read or written.
+    #[error("{what}: {error}")]
+    Registry {
+        /// What was being done, with the path.
+        what: String,
+        /// The error.
+        error: std::io::Error,
+    },
+    /// A detached container's PID 1 did not exit within the time `stop` waits: a process
+    /// outside the container holds an unreaped child of it.
+    #[error(
+        "the container's init (pid {pid}) did not exit within {} of being killed: a process          outside the container still has to reap one of its children inside",
+        DisplayDuration(*timeout)
+    )]
+    StopTimeout {
+        /// The host pid of PID 1.
+        pid: u32,
+        /// How long `stop` waited.
+        timeout: Duration,
+    },
     /// A path given to a host-side helper (overlay, bind guard) cannot be used.
     #[error("{what} {}: {problem}", DisplayPath(path))]
     InvalidPath {

@@ -68,10 +68,22 @@ pub(crate) struct InitFds {
     /// The `cgroup.procs` of the container's cgroups (the container owns the fds; PID 1 has
     /// copies): PID 1 joins them first, then makes its cgroup namespace, rooted there.
     pub cgroup_procs: Vec<RawFd>,
+    /// A detached container ([`crate::Lifetime::Detached`]): PID 1 outlives its owner.
+    pub detached: Option<DetachedFds>,
     /// Where PID 1 moves up to once its cgroup namespace exists: out of the limited memory
     /// cgroup, so that the OOM killer never picks it (its size counts the memory it shares
     /// with the caller).
     pub cgroup_leave: Option<RawFd>,
+}
+
+/// What PID 1 of a detached container waits on instead of its owner.
+pub(crate) struct DetachedFds {
+    /// In a user namespace: a listening unix socket on which PID 1 hands its namespaces (its
+    /// user namespace first) and its root to each process that connects, so that processes
+    /// other than the one that started it can attach (see [`crate::attach`]).
+    pub listener: Option<OwnedFd>,
+    /// A timer fd that fires when the container's timeout has passed; PID 1 then exits.
+    pub timer: Option<OwnedFd>,
 }
 
 /// The namespace files PID 1 sends when asked, in this order (the order commands join them:
@@ -99,6 +111,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         namespaces,
         cgroup_procs,
         cgroup_leave,
+        detached,
     } = fds;
     if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
         report_and_exit(&ready, 0, errno);
@@ -109,7 +122,17 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         unsafe { strings.overwrite(b"furnace-init") };
     }
     let socket = namespaces.as_ref().unwrap_or(&ready);
-    if let Err(errno) = prepare_process([&ready, &owner, &progress, socket], devnull) {
+    let listener = detached.as_ref().and_then(|d| d.listener.as_ref());
+    let timer = detached.as_ref().and_then(|d| d.timer.as_ref());
+    let keep = [
+        &ready,
+        &owner,
+        &progress,
+        socket,
+        listener.unwrap_or(&ready),
+        timer.unwrap_or(&ready),
+    ];
+    if let Err(errno) = prepare_process(keep, devnull) {
         report_and_exit(&ready, 0, errno);
     }
     let failpoint = plan.failpoint.as_ref();
@@ -120,7 +143,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     }
     // Set up: the namespace files and the new root are PID 1's own now.
     if let Some(socket) = &namespaces {
-        if let Err(errno) = send_namespaces(plan.namespaces, socket) {
+        if let Err(errno) = send_namespaces(plan.namespaces, false, socket) {
             report_and_exit(&ready, 0, errno);
         }
     }
@@ -140,7 +163,13 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         process::exit(1);
     }
     drop(ready);
-    wait_for_owner(&owner)
+    match detached {
+        None => wait_for_owner(&owner),
+        Some(detached) => {
+            drop(owner);
+            serve(plan.namespaces, &detached)
+        }
+    }
 }
 
 /// Runs every step of the plan in order, keeping `step` at the number of the one running.
@@ -183,8 +212,8 @@ fn set_up(
 }
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(keep: [&OwnedFd; 4], devnull: OwnedFd) -> Result<(), Errno> {
-    let [ready, owner, progress, socket] = keep;
+fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
+    let [ready, owner, progress, socket, listener, timer] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
     process::set_parent_death_signal(Some(Signal::KILL))?;
@@ -214,6 +243,8 @@ fn prepare_process(keep: [&OwnedFd; 4], devnull: OwnedFd) -> Result<(), Errno> {
         owner.as_fd(),
         progress.as_fd(),
         socket.as_fd(),
+        listener.as_fd(),
+        timer.as_fd(),
     ];
     // SAFETY: the fds closed are copies of the caller's, inherited through the fork; no
     // `OwnedFd` of this process that is used again refers to them (those PID 1 uses are kept).
@@ -247,11 +278,21 @@ fn join_cgroups(procs: &[RawFd], leave: Option<RawFd>) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Sends fds of PID 1's namespaces (those of `namespaces`, in [`NAMESPACE_FILES`] order) and
-/// of its root (`/`, `O_PATH`, last) on `socket`, once the root is set up. Its own namespace files need no ptrace check, unlike another process's: a
+/// Sends fds of PID 1's namespaces (its user namespace first when `user`, then those of
+/// `namespaces`, in [`NAMESPACE_FILES`] order) and of its root (`/`, `O_PATH`, last) on
+/// `socket`, once the root is set up. Its own namespace files need no ptrace check, unlike another process's: a
 /// caller in a user namespace that did not execute a program there fails that check against
 /// the non-dumpable PID 1, and joins through these instead.
-fn send_namespaces(namespaces: Namespaces, socket: &OwnedFd) -> Result<(), Errno> {
+fn send_namespaces(namespaces: Namespaces, user: bool, socket: &OwnedFd) -> Result<(), Errno> {
+    let user = if user {
+        Some(fd::open(
+            c"/proc/self/ns/user",
+            OFlags::RDONLY,
+            Mode::empty(),
+        )?)
+    } else {
+        None
+    };
     let mut opened: [Option<OwnedFd>; NAMESPACE_FILES.len()] = [None, None, None, None, None, None];
     for ((kind, path), slot) in NAMESPACE_FILES.iter().zip(opened.iter_mut()) {
         if namespaces.contains(kind.flag()) {
@@ -259,11 +300,11 @@ fn send_namespaces(namespaces: Namespaces, socket: &OwnedFd) -> Result<(), Errno
         }
     }
     let root = fd::open(c"/", OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-    let mut borrowed = [socket.as_fd(); NAMESPACE_FILES.len() + 1];
+    let mut borrowed = [socket.as_fd(); NAMESPACE_FILES.len() + 2];
     let mut count = 0;
-    for (fd, slot) in opened
+    for (fd, slot) in user
         .iter()
-        .flatten()
+        .chain(opened.iter().flatten())
         .chain(std::iter::once(&root))
         .zip(borrowed.iter_mut())
     {
@@ -284,6 +325,54 @@ fn owner_is_gone(owner: &OwnedFd) -> bool {
         fd::poll_readable(owner.as_fd(), Some(Duration::ZERO)),
         Ok(true)
     )
+}
+
+/// PID 1 of a detached container: hands its namespaces to each process of its own user that
+/// connects to the listener, until the timer fires (then exits, and the kernel kills every
+/// process left in the pid namespace) or it is killed.
+fn serve(namespaces: Namespaces, detached: &DetachedFds) -> ! {
+    let me = cred::effective_uid();
+    let (first, second) = match (&detached.timer, &detached.listener) {
+        (Some(timer), Some(listener)) => (timer, listener),
+        (Some(only), None) | (None, Some(only)) => (only, only),
+        (None, None) => loop {
+            // Nothing to wait for but the SIGKILL that stops the container.
+            let _ = fd::poll(&mut [], None);
+        },
+    };
+    loop {
+        let mut fds = [
+            PollFd::new(first, PollFlags::IN),
+            PollFd::new(second, PollFlags::IN),
+        ];
+        match fd::poll(&mut fds, None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(_) => process::exit(2),
+        }
+        if let Some(timer) = &detached.timer {
+            if matches!(
+                fd::poll_readable(timer.as_fd(), Some(Duration::ZERO)),
+                Ok(true)
+            ) {
+                process::exit(0);
+            }
+        }
+        if let Some(listener) = &detached.listener {
+            if !matches!(
+                fd::poll_readable(listener.as_fd(), Some(Duration::ZERO)),
+                Ok(true)
+            ) {
+                continue;
+            }
+            if let Ok(connection) = fd::accept(listener.as_fd()) {
+                // Only the user the container runs as: the directory of the socket keeps
+                // others out already; this holds if its permissions are ever widened.
+                if fd::peer_uid(connection.as_fd()) == Ok(me) {
+                    let _ = send_namespaces(namespaces, true, &connection);
+                }
+            }
+        }
+    }
 }
 
 /// Waits until the owner process is gone, then exits; the kernel then kills every process

@@ -150,6 +150,29 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
     } else {
         (None, None)
     };
+    // A detached container's name is claimed (and checked to be free) before anything else
+    // is made; the claim is given up (dropped) on failure.
+    let pending = match &config.detached {
+        Some(d) => Some(crate::registry::Pending::create(&d.registry, &d.name)?),
+        None => None,
+    };
+    let detached = match (&config.detached, &pending) {
+        (Some(d), Some(pending)) => Some(init::DetachedFds {
+            listener: if plan.send_namespaces {
+                Some(pending.listen()?)
+            } else {
+                None
+            },
+            timer: match d.timeout {
+                Some(timeout) => Some(
+                    furnace_sys::fd::timer_after(timeout)
+                        .map_err(sys_err("set the container's timeout"))?,
+                ),
+                None => None,
+            },
+        }),
+        _ => None,
+    };
     // Made before PID 1, which joins them first thing; removed again (dropped) on failure.
     let cgroups = crate::cgroups::Cgroups::create(&config.limits)?;
     let cgroup_procs: Vec<std::os::fd::RawFd> =
@@ -181,6 +204,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                 namespaces: namespaces_w,
                 cgroup_procs,
                 cgroup_leave,
+                detached,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -192,7 +216,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop((ready_w, progress_w, owner, devnull, namespaces_w));
+    drop((ready_w, progress_w, owner, devnull, namespaces_w, detached));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
@@ -218,7 +242,7 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
             }
             Ok((namespace_files, root_fd)) => {
                 Failpoint::hit(failpoint, "ready-received");
-                return Ok(Container {
+                let container = Container {
                     init,
                     root: config.root,
                     namespaces: plan.namespaces,
@@ -230,7 +254,15 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                     root_fd,
                     cgroups,
                     memory_max: config.limits.memory_max,
-                });
+                    child: true,
+                    detached: None,
+                    user_namespace: plan.send_namespaces,
+                };
+                return match pending {
+                    None => Ok(container),
+                    // On failure the container is dropped: stopped, as it has no name yet.
+                    Some(pending) => register(container, pending, config.detached.as_ref()),
+                };
             }
         },
         Report::Failed { step, errno } => Some(setup_error(&plan, step, errno)),
@@ -250,6 +282,54 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
     // Reap init, and with it everything made in its namespaces.
     let how = init.wait().unwrap_or(ExitKind::Exited(-1));
     Err(failure.unwrap_or(Error::InitDied { pid, how }))
+}
+
+/// Writes a detached container's state and claims its name.
+fn register(
+    mut container: Container,
+    pending: crate::registry::Pending,
+    detached: Option<&crate::builder::Detached>,
+) -> Result<Container> {
+    let pid = container.init_pid();
+    let start_time = furnace_sys::process::ProcStat::read(pid)
+        .map(|s| s.start_time)
+        .ok_or(Error::InitDied {
+            pid,
+            how: ExitKind::Exited(-1),
+        })?;
+    let pid_file = container
+        .namespace_files
+        .iter()
+        .find(|(kind, _)| *kind == furnace_sys::Namespace::Pid);
+    let pid_namespace = match pid_file {
+        Some((_, fd)) => rustix::fs::fstat(fd).map(|s| s.st_ino),
+        None => rustix::fs::stat(format!("/proc/{pid}/ns/pid").as_str()).map(|s| s.st_ino),
+    }
+    .map_err(|e| Error::Sys {
+        context: "look at the container's pid namespace",
+        error: furnace_sys::Error::new("stat", format!("/proc/{pid}/ns/pid"), e),
+    })?;
+    let now = std::time::SystemTime::now();
+    let state = crate::registry::State {
+        version: 1,
+        name: pending.name().to_owned(),
+        pid,
+        start_time,
+        root: container.root.clone(),
+        created: crate::registry::epoch_seconds(now),
+        expires: detached
+            .and_then(|d| d.timeout)
+            .and_then(|t| now.checked_add(t))
+            .map(crate::registry::epoch_seconds),
+        capabilities: container.capabilities,
+        namespaces: container.namespaces.bits(),
+        user_namespace: container.user_namespace,
+        pid_namespace,
+        memory_max: container.memory_max,
+        cgroups: container.cgroups.as_ref().map(|c| c.record()),
+    };
+    container.detached = Some(pending.commit(&state)?);
+    Ok(container)
 }
 
 /// The fds PID 1 sent before reporting ready (in a user namespace; none otherwise): its

@@ -26,6 +26,7 @@
 //! trust: root inside is then no one outside.
 #![warn(missing_docs)]
 
+mod attach;
 mod builder;
 mod cgroups;
 mod command;
@@ -39,16 +40,18 @@ mod init;
 mod launch;
 mod paths;
 mod plan;
+mod registry;
 mod resources;
 pub mod rootless;
 mod users;
 
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
 pub use command::Command;
-pub use container::Container;
+pub use container::{Container, STOP_TIMEOUT};
 pub use error::{Error, PathProblem, Result, SpawnStep};
 /// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
+pub use registry::{validate_name, ContainerInfo, Lifetime, Registry, MAX_NAME_LEN};
 pub use resources::{ResourceUsage, MIN_MEMORY};
 pub use users::User;

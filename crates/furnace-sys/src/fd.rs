@@ -130,6 +130,91 @@ pub fn recv_fds(socket: impl AsFd) -> Result<Vec<OwnedFd>> {
     fds.into_iter().map(above_stdio).collect()
 }
 
+/// `socket(AF_UNIX, SOCK_SEQPACKET)`, `bind`, `listen`: a listening unix socket (close-on-exec,
+/// numbered 3 or above) bound at `name` in the directory `dir`, reached through `/proc/self/fd/<dir>` so that the length of
+/// the directory's path does not count against the 108 bytes of a socket address.
+///
+/// The socket file is made with the process's umask; whoever may reach the directory may
+/// connect, so give it a directory only its owner can enter.
+///
+/// See `unix(7)`, `bind(2)`, `listen(2)`.
+pub fn listen_unix(dir: impl AsFd, name: &str) -> Result<OwnedFd> {
+    use rustix::net::{bind, listen, socket_with, AddressFamily, SocketAddrUnix, SocketFlags};
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}/{name}", dir.as_fd().as_raw_fd());
+    let fail = |call: &'static str| move |e| Error::new(call, name.to_owned(), e);
+    let socket = socket_with(
+        AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(fail("socket"))?;
+    let address = SocketAddrUnix::new(path.as_str()).map_err(fail("bind"))?;
+    bind(&socket, &address).map_err(fail("bind"))?;
+    listen(&socket, 16).map_err(fail("listen"))?;
+    above_stdio(socket)
+}
+
+/// `socket(AF_UNIX, SOCK_SEQPACKET)`, `connect`: connects to the unix socket at `name` in the
+/// directory `dir` (see [`listen_unix`]): a close-on-exec socket numbered 3 or above.
+///
+/// See `unix(7)`, `connect(2)`.
+pub fn connect_unix(dir: impl AsFd, name: &str) -> Result<OwnedFd> {
+    use rustix::net::{connect, socket_with, AddressFamily, SocketAddrUnix, SocketFlags};
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}/{name}", dir.as_fd().as_raw_fd());
+    let fail = |call: &'static str| move |e| Error::new(call, name.to_owned(), e);
+    let socket = socket_with(
+        AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(fail("socket"))?;
+    let address = SocketAddrUnix::new(path.as_str()).map_err(fail("connect"))?;
+    loop {
+        match connect(&socket, &address) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other.map_err(fail("connect"))?,
+        }
+    }
+    above_stdio(socket)
+}
+
+/// `timerfd_create(CLOCK_MONOTONIC)`, `timerfd_settime`: a close-on-exec timer fd (numbered 3
+/// or above) that polls readable once `after` has passed, for a process that must wait on it without reading a clock itself.
+///
+/// See `timerfd_create(2)`.
+pub fn timer_after(after: std::time::Duration) -> Result<OwnedFd> {
+    use rustix::time::{
+        timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+        TimerfdTimerFlags, Timespec,
+    };
+    let fail = |call: &'static str| move |e| Error::new(call, format!("{after:?}"), e);
+    let timer = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)
+        .map_err(fail("timerfd_create"))?;
+    // A zero it_value would disarm the timer: the shortest wait is one nanosecond.
+    let value = Timespec {
+        tv_sec: i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(after.subsec_nanos()).max(i64::from(after.is_zero())),
+    };
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    timerfd_settime(
+        &timer,
+        TimerfdTimerFlags::empty(),
+        &Itimerspec {
+            it_interval: zero,
+            it_value: value,
+        },
+    )
+    .map_err(fail("timerfd_settime"))?;
+    above_stdio(timer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +250,47 @@ mod tests {
         assert_eq!(
             forksafe::send_fds(left.as_fd(), &too_many),
             Err(crate::Errno::INVAL)
+        );
+    }
+
+    #[test]
+    fn fds_pass_over_a_listening_socket_to_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("furnace-sys-unix-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let handle = std::fs::File::open(&dir).unwrap();
+        let listener = listen_unix(&handle, "s.sock").unwrap();
+        let client = connect_unix(&handle, "s.sock").unwrap();
+        let server = forksafe::accept(listener.as_fd()).unwrap();
+        assert_eq!(
+            forksafe::peer_uid(server.as_fd()),
+            Ok(rustix::process::geteuid().as_raw())
+        );
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        forksafe::send_fds(server.as_fd(), &[devnull.as_fd()]).unwrap();
+        assert!(
+            forksafe::poll_readable(client.as_fd(), Some(std::time::Duration::from_secs(5)))
+                .unwrap()
+        );
+        let got = recv_fds(&client).unwrap();
+        assert_eq!(inode(&got[0]), inode(&devnull));
+        drop((listener, client, server));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Nothing listens there any more.
+        let handle = std::fs::File::open(std::env::temp_dir()).unwrap();
+        assert!(connect_unix(&handle, "furnace-no-such.sock").is_err());
+    }
+
+    #[test]
+    fn a_timer_fires_after_its_time_and_not_before() {
+        let timer = timer_after(std::time::Duration::from_millis(50)).unwrap();
+        assert!(!forksafe::poll_readable(timer.as_fd(), Some(std::time::Duration::ZERO)).unwrap());
+        assert!(
+            forksafe::poll_readable(timer.as_fd(), Some(std::time::Duration::from_secs(5)))
+                .unwrap()
+        );
+        let zero = timer_after(std::time::Duration::ZERO).unwrap();
+        assert!(
+            forksafe::poll_readable(zero.as_fd(), Some(std::time::Duration::from_secs(5))).unwrap()
         );
     }
 }

@@ -14,6 +14,14 @@ use rustix::thread::{CapabilitySet, CapabilitySets};
 use crate::error::check;
 use crate::Errno;
 
+/// `geteuid()`: the effective uid, as seen in the caller's user namespace. Async-signal-safe.
+///
+/// See `geteuid(2)`.
+#[inline]
+pub fn effective_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
 /// `setgroups(0, NULL)`, `setgid(gid)`, `setuid(uid)`, in that order: takes on `uid` and
 /// `gid` (each when given) with no supplementary groups.
 ///

@@ -324,6 +324,51 @@ pub fn send_fds(socket: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> Result<(), Er
     }
 }
 
+/// `accept4(listener, SOCK_CLOEXEC)`, retried on `EINTR`: the next connection of a listening
+/// socket, close-on-exec. Async-signal-safe.
+///
+/// See `accept4(2)`.
+#[inline]
+pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    loop {
+        match rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC) {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `getsockopt(socket, SOL_SOCKET, SO_PEERCRED)`: the effective uid of the process at the
+/// other end of a connected unix socket when it connected, as seen in the caller's user
+/// namespace (an id not mapped there reads as the overflow id). Async-signal-safe.
+///
+/// The peer's pid reads as 0 when it is outside the caller's pid namespace, which rustix's
+/// `socket_peercred` cannot represent: hence the raw call.
+///
+/// See `unix(7)`.
+#[inline]
+pub fn peer_uid(socket: BorrowedFd<'_>) -> Result<u32, Errno> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given; the kernel writes at
+    // most `len` bytes and updates `len`.
+    let result = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    check(libc::c_long::from(result))?;
+    Ok(cred.uid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
