@@ -19,6 +19,7 @@ mod peers;
 mod report;
 mod rootless;
 mod stats;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,8 @@ struct Plan {
     spawns: usize,
     scale: usize,
     throughput_for: Duration,
+    /// Keystrokes per configuration in the terminal rows (after the warm-up).
+    keystrokes: usize,
 }
 
 impl Plan {
@@ -102,6 +105,7 @@ impl Plan {
                 spawns: 20,
                 scale: 10,
                 throughput_for: Duration::from_millis(300),
+                keystrokes: 50,
             }
         } else {
             Plan {
@@ -111,6 +115,7 @@ impl Plan {
                 spawns: 200,
                 scale: 50,
                 throughput_for: Duration::from_secs(3),
+                keystrokes: 1000,
             }
         }
     }
@@ -128,6 +133,8 @@ pub(crate) struct Results {
     pub scale: Option<Scale>,
     pub throughput: Vec<(String, f64)>,
     pub rootless: Option<rootless::Rootless>,
+    /// The round trip of a keystroke's echo on a terminal (see [`terminal`]).
+    pub terminal: Vec<(String, terminal::Echoes)>,
 }
 
 /// 50 containers alive at once.
@@ -211,6 +218,11 @@ fn run(opts: &Options) -> Result<Results, String> {
     eprintln!("[bench] scale: {:?}", results.scale);
     results.throughput = throughput(&opts.root, &peers, plan)?;
     eprintln!("[bench] throughput: {:?}", results.throughput);
+    results.terminal = terminal::measure(&opts.root, &opts.cli, &peers, plan.keystrokes)?;
+    let echoes: Vec<String> = (results.terminal.iter())
+        .map(|(tool, e)| format!("{tool} {:.1} µs (p99 {:.1} µs)", e.median(), e.p99()))
+        .collect();
+    eprintln!("[bench] keystroke echo: {}", echoes.join(", "));
     let rootless = rootless::measure(opts, plan)?;
     if let rootless::Rootless::Measured { lifecycle, enter } = &rootless {
         report_progress("rootless lifecycle", lifecycle);

@@ -127,6 +127,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         let _ = writeln!(out, "| {name} | {rate:.0} |");
     }
     out.push('\n');
+    crate::terminal::markdown(&mut out, &results.terminal);
     out
 }
 
@@ -323,6 +324,7 @@ fn summary(out: &mut String, results: &Results) {
             }
         }
     }
+    crate::terminal::summary(out, &results.terminal);
     out.push('\n');
 }
 

@@ -18,6 +18,17 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A handle on the container `state` describes, ready to run commands.
 pub(crate) fn attach(entry: Entry, state: State) -> Result<Container> {
+    if state.user_namespace && !crate::rootless::in_user_namespace() && is_privileged() {
+        // Its commands would run outside its user namespace: root of the host inside.
+        return Err(Error::Registry {
+            what: format!(
+                "attach to {}: it was started without root, in a user namespace; attach as \
+                 the user who started it",
+                entry.name()
+            ),
+            error: Errno::PERM.into(),
+        });
+    }
     let mut container = handle(entry, state)?;
     if container.user_namespace {
         let (files, root) = receive_namespaces(&container)?;
@@ -38,16 +49,6 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
     // state was written): the pidfd is PID 1's.
     if !crate::registry::is_alive(state.pid, state.start_time) {
         return Err(gone());
-    }
-    if state.user_namespace && !crate::rootless::in_user_namespace() && is_privileged() {
-        return Err(Error::Registry {
-            what: format!(
-                "attach to {}: it was started without root, in a user namespace; attach as \
-                 the user who started it",
-                entry.name()
-            ),
-            error: Errno::PERM.into(),
-        });
     }
     let cgroups = match &state.cgroups {
         Some(record) => Some(crate::cgroups::Cgroups::reopen(record)?),
