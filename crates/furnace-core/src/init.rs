@@ -84,6 +84,10 @@ pub(crate) struct DetachedFds {
     pub listener: Option<OwnedFd>,
     /// A timer fd that fires when the container's timeout has passed; PID 1 then exits.
     pub timer: Option<OwnedFd>,
+    /// The read end of a pipe on which the parent writes one byte once the container's name
+    /// is claimed: until then PID 1 still ends with its owner, so a starter killed between
+    /// "ready" and its registry entry leaves no container without a name behind.
+    pub released: OwnedFd,
 }
 
 /// The namespace files PID 1 sends when asked, in this order (the order commands join them:
@@ -124,6 +128,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     let socket = namespaces.as_ref().unwrap_or(&ready);
     let listener = detached.as_ref().and_then(|d| d.listener.as_ref());
     let timer = detached.as_ref().and_then(|d| d.timer.as_ref());
+    let released = detached.as_ref().map(|d| &d.released);
     let keep = [
         &ready,
         &owner,
@@ -131,6 +136,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         socket,
         listener.unwrap_or(&ready),
         timer.unwrap_or(&ready),
+        released.unwrap_or(&ready),
     ];
     if let Err(errno) = prepare_process(keep, devnull) {
         report_and_exit(&ready, 0, errno);
@@ -165,9 +171,14 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     drop(ready);
     match detached {
         None => wait_for_owner(&owner),
-        Some(detached) => {
-            drop(owner);
-            serve(plan.namespaces, &detached)
+        Some(DetachedFds {
+            listener,
+            timer,
+            released,
+        }) => {
+            wait_for_release(&owner, &released);
+            drop((owner, released));
+            serve(plan.namespaces, listener.as_ref(), timer.as_ref())
         }
     }
 }
@@ -212,8 +223,8 @@ fn set_up(
 }
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
-    let [ready, owner, progress, socket, listener, timer] = keep;
+fn prepare_process(keep: [&OwnedFd; 7], devnull: OwnedFd) -> Result<(), Errno> {
+    let [ready, owner, progress, socket, listener, timer, released] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
     process::set_parent_death_signal(Some(Signal::KILL))?;
@@ -245,6 +256,7 @@ fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
         socket.as_fd(),
         listener.as_fd(),
         timer.as_fd(),
+        released.as_fd(),
     ];
     // SAFETY: the fds closed are copies of the caller's, inherited through the fork; no
     // `OwnedFd` of this process that is used again refers to them (those PID 1 uses are kept).
@@ -327,12 +339,41 @@ fn owner_is_gone(owner: &OwnedFd) -> bool {
     )
 }
 
+/// Waits until the parent has claimed the container's name (one byte on `released`); exits
+/// when the owner is gone first, or the pipe closes without the byte.
+fn wait_for_release(owner: &OwnedFd, released: &OwnedFd) {
+    loop {
+        let mut fds = [
+            PollFd::new(owner, PollFlags::IN),
+            PollFd::new(released, PollFlags::IN),
+        ];
+        match fd::poll(&mut fds, None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(_) => process::exit(2),
+        }
+        // The byte first: a starter that exits right after writing it is gone by now too.
+        if matches!(
+            fd::poll_readable(released.as_fd(), Some(Duration::ZERO)),
+            Ok(true)
+        ) {
+            let mut byte = [0u8];
+            match fd::read_exact(released.as_fd(), &mut byte) {
+                Ok(()) => return,
+                Err(_) => process::exit(0),
+            }
+        }
+        if owner_is_gone(owner) {
+            process::exit(0);
+        }
+    }
+}
+
 /// PID 1 of a detached container: hands its namespaces to each process of its own user that
 /// connects to the listener, until the timer fires (then exits, and the kernel kills every
 /// process left in the pid namespace) or it is killed.
-fn serve(namespaces: Namespaces, detached: &DetachedFds) -> ! {
+fn serve(namespaces: Namespaces, listener: Option<&OwnedFd>, timer: Option<&OwnedFd>) -> ! {
     let me = cred::effective_uid();
-    let (first, second) = match (&detached.timer, &detached.listener) {
+    let (first, second) = match (timer, listener) {
         (Some(timer), Some(listener)) => (timer, listener),
         (Some(only), None) | (None, Some(only)) => (only, only),
         (None, None) => loop {
@@ -349,7 +390,7 @@ fn serve(namespaces: Namespaces, detached: &DetachedFds) -> ! {
             Ok(_) | Err(Errno::INTR) => {}
             Err(_) => process::exit(2),
         }
-        if let Some(timer) = &detached.timer {
+        if let Some(timer) = timer {
             if matches!(
                 fd::poll_readable(timer.as_fd(), Some(Duration::ZERO)),
                 Ok(true)
@@ -357,7 +398,7 @@ fn serve(namespaces: Namespaces, detached: &DetachedFds) -> ! {
                 process::exit(0);
             }
         }
-        if let Some(listener) = &detached.listener {
+        if let Some(listener) = listener {
             if !matches!(
                 fd::poll_readable(listener.as_fd(), Some(Duration::ZERO)),
                 Ok(true)

@@ -156,8 +156,16 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
         Some(d) => Some(crate::registry::Pending::create(&d.registry, &d.name)?),
         None => None,
     };
-    let detached = match (&config.detached, &pending) {
-        (Some(d), Some(pending)) => Some(init::DetachedFds {
+    let (released_r, released_w) = match &pending {
+        Some(_) => {
+            let (r, w) = pipe_above_stdio().map_err(sys_err("create the release pipe"))?;
+            (Some(r), Some(w))
+        }
+        None => (None, None),
+    };
+    let detached = match (&config.detached, &pending, released_r) {
+        (Some(d), Some(pending), Some(released)) => Some(init::DetachedFds {
+            released,
             listener: if plan.send_namespaces {
                 Some(pending.listen()?)
             } else {
@@ -261,7 +269,9 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                 return match pending {
                     None => Ok(container),
                     // On failure the container is dropped: stopped, as it has no name yet.
-                    Some(pending) => register(container, pending, config.detached.as_ref()),
+                    Some(pending) => {
+                        register(container, pending, config.detached.as_ref(), released_w)
+                    }
                 };
             }
         },
@@ -289,6 +299,7 @@ fn register(
     mut container: Container,
     pending: crate::registry::Pending,
     detached: Option<&crate::builder::Detached>,
+    released: Option<OwnedFd>,
 ) -> Result<Container> {
     let pid = container.init_pid();
     let start_time = furnace_sys::process::ProcStat::read(pid)
@@ -329,6 +340,11 @@ fn register(
         cgroups: container.cgroups.as_ref().map(|c| c.record()),
     };
     container.detached = Some(pending.commit(&state)?);
+    // Named: PID 1 may now outlive this process. Should the byte not arrive, PID 1 ends with
+    // this process, and the next look at the registry removes the entry.
+    if let Some(released) = released {
+        let _ = fd::write_all(released.as_fd(), &[1]);
+    }
     Ok(container)
 }
 
