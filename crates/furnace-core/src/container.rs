@@ -270,9 +270,10 @@ impl Container {
     /// pidfd to report the exit (the kernel lets PID 1 exit only once every process of its
     /// namespace is reaped), remove the cgroups and the registry entry.
     fn stop_detached(&mut self) -> Result<()> {
-        if let Some(cgroups) = &self.cgroups {
-            let _ = cgroups.kill_all();
-        }
+        // PID 1 alone: its exit forbids new processes in its namespace and kills the rest, so
+        // a command dies of this stop only once PID 1 is exiting, and whoever waits for one
+        // sees the container gone (`is_running` false). Killing through the cgroups too would
+        // race PID 1's own signal and let a command die while PID 1 still looks alive.
         let _ = self.init.send_signal(Signal::KILL);
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
@@ -294,7 +295,11 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
-        let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
+        // Empty now (the pid namespace held every process of them); the kill-all is a net.
+        let removed = self.cgroups.take().map_or(Ok(()), |c| {
+            let _ = c.kill_all();
+            c.remove()
+        });
         let unregistered = self.detached.take().map_or(Ok(()), |e| e.remove());
         removed.and(unregistered)
     }
