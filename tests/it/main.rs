@@ -45,6 +45,8 @@ mod isolation;
 mod lifecycle;
 mod load;
 mod mounts;
+mod named;
+mod named_callers;
 mod net;
 mod rootless;
 mod rootless_roots;

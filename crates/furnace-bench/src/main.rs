@@ -14,6 +14,7 @@
 //! As root, it also measures the rootless rows as a throw-away unprivileged user (see
 //! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
 
+mod exec;
 mod limits;
 mod peers;
 mod report;
@@ -135,6 +136,8 @@ pub(crate) struct Results {
     pub rootless: Option<rootless::Rootless>,
     /// The round trip of a keystroke's echo on a terminal (see [`terminal`]).
     pub terminal: Vec<(String, terminal::Echoes)>,
+    /// `furnace exec` into a running named container against `nsenter` (see [`exec`]).
+    pub exec: Vec<exec::Row>,
 }
 
 /// 50 containers alive at once.
@@ -212,6 +215,11 @@ fn run(opts: &Options) -> Result<Results, String> {
     report_progress("lifecycle, limits against none", &results.limits);
     results.spawn = spawn(&opts.root, &peers, plan)?;
     report_progress("spawn in a running container", &results.spawn);
+    results.exec = exec::measure(&opts.root, &opts.cli, opts.cli_static.as_deref(), plan)?;
+    eprintln!(
+        "[bench] exec in a running named container: {}",
+        exec::progress(&results.exec)
+    );
     results.memory_kib = memory(&opts.root, &peers)?;
     eprintln!("[bench] PID 1 private memory: {:?}", results.memory_kib);
     results.scale = Some(scale(&opts.root, plan.scale)?);

@@ -88,6 +88,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         &results.spawn,
         "host, from Rust",
     );
+    crate::exec::markdown(&mut out, &results.exec);
     rootless_tables(&mut out, results.rootless.as_ref());
     let _ = writeln!(
         out,
@@ -324,6 +325,7 @@ fn summary(out: &mut String, results: &Results) {
             }
         }
     }
+    crate::exec::summary(out, &results.exec);
     crate::terminal::summary(out, &results.terminal);
     out.push('\n');
 }

@@ -38,6 +38,17 @@
 //!                                  stderr and exit with its code; 3 when `enter` fails, 4 when
 //!                                  the start fails (`start: ERROR`, then `variant: {:?}`, on
 //!                                  stderr), 127 when sh cannot be spawned
+//! furnace-test-helper named-bad-names ROOT STATE_DIR NAME...
+//!                                  try to start a detached container (with a pids limit) under
+//!                                  each NAME in the registry STATE_DIR, reading the pid
+//!                                  namespace's `ns_last_pid` before and after (run it as PID 1
+//!                                  of a pid namespace of its own, `unshare --pid --fork
+//!                                  --mount-proc`, so that only its own forks move it), then
+//!                                  start and stop one under the good name `control` (which
+//!                                  must move it); prints `name NAME invalid|error ERR|started`
+//!                                  per NAME, then `dir-made BOOL` (whether STATE_DIR existed
+//!                                  before the control), `pids BEFORE AFTER CONTROL` and
+//!                                  `control started|error ERR`
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
 //!                                  become a child subreaper, run PROGRAM (stdio inherited;
 //!                                  with --report-pid, first `spawned PID` on stderr), reap it
@@ -86,6 +97,7 @@ fn main() -> ExitCode {
         "run-with" => return run_with(root, &args[2..]),
         "closed-stdio" => return closed_stdio(root, args.get(2)),
         "as-nobody" => return as_nobody(root),
+        "named-bad-names" => return named_bad_names(root, &args[2..]),
         _ => {}
     }
     let mut builder = Container::builder(root);
@@ -388,6 +400,61 @@ fn rootless(args: &[String]) -> ExitCode {
         (Some(code), _) => ExitCode::from(code as u8),
         (None, sig) => ExitCode::from(128 + sig.unwrap_or(0) as u8),
     }
+}
+
+/// `named-bad-names ROOT STATE_DIR NAME...`: see the usage at the top.
+fn named_bad_names(root: &str, args: &[String]) -> ExitCode {
+    use furnace_core::{Error, Registry};
+    let Some((state_dir, names)) = args.split_first() else {
+        eprintln!("usage: furnace-test-helper named-bad-names ROOT STATE_DIR NAME...");
+        return ExitCode::from(2);
+    };
+    // The last pid handed out in this process's pid namespace: moves with every fork here.
+    let last_pid = || {
+        std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let registry = Registry::at(state_dir);
+    let mut answers = Vec::with_capacity(names.len());
+    let before = last_pid();
+    for name in names {
+        let started = Container::builder(root)
+            .name(name.as_str())
+            .registry(registry.clone())
+            .pids_max(10)
+            .start();
+        answers.push(match started {
+            Err(Error::InvalidName { .. }) => format!("name {name:?} invalid"),
+            Err(e) => format!("name {name:?} error {e:?}"),
+            Ok(c) => {
+                let _ = c.stop();
+                format!("name {name:?} started")
+            }
+        });
+    }
+    let after = last_pid();
+    let dir_made = Path::new(state_dir).exists();
+    let control = Container::builder(root)
+        .name("control")
+        .registry(registry)
+        .start();
+    let moved = last_pid();
+    let control = match control {
+        Ok(c) => match c.stop() {
+            Ok(()) => "started".to_owned(),
+            Err(e) => format!("error stop: {e}"),
+        },
+        Err(e) => format!("error {e:?}"),
+    };
+    for answer in answers {
+        println!("{answer}");
+    }
+    println!("dir-made {dir_made}");
+    println!("pids {before} {after} {moved}");
+    println!("control {control}");
+    ExitCode::SUCCESS
 }
 
 /// `reap [--report-pid] PROGRAM [ARGS...]`: a child subreaper around PROGRAM.
