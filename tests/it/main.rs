@@ -29,6 +29,8 @@
 //! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
 //! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
 //! | [`terminal`] | a pseudo-terminal of the container's own for a command: controlling terminal, Ctrl-C |
+//! | [`named`] | detached, named containers: the lifetime, attach from other handles, timeout, stale entries, limits and profile kept |
+//! | [`named_callers`] | named containers and other callers: names checked and raced, the CLI as starter, rootless users, no zombie |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;

@@ -295,6 +295,9 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
+        // PID 1 is gone; reap it if it is our child (a detached container this process
+        // started), so that no zombie stays with a long-lived caller.
+        let _ = self.init.try_wait();
         // Empty now (the pid namespace held every process of them); the kill-all is a net.
         let removed = self.cgroups.take().map_or(Ok(()), |c| {
             let _ = c.kill_all();
@@ -302,6 +305,23 @@ impl Container {
         });
         let unregistered = self.detached.take().map_or(Ok(()), |e| e.remove());
         removed.and(unregistered)
+    }
+}
+
+impl Container {
+    /// A detached container's PID 1 started by this process is its child: when it ends
+    /// (stopped from elsewhere, its timeout) someone must reap it, or it stays a zombie for as
+    /// long as this process runs. A thread waits for that, holding only the pidfd.
+    fn reap_later(&mut self) {
+        let Ok(fd) = furnace_sys::fd::dup_above_stdio(&self.init) else {
+            return;
+        };
+        let init = Pidfd::from_owned(fd, self.init.pid());
+        let _ = std::thread::Builder::new()
+            .name("furnace-reaper".into())
+            .spawn(move || {
+                let _ = init.wait();
+            });
     }
 }
 
@@ -314,6 +334,9 @@ impl Drop for Container {
             // A detached container outlives its handles: release, without removing anything.
             if let Some(cgroups) = self.cgroups.take() {
                 cgroups.release();
+            }
+            if self.child {
+                self.reap_later();
             }
             return;
         }

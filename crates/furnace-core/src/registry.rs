@@ -10,7 +10,7 @@
 //! ```
 //!
 //! A name is claimed atomically: the starting process fills a directory of its own
-//! (`.tmp-<pid>-<start time>-<name>`) and renames it to the name with `RENAME_NOREPLACE`
+//! (`.tmp-<pid>-<start time>-<attempt>-<name>`) and renames it to the name with `RENAME_NOREPLACE`
 //! once PID 1 is ready, so a container directory is either absent or complete, and of two
 //! starts under one name exactly one wins. A container is *stale* when the process its state
 //! names is gone, or its pid now belongs to a process that started at another time: every
@@ -389,8 +389,11 @@ impl Pending {
                 pid: state.pid,
             });
         }
+        // One directory per attempt: threads of one process may race for a name too.
+        static ATTEMPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let attempt = ATTEMPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = registry.dir.join(format!(
-            "{TMP_PREFIX}{}-{}-{name}",
+            "{TMP_PREFIX}{}-{}-{attempt}-{name}",
             std::process::id(),
             own_start_time()
         ));
@@ -526,7 +529,7 @@ fn own_start_time() -> u64 {
     furnace_sys::process::ProcStat::read(std::process::id()).map_or(0, |s| s.start_time)
 }
 
-/// The starting process a `.tmp-<pid>-<start>-<name>` directory names.
+/// The starting process a `.tmp-<pid>-<start>-<attempt>-<name>` directory names.
 fn starter_of(rest: &str) -> Option<(u32, u64)> {
     let mut parts = rest.splitn(3, '-');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
