@@ -24,7 +24,10 @@ use crate::failpoint::Failpoint;
 /// The one exception is a [detached](crate::Lifetime::Detached) container, which has a name
 /// and no owner: dropping a handle of it (the one [`start`](ContainerBuilder::start)
 /// returned, or one from [`Registry::attach`](crate::Registry::attach)) only releases the
-/// handle, and [`stop`](Container::stop) ends the container.
+/// handle, and [`stop`](Container::stop) ends the container. PID 1 of a detached container is
+/// still a child of the process that started it: when that process drops its handle, a thread
+/// (`furnace-reaper`) waits to reap PID 1 whenever it ends, so a long-lived program collects
+/// no zombies.
 #[derive(Debug)]
 pub struct Container {
     pub(crate) init: Pidfd,
