@@ -63,8 +63,12 @@ pub enum Lifetime {
 /// The longest container name.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// A directory of named, [detached](Lifetime::Detached) containers. See the
-/// [module documentation](self) for its layout.
+/// A directory of named, [detached](Lifetime::Detached) containers: one directory per
+/// container, named after it, with `state.json` (what another process needs to attach: PID 1's
+/// pid and start time, the root, the profile, the namespaces and cgroups) and, for a container
+/// started without root, `attach.sock`. A name is claimed atomically once PID 1 is ready; an
+/// entry whose PID 1 is gone (or whose pid now belongs to a process started at another time)
+/// is removed, with its cgroups, by the next look.
 ///
 /// ```no_run
 /// use furnace_core::Registry;
