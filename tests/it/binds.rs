@@ -20,7 +20,7 @@ fn source_dir(tag: &str, content: &str) -> TempDir {
 }
 
 /// A directory bound to a new nested destination: writable, invisible on the host, its mount
-/// point left empty in the root.
+/// point empty in the root while it runs and removed when it ends (issue 14).
 #[test]
 fn directory_to_a_nested_new_path() {
     let scratch = Scratch::new();
@@ -44,12 +44,16 @@ fn directory_to_a_nested_new_path() {
         mount_points_under(&scratch.root()).len() == 1,
         "only the overlay"
     );
-    drop(c);
     assert!(
         host_view.is_dir(),
         "the mount point was created in the root"
     );
     assert_eq!(std::fs::read_dir(&host_view).expect("list").count(), 0);
+    drop(c);
+    assert!(
+        !scratch.host_path("/a").exists(),
+        "what furnace made is removed at the end"
+    );
 }
 
 /// D05: a read-only directory bind cannot be written.
@@ -102,17 +106,20 @@ fn file_to_a_file_path() {
         !status.success(),
         "the read-only file bind cannot be written"
     );
+    let created = scratch.host_path("/etc/app/config.txt");
+    assert_eq!(
+        std::fs::read(&created).expect("read").len(),
+        0,
+        "an empty mount point while it runs"
+    );
     drop(c);
     assert_eq!(
         std::fs::read(scratch.host_path(existing)).expect("read"),
         before
     );
-    let created = scratch.host_path("/etc/app/config.txt");
-    assert!(created.is_file());
-    assert_eq!(
-        std::fs::read(&created).expect("read").len(),
-        0,
-        "an empty mount point"
+    assert!(
+        !scratch.host_path("/etc/app").exists(),
+        "the empty mount point furnace made, and its directory, are removed at the end"
     );
 }
 

@@ -532,6 +532,7 @@ fn non_utf8_bind_source_and_destination_work() {
         .output()
         .expect("cat");
     assert_eq!(out.stdout, b"odd\n", "the exact name works inside");
-    drop(c);
     assert!(scratch.host_path(&dest).is_dir(), "created inside the root");
+    drop(c);
+    assert!(!scratch.host_path(&dest).exists(), "and removed at the end");
 }

@@ -28,6 +28,9 @@
 //! | [`cgroup_parent`] | limits under a cgroup the caller names instead of its own |
 //! | [`rootless`] | the CLI and the library as a user without root, with both id maps |
 //! | [`rootless_roots`] | rootless, continued: roots that are mount points, PID 1 out of reach |
+//! | [`roots`] | roots left as found: ephemeral and kept overlays, a read-only root, tmpfs mounts, what a start makes in a bare root removed, lengths checked |
+//! | [`roots_owners`] | roots left as found, continued: an ephemeral container whose owner is killed, or has no root |
+//! | [`roots_resolv`] | roots left as found, continued: `resolv.conf` in each mode (a root linked into `/run`, warnings, a link covered, a copy) |
 //! | [`terminal`] | a pseudo-terminal of the container's own for a command: controlling terminal, Ctrl-C |
 //! | [`named`] | detached, named containers: the lifetime, attach from other handles, timeout, stale entries, limits and profile kept |
 //! | [`named_callers`] | named containers and other callers: names checked and raced, the CLI as starter, rootless users, no zombie |
@@ -52,6 +55,9 @@ mod named_callers;
 mod net;
 mod rootless;
 mod rootless_roots;
+mod roots;
+mod roots_owners;
+mod roots_resolv;
 mod terminal;
 
 /// The helper binary (a caller process of its own: `tests/src/bin/furnace-test-helper.rs`).

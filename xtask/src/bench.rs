@@ -12,6 +12,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use crate::audit;
 use crate::image;
@@ -33,18 +34,25 @@ pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tool("unshare", "util-linux")?;
     util::ensure_tool("useradd", "passwd")?;
     let python = python_venv()?;
-    eprintln!("bench: building furnace-bench and the CLI (release)");
-    util::run(util::cargo().args([
-        "build",
-        "--quiet",
-        "--release",
-        "-p",
-        "furnace-bench",
-        "-p",
-        "furnace-cli",
-    ]))?;
+    util::build_step(
+        "bench",
+        "furnace-bench and the furnace CLI",
+        util::cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "furnace-bench",
+            "-p",
+            "furnace-cli",
+        ]),
+    )?;
     util::check_interrupted()?;
+    let started = Instant::now();
     let static_cli = crate::dist::build_static_cli()?;
+    eprintln!(
+        "bench: built the static furnace CLI in {}",
+        util::seconds(started.elapsed())
+    );
     util::check_interrupted()?;
     let release = util::target_dir().join("release");
     let (markdown, svg) = if quick {
@@ -79,7 +87,17 @@ pub fn run(args: &[String]) -> Result<()> {
             if quick {
                 cmd.arg("--quick");
             }
+            eprintln!(
+                "bench: running furnace-bench over {}{} (it prints each row as it is measured)…",
+                overlay.merged.display(),
+                if quick { " --quick" } else { "" }
+            );
+            let started = Instant::now();
             let status = util::run(&mut cmd);
+            eprintln!(
+                "bench: furnace-bench ran for {}",
+                util::seconds(started.elapsed())
+            );
             let users = remove_stale_users(&release.join("furnace-bench"));
             let cleanup = overlay.cleanup();
             status.and(users).and(cleanup)

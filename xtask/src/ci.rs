@@ -1,6 +1,7 @@
 //! `cargo xtask test` (the README's test command) and `cargo xtask ci` (what CI runs).
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::audit;
 use crate::image;
@@ -66,6 +67,7 @@ fn closing_line(unit: &SuiteReport, integration: &SuiteReport) -> String {
 
 /// `cargo test --workspace --exclude furnace-tests`, under the leak audit.
 fn unit_tests() -> SuiteReport {
+    let started = Instant::now();
     let mut report = SuiteReport {
         name: "unit",
         summary: Summary::default(),
@@ -86,10 +88,14 @@ fn unit_tests() -> SuiteReport {
         "--exclude",
         "furnace-tests",
     ]);
-    match libtest::run_libtest(&mut cmd, Box::new(|_: &str| {})) {
+    match libtest::run_libtest("unit", &mut cmd, Box::new(|_: &str| {})) {
         Ok((status, summary)) => {
             report.summary = summary;
-            eprintln!("{}", summary.line("unit"));
+            eprintln!(
+                "{} in {}",
+                summary.line("unit"),
+                util::seconds(started.elapsed())
+            );
             if !status.success() {
                 report
                     .failures
@@ -109,8 +115,9 @@ fn unit_tests() -> SuiteReport {
     report
 }
 
-/// `cargo xtask ci`: format, lints, docs and tidy (all four run, whatever one of them says),
-/// then everything `cargo xtask test --with-foreign-noise` runs, then `bench --quick`.
+/// `cargo xtask ci`: format, lints, docs, packaging, the libraries' minimum Rust version and
+/// tidy (all six run, whatever one of them says), then everything `cargo xtask test
+/// --with-foreign-noise` runs, then `bench --quick`. Ends with one line per step and its time.
 pub fn ci(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         return Err(format!(
@@ -119,52 +126,69 @@ pub fn ci(args: &[String]) -> Result<()> {
     }
     util::require_root("cargo xtask ci")?;
     util::ensure_host_packages()?;
-    let mut steps: Vec<(&str, Result<()>)> = Vec::new();
-
-    let mut fmt = util::cargo();
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    steps.push(("cargo fmt --check", step(&mut fmt)));
-
-    let mut clippy = util::cargo();
-    clippy.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    steps.push(("cargo clippy -D warnings", step(&mut clippy)));
-
-    let mut doc = util::cargo();
-    let rustdocflags = match std::env::var("RUSTDOCFLAGS") {
-        Ok(flags) if !flags.trim().is_empty() => format!("{flags} -Dwarnings"),
-        _ => "-Dwarnings".to_string(),
+    let mut steps: Vec<(&str, Result<()>, Duration)> = Vec::new();
+    let mut timed = |name, f: &mut dyn FnMut() -> Result<()>| {
+        let started = Instant::now();
+        let result = f();
+        steps.push((name, result, started.elapsed()));
     };
-    doc.args(["doc", "--workspace", "--no-deps"])
-        .env("RUSTDOCFLAGS", rustdocflags);
-    steps.push(("cargo doc -Dwarnings", step(&mut doc)));
 
-    eprintln!("ci: running cargo xtask tidy");
-    steps.push(("tidy", crate::tidy::run(&[])));
+    timed("cargo fmt --check", &mut || {
+        step(util::cargo().args(["fmt", "--all", "--", "--check"]))
+    });
+    timed("cargo clippy -D warnings", &mut || {
+        step(util::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    timed("cargo doc -Dwarnings", &mut || {
+        let rustdocflags = match std::env::var("RUSTDOCFLAGS") {
+            Ok(flags) if !flags.trim().is_empty() => format!("{flags} -Dwarnings"),
+            _ => "-Dwarnings".to_string(),
+        };
+        step(
+            util::cargo()
+                .args(["doc", "--workspace", "--no-deps"])
+                .env("RUSTDOCFLAGS", rustdocflags),
+        )
+    });
+    timed("cargo package (furnace-sys, furnace-core)", &mut package);
+    timed(
+        "minimum Rust version (furnace-sys, furnace-core)",
+        &mut msrv,
+    );
+    timed("tidy", &mut || {
+        eprintln!("ci: running cargo xtask tidy");
+        crate::tidy::run(&[])
+    });
 
     util::check_interrupted()?;
+    let started = Instant::now();
     let (unit, integration) = all_tests(true)?;
     steps.push((
         "tests (unit + itest with foreign noise)",
         verdict(&unit, &integration),
+        started.elapsed(),
     ));
 
     util::check_interrupted()?;
-    steps.push(("bench --quick", crate::bench::run(&["--quick".to_owned()])));
+    let started = Instant::now();
+    let bench = crate::bench::run(&["--quick".to_owned()]);
+    steps.push(("bench --quick", bench, started.elapsed()));
 
     eprintln!();
     let mut failed = Vec::new();
-    for (name, result) in &steps {
+    for (name, result, took) in &steps {
+        let took = util::seconds(*took);
         match result {
-            Ok(()) => eprintln!("ci: {name}: ok"),
+            Ok(()) => eprintln!("ci: {name}: ok ({took})"),
             Err(e) => {
-                eprintln!("ci: {name}: FAILED ({e})");
+                eprintln!("ci: {name}: FAILED ({e}) ({took})");
                 failed.push(*name);
             }
         }
@@ -182,4 +206,140 @@ pub fn ci(args: &[String]) -> Result<()> {
 fn step(cmd: &mut Command) -> Result<()> {
     eprintln!("ci: running {}", util::describe(cmd));
     util::run(cmd)
+}
+
+/// The crates meant for crates.io.
+const PUBLISHED: [&str; 2] = ["furnace-sys", "furnace-core"];
+
+/// `cargo package` of the published crates, verified as `cargo publish` would: each `.crate`
+/// built from its packaged sources alone, furnace-core against the packaged furnace-sys (cargo
+/// packs workspace members together through a local registry). Dirty trees are allowed: a
+/// developer's uncommitted work is what is being checked. Quick once the dependencies are
+/// built: the verification shares the target directory.
+fn package() -> Result<()> {
+    let mut cmd = util::cargo();
+    cmd.arg("package");
+    for name in PUBLISHED {
+        cmd.args(["-p", name]);
+    }
+    step(cmd.arg("--allow-dirty"))
+}
+
+/// `cargo check --all-targets` of the published crates with the Rust version their manifests
+/// declare (`rust-version`), installed with rustup (minimal profile) when missing, in a target
+/// directory of its own. Without rustup the check is skipped, saying so.
+fn msrv() -> Result<()> {
+    let version = library_msrv()?;
+    let Some(rustup) = util::which("rustup") else {
+        eprintln!(
+            "ci: warning: no rustup to install Rust {version} with: the libraries' minimum Rust \
+             version is not checked"
+        );
+        return Ok(());
+    };
+    let installed = Command::new(&rustup)
+        .args(["run", &version, "rustc", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        step(Command::new(&rustup).args([
+            "toolchain",
+            "install",
+            &version,
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let mut cmd = Command::new(&rustup);
+    cmd.current_dir(util::workspace_root()).args([
+        "run",
+        &version,
+        "cargo",
+        "check",
+        "--locked",
+        "--all-targets",
+    ]);
+    for name in PUBLISHED {
+        cmd.args(["-p", name]);
+    }
+    // Not the outer cargo's tools, whichever toolchain it is.
+    cmd.env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC")
+        .env("CARGO_TARGET_DIR", util::target_dir().join("msrv"));
+    step(&mut cmd)
+}
+
+/// The `rust-version` the published crates declare; they must agree.
+fn library_msrv() -> Result<String> {
+    let mut found: Option<String> = None;
+    for name in PUBLISHED {
+        let manifest = util::workspace_root()
+            .join("crates")
+            .join(name)
+            .join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)
+            .map_err(|e| format!("read {}: {e}", manifest.display()))?;
+        let version = rust_version(&text).ok_or_else(|| {
+            format!(
+                "{}: no `rust-version = \"…\"` of its own",
+                manifest.display()
+            )
+        })?;
+        match &found {
+            Some(v) if *v != version => {
+                return Err(format!(
+                    "the published crates declare different minimum Rust versions ({v}, {version})"
+                ))
+            }
+            _ => found = Some(version),
+        }
+    }
+    found.ok_or_else(|| "no published crate".into())
+}
+
+/// `rust-version = "1.80"` of a manifest's `[package]` section (not `rust-version.workspace`).
+fn rust_version(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        let Some(value) = line
+            .strip_prefix("rust-version")
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+        else {
+            continue;
+        };
+        let value = value.trim();
+        if in_package {
+            return value
+                .strip_prefix('"')
+                .and_then(|v| v.split_once('"'))
+                .map(|(v, _)| v.to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_version_of_the_package_section() {
+        let manifest = "[package]\nname = \"x\"\n# a comment\nrust-version = \"1.80\" # why\n\n[dependencies]\n";
+        assert_eq!(rust_version(manifest).as_deref(), Some("1.80"));
+        assert_eq!(
+            rust_version("[package]\nrust-version.workspace = true\n"),
+            None
+        );
+        assert_eq!(
+            rust_version("[workspace.package]\nrust-version = \"1.85\"\n"),
+            None
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! `cargo xtask demo`: the README's first command. Builds the `furnace` command line, builds (or
 //! reuses) the test image, mounts it read-only and runs `furnace run <mount point> ps aux` over
 //! the read-only mount point — it prints PID 1 and `ps`, nothing else — then unmounts, detaches
-//! and runs the leak audit. Each phase says what it is doing before it starts, and cargo's own
-//! progress shows, so a first run (a build of ~25 s) is never silent.
+//! and runs the leak audit. Each phase says what it is doing before it starts, cargo's own
+//! progress shows and the build says how long it took, so a first run (a build of ~25 s) is
+//! never silent.
 
 use std::process::{Command, Stdio};
 
@@ -21,9 +22,11 @@ pub fn run(args: &[String]) -> Result<()> {
     eprintln!("demo: checking the host's packages…");
     util::ensure_host_packages()?;
 
-    eprintln!("demo: building furnace (`cargo build -p furnace-cli`, debug)…");
-    util::run(util::cargo().args(["build", "-p", "furnace-cli"]))
-        .map_err(|e| format!("building the furnace command line failed: {e}"))?;
+    util::build_step(
+        "demo",
+        "the furnace CLI",
+        util::cargo().args(["build", "-p", "furnace-cli"]),
+    )?;
     util::check_interrupted()?;
     let furnace = util::target_dir().join("debug/furnace");
     if !furnace.is_file() {

@@ -4,7 +4,7 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::audit;
 use crate::image;
@@ -52,7 +52,11 @@ fn parse_args(args: &[String]) -> (bool, &[String]) {
 /// `cargo build -p furnace-cli` in the profile `cargo test` uses (dev), for the tests that run
 /// the CLI; returns the binary's absolute path.
 fn build_cli() -> Result<PathBuf> {
-    util::run(util::cargo().args(["build", "-p", "furnace-cli", "--bin", "furnace"]))?;
+    util::build_step(
+        "itest",
+        "the furnace CLI for the tests that run it",
+        util::cargo().args(["build", "-p", "furnace-cli", "--bin", "furnace"]),
+    )?;
     let cli = util::target_dir().join("debug").join("furnace");
     if cli.is_file() {
         Ok(cli)
@@ -106,6 +110,7 @@ pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteRepor
             return report;
         }
     };
+    let started = Instant::now();
     let run = (|| -> Result<(ExitStatus, Summary)> {
         let mount = LoopMount::new(image, "furnace-itest")?;
         eprintln!(
@@ -137,7 +142,7 @@ pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteRepor
                 }
             }
         };
-        let outcome = run_libtest(&mut cmd, Box::new(on_line));
+        let outcome = run_libtest("itest", &mut cmd, Box::new(on_line));
         // Unmount and detach before judging, whatever happened.
         let cleanup = mount.cleanup();
         let outcome = outcome?;
@@ -147,7 +152,11 @@ pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteRepor
     match run {
         Ok((status, summary)) => {
             report.summary = summary;
-            eprintln!("{}", summary.line("itest"));
+            eprintln!(
+                "{} in {}",
+                summary.line("itest"),
+                util::seconds(started.elapsed())
+            );
             if !status.success() {
                 report
                     .failures

@@ -118,12 +118,17 @@ impl SuiteReport {
 }
 
 /// Runs a `cargo test` command, streaming its stdout through while reading the libtest summary
-/// lines (stderr — cargo's own messages — is inherited). `on_line` sees every stdout line.
+/// lines (stderr — cargo's own messages, its build progress first — is inherited). `on_line`
+/// sees every stdout line. `label` (`unit`, `itest`) starts the line that says what runs.
 pub fn run_libtest(
+    label: &str,
     cmd: &mut Command,
     mut on_line: Box<dyn FnMut(&str) + Send>,
 ) -> Result<(ExitStatus, Summary)> {
-    eprintln!("xtask: running {}", util::describe(cmd));
+    eprintln!(
+        "{label}: building and running the tests (`{}`)…",
+        util::describe(cmd)
+    );
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()

@@ -46,11 +46,15 @@ Commands (all but `tidy` and `help` need root):
                            host, in one run; writes docs/BENCHMARKS.md and docs/benchmarks.svg
                            (--quick: a few iterations, output under target/bench/)
   dist                     build the furnace CLI as one static binary (prints its path)
-  ci                       cargo fmt --check, clippy -D warnings, doc -Dwarnings, tidy, then
-                           `test --with-foreign-noise`, then `bench --quick`
+  ci                       cargo fmt --check, clippy -D warnings, doc -Dwarnings, cargo package
+                           of furnace-sys and furnace-core, a check of both with their minimum
+                           Rust version, tidy, then `test --with-foreign-noise`, then
+                           `bench --quick`
   help                     this text
 
 test, itest, demo and ci first install the host packages they need with apt-get when missing.
+Long steps say what they do before they start (cargo's own progress shows) and how long they
+took after.
 Every command that mounts something ends with a leak audit: the mounts, loop devices, processes
 and /tmp/furnace-* directories this run made and left (what other software on the machine does
 meanwhile is not counted). Ctrl-C stops the children; xtask then unmounts, detaches, audits and

@@ -17,6 +17,9 @@ Examples:
   furnace run /srv/rootfs cat /etc/passwd | gzip > passwd.gz
   furnace shell --hostname builder /srv/rootfs
   furnace run --user nobody /srv/rootfs id
+  furnace run --clearenv --env-file build.env /srv/rootfs make
+  furnace run --hardened --cap-add NET_RAW /srv/rootfs ping -c1 10.0.0.1
+  furnace completions bash > /etc/bash_completion.d/furnace
 
 Without root, furnace runs in a user namespace of its own: root inside is you outside.
 
@@ -33,6 +36,16 @@ Examples:
   furnace run --bind /tmp/out:/out -e LANG=C.UTF-8 -w /out /srv/rootfs touch made-inside
   echo hi | furnace run /srv/rootfs cat               # stdin, stdout and stderr pass through
   furnace run /srv/rootfs cat /etc/passwd | gzip > passwd.gz
+  furnace run --bind ./src /src /srv/rootfs ls /src   # --bind SRC DST: two words
+  furnace run --ro-bind 'a\\:b:/ab' /srv/rootfs ls /ab   # \\: is a colon in a path
+  furnace run --clearenv -e PATH=/usr/bin:/bin /srv/rootfs env  # PATH and PWD only
+  furnace run --env-file build.env --unsetenv SSH_AUTH_SOCK /srv/rootfs make
+  furnace run --chdir /tmp /srv/rootfs pwd            # the same as -w /tmp
+  furnace run --cap-drop ALL --cap-add CHOWN /srv/rootfs chown 1:1 /tmp/x
+  furnace run --hardened --cap-add NET_RAW /srv/rootfs ping -c1 127.0.0.1
+
+Environment: furnace's own is inherited, with PWD set to the working directory inside; then
+--clearenv empties it, --env-file and -e set variables (in that order) and --unsetenv removes.
 
 Exit status: the command's own; 128+N when it died of signal N; 125 when furnace itself
 failed; 126 when the command cannot be executed; 127 when it is not found in the container.
@@ -44,8 +57,12 @@ Examples:
   furnace shell /srv/rootfs
   furnace shell --isolate-net --hostname sandbox /srv/rootfs
   furnace shell --ro-bind \"$PWD\":/work -e TERM=xterm /srv/rootfs
+  furnace shell --norc /srv/rootfs                    # skip /etc/bash.bashrc, ~/.bashrc, $ENV
+  furnace shell --user builder --chdir /home/builder /srv/rootfs
 
-The shell is bash when the root has it, else /bin/sh; its prompt reads [furnace HOST DIR].
+The shell is bash when the root has it, else /bin/sh, interactive and not a login shell: bash
+reads /etc/bash.bashrc and ~/.bashrc, sh the file $ENV names (unless --norc); its prompt
+reads [furnace HOST DIR] all the same (set again after them; -e PS1=... chooses another).
 On a terminal it runs on a terminal of the container's own, proxied to yours: job control,
 Ctrl-C and Ctrl-Z act on the container's jobs, and the window size follows yours.";
 
@@ -69,6 +86,7 @@ Examples:
   furnace exec -w /src -e CC=clang build make
   furnace exec -t build top
   furnace exec build sh -c 'echo $$' < input > output
+  furnace exec --env-file ci.env --cap-drop NET_RAW build make test
 
 Exit status: as for `furnace run`; 137 when the container is stopped while the command runs.";
 
@@ -114,6 +132,39 @@ pub enum CliCommand {
     List(ListArgs),
     /// Stop named containers: kill everything inside, wait, remove their state.
     Stop(StopArgs),
+    /// Print a completion script for a shell: bash, zsh, fish (or elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of furnace or of one of its commands, or write them all.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// Examples shown at the end of `furnace completions --help`.
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  furnace completions bash > /etc/bash_completion.d/furnace
+  furnace completions zsh > \"${fpath[1]}/_furnace\"
+  furnace completions fish > ~/.config/fish/completions/furnace.fish";
+
+/// The options of `furnace completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// The options of `furnace man` (hidden: `cargo xtask dist` uses it).
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write furnace.1 and a furnace-COMMAND.1 for each command into DIR (printing their
+    /// paths) instead of printing one page
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
+    /// The command whose page to print (run, shell, ...) [default: furnace's own]
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// The options of `furnace run`.
@@ -129,8 +180,8 @@ pub struct RunArgs {
     /// a terminal; otherwise stdio passes straight through as without it)
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
-    /// Working directory inside the container (default: /).
-    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    /// Working directory inside the container (default: /); PWD is set to it
+    #[arg(short = 'w', long = "cwd", visible_alias = "chdir", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// The root directory of the container.
     #[arg(value_name = "ROOTFS")]
@@ -155,8 +206,12 @@ pub struct ShellArgs {
     /// How to run the shell.
     #[command(flatten)]
     pub cmd: CommandArgs,
-    /// Working directory inside the container (default: /).
-    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    /// Read none of the shell's start-up files (bash --norc; sh without $ENV) [default: bash
+    /// reads /etc/bash.bashrc and ~/.bashrc, sh the file $ENV names]
+    #[arg(long)]
+    pub norc: bool,
+    /// Working directory inside the container (default: /); PWD is set to it
+    #[arg(short = 'w', long = "cwd", visible_alias = "chdir", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// The root directory of a new container, or the name of a running one (a running
     /// container's name wins over a directory of that name: write ./NAME for the directory).
@@ -192,8 +247,8 @@ pub struct ExecArgs {
     /// a terminal; otherwise stdio passes straight through as without it)
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
-    /// Working directory inside the container (default: /).
-    #[arg(short = 'w', long = "cwd", value_name = "DIR")]
+    /// Working directory inside the container (default: /); PWD is set to it
+    #[arg(short = 'w', long = "cwd", visible_alias = "chdir", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// The running container's name.
     #[arg(value_name = "NAME")]
@@ -239,10 +294,12 @@ pub struct ContainerArgs {
     #[arg(long)]
     pub hardened: bool,
     /// Bind-mount host SRC at DST inside the container (repeatable). SRC may be relative to the
-    /// current directory; DST is a path inside the container and is created when missing
+    /// current directory; DST is a path inside the container and is created when missing.
+    /// `\:` is a colon and `\\` a backslash in either path; `--bind SRC DST` (two words) when
+    /// SRC has no unescaped colon
     #[arg(long = "bind", value_name = "SRC:DST")]
     pub binds: Vec<OsString>,
-    /// The same, read-only (repeatable)
+    /// The same, read-only (repeatable; also `--ro-bind SRC DST`)
     #[arg(long = "ro-bind", value_name = "SRC:DST")]
     pub ro_binds: Vec<OsString>,
     /// Hostname inside the container
@@ -282,9 +339,33 @@ pub struct ContainerArgs {
 #[derive(Debug, Args, Default)]
 pub struct CommandArgs {
     /// Set an environment variable for the command (repeatable); the rest of furnace's
-    /// environment is inherited
+    /// environment is inherited (PWD aside: it is the working directory inside)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<OsString>,
+    /// Start from an empty environment instead of furnace's: only PWD, what -e, --env-file
+    /// and --user set, and the shell's PS1 and FURNACE_CONTAINER (no PATH: commands are
+    /// found in /bin and /usr/bin)
+    #[arg(long)]
+    pub clearenv: bool,
+    /// Read variables from FILE (repeatable, before -e): KEY=VALUE lines taken as they are
+    /// (no quotes, no $ expansion), blank lines and lines starting with # skipped
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Remove KEY from the command's environment (repeatable; after -e and --env-file)
+    #[arg(long = "unsetenv", value_name = "KEY")]
+    pub unsetenv: Vec<OsString>,
+    /// Add a capability (repeatable; applied with --cap-drop in command-line order): a name
+    /// of capabilities(7), any case, with or without CAP_, or ALL. Adds to the hardened
+    /// profile's few; the privileged profile has them all
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Remove a capability (repeatable; ALL for every one): from all of them in the
+    /// privileged profile, from the hardened profile's few with --hardened
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// `--cap-add` and `--cap-drop` values in command-line order (filled by [`parse`]).
+    #[arg(skip)]
+    pub caps: Vec<CapArg>,
     /// Run the command as this uid inside (with --gid, or gid 0; no supplementary groups)
     #[arg(long, value_name = "N", conflicts_with = "user")]
     pub uid: Option<u32>,
@@ -302,8 +383,18 @@ pub struct CommandArgs {
 pub struct BindArg {
     /// `true` for `--ro-bind`.
     pub read_only: bool,
-    /// The `SRC:DST` text.
+    /// The `SRC:DST` text, or for the two-word form `SRC DST` the two joined by a NUL byte
+    /// (which no argument can hold): see [`crate::binds`].
     pub value: OsString,
+}
+
+/// One `--cap-add` or `--cap-drop` value, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapArg {
+    /// `true` for `--cap-add`.
+    pub add: bool,
+    /// The capability's name, or `ALL`.
+    pub value: String,
 }
 
 impl ContainerArgs {
@@ -335,20 +426,47 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = Cli::command().try_get_matches_from(args)?;
+    let command = Cli::command();
+    let args = crate::binds::join_two_word_binds(&command, args.into_iter().map(Into::into));
+    let matches = command.try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     if let Some((_, sub)) = matches.subcommand() {
-        let container = match &mut cli.command {
-            CliCommand::Run(run) => Some(&mut run.container),
-            CliCommand::Shell(shell) => Some(&mut shell.container),
-            CliCommand::Start(start) => Some(&mut start.container),
-            CliCommand::Exec(_) | CliCommand::List(_) | CliCommand::Stop(_) => None,
+        let (container, cmd) = match &mut cli.command {
+            CliCommand::Run(run) => (Some(&mut run.container), Some(&mut run.cmd)),
+            CliCommand::Shell(shell) => (Some(&mut shell.container), Some(&mut shell.cmd)),
+            CliCommand::Start(start) => (Some(&mut start.container), None),
+            CliCommand::Exec(exec) => (None, Some(&mut exec.cmd)),
+            _ => (None, None),
         };
         if let Some(container) = container {
             container.mounts = ordered_binds(sub);
         }
+        if let Some(cmd) = cmd {
+            cmd.caps = ordered_caps(sub);
+        }
     }
     Ok(cli)
+}
+
+/// `--cap-add` and `--cap-drop` values interleaved as they appeared: `--cap-drop ALL
+/// --cap-add CHOWN` keeps CHOWN, `--cap-add CHOWN --cap-drop ALL` nothing.
+fn ordered_caps(matches: &ArgMatches) -> Vec<CapArg> {
+    let mut indexed: Vec<(usize, CapArg)> = Vec::new();
+    for (id, add) in [("cap_add", true), ("cap_drop", false)] {
+        let values = matches.get_many::<String>(id).into_iter().flatten();
+        let indices = matches.indices_of(id).into_iter().flatten();
+        indexed.extend(indices.zip(values).map(|(index, value)| {
+            (
+                index,
+                CapArg {
+                    add,
+                    value: value.clone(),
+                },
+            )
+        }));
+    }
+    indexed.sort_by_key(|(index, _)| *index);
+    indexed.into_iter().map(|(_, cap)| cap).collect()
 }
 
 /// `--bind` and `--ro-bind` values interleaved as they appeared: a bind nested in another
@@ -431,6 +549,56 @@ mod tests {
         assert_eq!(run.container.hostname, "localhost");
         assert!(!run.container.isolate_net);
         assert!(run.cwd.is_none());
+    }
+
+    #[test]
+    fn caps_keep_their_command_line_order() {
+        let run = run_args(&[
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "chown",
+            "--cap-drop",
+            "CAP_KILL",
+            "/r",
+            "true",
+        ]);
+        let order: Vec<(bool, &str)> = run
+            .cmd
+            .caps
+            .iter()
+            .map(|c| (c.add, c.value.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [(false, "ALL"), (true, "chown"), (false, "CAP_KILL")]
+        );
+    }
+
+    #[test]
+    fn chdir_is_cwd() {
+        assert_eq!(
+            run_args(&["--chdir", "/tmp", "/r", "true"]).cwd,
+            Some(PathBuf::from("/tmp"))
+        );
+    }
+
+    #[test]
+    fn two_word_binds_become_one_value() {
+        let run = run_args(&["--bind", "/a", "/x", "--ro-bind", "/b:/y", "/r", "true"]);
+        let values: Vec<(bool, &[u8])> = run
+            .container
+            .mounts
+            .iter()
+            .map(|b| (b.read_only, b.value.as_encoded_bytes()))
+            .collect();
+        assert_eq!(values, [(false, &b"/a\0/x"[..]), (true, b"/b:/y")]);
+        assert_eq!(run.rootfs, PathBuf::from("/r"));
+        assert_eq!(run.command, ["true"]);
+        // In the command, `--bind` is the command's.
+        let run = run_args(&["/r", "sh", "--bind", "/a", "/x"]);
+        assert_eq!(run.command, ["sh", "--bind", "/a", "/x"]);
+        assert!(run.container.mounts.is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! furnace exec [OPTIONS] NAME [--] COMMAND [ARGS...]
 //! furnace list [--json]
 //! furnace stop NAME...
+//! furnace completions bash|zsh|fish
 //! ```
 //!
 //! The reference is `docs/CLI.md`. In short: each invocation starts a container of its own
@@ -15,9 +16,13 @@
 //! the terminal, and exits with the command's status (125, 126 and 127 are furnace's own, as
 //! with `env`, `chroot` and docker).
 
+mod binds;
+mod capabilities;
 mod cli;
+mod environment;
 mod exit;
 mod forward;
+mod generate;
 mod named;
 mod options;
 mod proxy;
@@ -66,7 +71,10 @@ fn dispatch(cli: &cli::Cli) -> Result<u8, Failure> {
             &named::registry(state_dir)?,
             &args.name,
         )?)),
-        CliCommand::List(_) | CliCommand::Stop(_) => Target::Other,
+        CliCommand::List(_)
+        | CliCommand::Stop(_)
+        | CliCommand::Completions(_)
+        | CliCommand::Man(_) => Target::Other,
     };
     if let Target::New = target {
         let container_args = match &cli.command {
@@ -83,6 +91,8 @@ fn dispatch(cli: &cli::Cli) -> Result<u8, Failure> {
         CliCommand::Start(args) => return Ok(named::start(args, named::registry(state_dir)?)),
         CliCommand::List(args) => return Ok(named::list(&named::registry(state_dir)?, args)),
         CliCommand::Stop(args) => return Ok(named::stop(&named::registry(state_dir)?, args)),
+        CliCommand::Completions(args) => return Ok(generate::completions(args)),
+        CliCommand::Man(args) => return Ok(generate::man(args)),
         _ => {}
     }
     // Before any thread or container exists: from now on, the forwarded signals are caught

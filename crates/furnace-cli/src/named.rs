@@ -1,7 +1,6 @@
 //! Named containers: `furnace start`, `exec`, `shell NAME`, `list` and `stop`, on top of the
 //! library's detached lifetime and its [`Registry`].
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::time::{Duration, SystemTime};
@@ -11,7 +10,7 @@ use furnace_core::{Container, Error, Lifetime, Registry};
 use crate::cli::{ExecArgs, ListArgs, ShellArgs, StartArgs, StopArgs};
 use crate::exit::{self, Failure};
 use crate::forward::Forwarder;
-use crate::options;
+use crate::options::{self, Prepared};
 use crate::signals::SignalPipe;
 use crate::terminal::TerminalGuard;
 
@@ -91,17 +90,17 @@ pub fn start(args: &StartArgs, registry: Registry) -> u8 {
 /// signal rules. The container is not stopped afterwards.
 pub fn exec(container: Container, args: &ExecArgs, signals: SignalPipe) -> u8 {
     let result = (|| {
-        let (env, identity) = crate::run::prepare(container.root(), &args.cmd)?;
+        let prepared = Prepared::new(container.root(), &args.cmd)?;
         let Some((program, arguments)) = args.command.split_first() else {
             return Err(Failure::furnace("no command given"));
         };
-        let _terminal = TerminalGuard::save();
-        let mut forwarder = Forwarder::new(signals);
         let mut command = container.command(program);
         command.args(arguments);
-        identity.apply(&mut command);
+        prepared.apply(&mut command)?;
+        let _terminal = TerminalGuard::save();
+        let mut forwarder = Forwarder::new(signals);
         let status =
-            crate::run::run_to_end(&mut forwarder, command, &env, args.cwd.as_deref(), args.tty)?;
+            crate::run::run_to_end(&mut forwarder, command, args.cwd.as_deref(), args.tty)?;
         Ok(finish(&container, &args.name, status))
     })();
     result.unwrap_or_else(|failure| failure.report())
@@ -111,14 +110,12 @@ pub fn exec(container: Container, args: &ExecArgs, signals: SignalPipe) -> u8 {
 pub fn shell(container: Container, args: &ShellArgs, signals: SignalPipe) -> u8 {
     let name = args.rootfs.to_string_lossy().into_owned();
     let result = (|| {
-        let (env, identity): (Vec<(OsString, OsString)>, _) =
-            crate::run::prepare(container.root(), &args.cmd)?;
+        let prepared = Prepared::new(container.root(), &args.cmd)?;
+        let mut shell = crate::run::shell_command(&container, args);
+        prepared.apply(&mut shell)?;
         let _terminal = TerminalGuard::save();
         let mut forwarder = Forwarder::new(signals);
-        let mut shell = container.shell_command();
-        identity.apply(&mut shell);
-        let status =
-            crate::run::run_to_end(&mut forwarder, shell, &env, args.cwd.as_deref(), true)?;
+        let status = crate::run::run_to_end(&mut forwarder, shell, args.cwd.as_deref(), true)?;
         Ok(finish(&container, &name, status))
     })();
     result.unwrap_or_else(|failure: Failure| failure.report())

@@ -1,27 +1,26 @@
 //! `furnace run` and `furnace shell`: start a container, run the command in it with the
 //! caller's stdio, forward signals, tear the container down, and pass the status on.
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitStatus;
 
 use furnace_core::{Container, Error, ExitKind};
 
-use crate::cli::{CommandArgs, ContainerArgs, RunArgs, ShellArgs};
+use crate::cli::{ContainerArgs, RunArgs, ShellArgs};
 use crate::exit::{self, Failure};
 use crate::forward::Forwarder;
-use crate::options;
+use crate::options::{self, Prepared};
 use crate::signals::SignalPipe;
 use crate::terminal::TerminalGuard;
 
 /// `furnace run`: the exit status to leave with (failures are reported on stderr).
 pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
-    let result = prepare(&args.rootfs, &args.cmd).and_then(|(env, identity)| {
+    let result = Prepared::new(&args.rootfs, &args.cmd).and_then(|prepared| {
         with_container(
             &args.rootfs,
             &args.container,
             signals,
-            |container, forwarder| run_command(container, forwarder, args, &env, &identity),
+            |container, forwarder| run_command(container, forwarder, args, &prepared),
         )
     });
     result.unwrap_or_else(|failure| failure.report())
@@ -29,27 +28,29 @@ pub fn run(args: &RunArgs, signals: SignalPipe) -> u8 {
 
 /// `furnace shell`: the exit status to leave with (failures are reported on stderr).
 pub fn shell(args: &ShellArgs, signals: SignalPipe) -> u8 {
-    let result = prepare(&args.rootfs, &args.cmd).and_then(|(env, identity)| {
+    let result = Prepared::new(&args.rootfs, &args.cmd).and_then(|prepared| {
         with_container(
             &args.rootfs,
             &args.container,
             signals,
             |container, forwarder| {
-                let mut shell = container.shell_command();
-                identity.apply(&mut shell);
-                run_to_end(forwarder, shell, &env, args.cwd.as_deref(), true)
+                let mut shell = shell_command(container, args);
+                prepared.apply(&mut shell)?;
+                run_to_end(forwarder, shell, args.cwd.as_deref(), true)
             },
         )
     });
     result.unwrap_or_else(|failure| failure.report())
 }
 
-/// The `-e` variables and the identity, checked before anything starts.
-pub fn prepare(
-    rootfs: &Path,
-    args: &CommandArgs,
-) -> Result<(Vec<(OsString, OsString)>, options::Identity), Failure> {
-    Ok((options::env_vars(args)?, options::identity(rootfs, args)?))
+/// The interactive shell of `furnace shell` (ROOTFS or NAME): reading the root's start-up
+/// files unless `--norc`.
+pub fn shell_command<'c>(container: &'c Container, args: &ShellArgs) -> furnace_core::Command<'c> {
+    if args.norc {
+        container.shell_command_norc()
+    } else {
+        container.shell_command()
+    }
 }
 
 /// Starts the container, runs `body` in it, tears it down, and returns the exit status for
@@ -92,29 +93,27 @@ fn run_command(
     container: &Container,
     forwarder: &mut Forwarder,
     args: &RunArgs,
-    env: &[(OsString, OsString)],
-    identity: &options::Identity,
+    prepared: &Prepared,
 ) -> Result<ExitStatus, Failure> {
     let Some((program, arguments)) = args.command.split_first() else {
         return Err(Failure::furnace("no command given"));
     };
     let mut command = container.command(program);
     command.args(arguments);
-    identity.apply(&mut command);
-    run_to_end(forwarder, command, env, args.cwd.as_deref(), args.tty)
+    prepared.apply(&mut command)?;
+    run_to_end(forwarder, command, args.cwd.as_deref(), args.tty)
 }
 
-/// Runs `command` with the caller's stdio, the `-e` variables and the `-w` directory, and
-/// waits for it, forwarding signals. With `tty` and a terminal on stdin, the command runs on a
-/// terminal of the container's own instead, proxied to the caller's ([`crate::proxy`]).
+/// Runs `command` (its ids, environment and capabilities set) with the caller's stdio and the
+/// `-w` directory, and waits for it, forwarding signals. With `tty` and a terminal on stdin,
+/// the command runs on a terminal of the container's own instead, proxied to the caller's
+/// ([`crate::proxy`]).
 pub fn run_to_end(
     forwarder: &mut Forwarder,
     mut command: furnace_core::Command<'_>,
-    env: &[(OsString, OsString)],
     cwd: Option<&Path>,
     tty: bool,
 ) -> Result<ExitStatus, Failure> {
-    command.envs(env.iter().cloned());
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }

@@ -1,6 +1,8 @@
 //! Configuring a container: the builder and the input checks. Everything here runs before a
 //! fork; what it produces, a validated [`Config`], is turned into PID 1's plan by
-//! [`crate::plan`] and started by [`crate::launch`].
+//! [`crate::plan`] and started by [`crate::launch`]. The builder's methods for the root's
+//! layers and mounts (overlay, read-only root, tmpfs) are in [`crate::roots`], the one for
+//! `resolv.conf` in [`crate::resolv`].
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -13,13 +15,22 @@ use furnace_sys::fd::{forksafe as fd, Mode, OFlags};
 use furnace_sys::Errno;
 
 use crate::error::{Error, PathProblem, Result};
+use crate::hardening::{check_destination, hardened_capability_mask};
+use crate::resolv::ResolvConf;
+use crate::roots::{Overlay, TmpfsOptions, ValidOverlay};
+
+pub use crate::hardening::HARDENED_CAPABILITIES;
 
 /// A bind mount from the host into a container.
 ///
 /// The destination is a path *inside* the container, absolute or relative to its root (both
 /// mean the same). It is resolved inside the root: a symlink on the way that would lead out of
-/// the root is an error, never followed onto the host. A missing destination is created — a
-/// directory for a directory source, an empty file otherwise — with its parents.
+/// the root is an error, never followed onto the host; a file's destination that is itself a
+/// symlink is covered by the bind, not followed (the link stays as it is). A missing
+/// destination is created — a directory for a directory source, an empty file otherwise —
+/// with its parents, and removed again when the container ends (see
+/// [`ContainerBuilder::mount`]). Each component is at most 255 bytes (`NAME_MAX`) and the
+/// whole path at most 4095 (`PATH_MAX` less the NUL byte).
 ///
 /// ```
 /// use furnace_core::BindMount;
@@ -83,7 +94,8 @@ impl BindMount {
 pub struct ContainerBuilder {
     root: PathBuf,
     isolate_network: bool,
-    binds: Vec<BindMount>,
+    /// Binds and tmpfs mounts, in the order they were added.
+    pub(crate) mounts: Vec<UserMount>,
     hostname: String,
     hardened: bool,
     start_timeout: Duration,
@@ -91,6 +103,19 @@ pub struct ContainerBuilder {
     lifetime: crate::Lifetime,
     name: Option<String>,
     registry: Option<crate::Registry>,
+    pub(crate) overlay: Option<Overlay>,
+    pub(crate) read_only_root: bool,
+    pub(crate) resolv_conf: ResolvConf,
+}
+
+/// A mount of the caller's, as added to the builder.
+#[derive(Debug, Clone)]
+pub(crate) enum UserMount {
+    Bind(BindMount),
+    Tmpfs {
+        destination: PathBuf,
+        options: TmpfsOptions,
+    },
 }
 
 /// How long [`ContainerBuilder::start`] waits for PID 1's set-up by default.
@@ -98,12 +123,13 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ContainerBuilder {
     /// The defaults: host network, no binds, hostname `localhost`, privileged profile, a
-    /// start deadline of [`DEFAULT_START_TIMEOUT`].
+    /// start deadline of [`DEFAULT_START_TIMEOUT`], the root directory itself (no overlay),
+    /// writable, the host's `resolv.conf` ([`ResolvConf::Auto`]).
     pub(crate) fn new(root: PathBuf) -> Self {
         ContainerBuilder {
             root,
             isolate_network: false,
-            binds: Vec::new(),
+            mounts: Vec::new(),
             hostname: "localhost".into(),
             hardened: false,
             start_timeout: DEFAULT_START_TIMEOUT,
@@ -111,6 +137,9 @@ impl ContainerBuilder {
             lifetime: crate::Lifetime::Owner,
             name: None,
             registry: None,
+            overlay: None,
+            read_only_root: false,
+            resolv_conf: ResolvConf::Auto,
         }
     }
 
@@ -141,9 +170,22 @@ impl ContainerBuilder {
 
     /// Adds a bind mount. Binds are made after the container's own filesystems (`/proc`,
     /// `/dev`, `/sys`, `/run`, …), in the order they were added, so a bind under one of them
-    /// is visible where it was asked for, and a later bind may cover an earlier one.
+    /// is visible where it was asked for, and a later bind may cover an earlier one; they are
+    /// in one order with the [`tmpfs`](ContainerBuilder::tmpfs) mounts.
+    ///
+    /// A destination (or a parent of it) that the root lacks is made in the root — without an
+    /// [`overlay`](ContainerBuilder::overlay), in the root directory itself — and removed when
+    /// the container ends, as are the mount points of `/dev`, `/proc`, `/sys` and `/run` of
+    /// a root without them and the `/etc/resolv.conf` of one without it: only what furnace
+    /// made, a directory only while empty, a file only while empty, never through a symlink;
+    /// the modification time of the directory they were made in is set back when its entries
+    /// are the same as before. What stays: those mount points while another process (another
+    /// container) has the same root as its root, since they are its mount points too; a
+    /// directory the container wrote into; and whatever was made when the owner is killed by
+    /// `SIGKILL` or a detached container ends by its timeout (nobody is left to remove it).
+    /// With an [`Overlay`] nothing is ever made in the root directory.
     pub fn mount(&mut self, bind: BindMount) -> &mut Self {
-        self.binds.push(bind);
+        self.mounts.push(UserMount::Bind(bind));
         self
     }
 
@@ -236,9 +278,14 @@ impl ContainerBuilder {
         self.start_timeout
     }
 
-    /// Whether any bind mount was asked for.
+    /// Whether anything on the host beyond the root is to be checked (a bind source, an
+    /// overlay's directories): what may block on an unresponsive filesystem.
     pub(crate) fn has_binds(&self) -> bool {
-        !self.binds.is_empty()
+        self.mounts.iter().any(|m| matches!(m, UserMount::Bind(_)))
+            || matches!(
+                self.overlay,
+                Some(Overlay::Upper(_) | Overlay::UpperWork { .. })
+            )
     }
 
     /// Validates the inputs: everything that can be refused before a fork.
@@ -269,26 +316,28 @@ impl ContainerBuilder {
             path: self.root.clone(),
             problem,
         })?;
-        let binds = self
-            .binds
+        let mounts = self
+            .mounts
             .iter()
-            .map(|bind| validate_bind(bind, &root, &root_fd))
+            .map(|mount| validate_mount(mount, &root, &root_fd, self.hardened))
             .collect::<Result<Vec<_>>>()?;
-        if self.hardened {
-            for bind in &binds {
-                check_against_hardening(bind)?;
-            }
-        }
+        let overlay = match &self.overlay {
+            Some(overlay) => Some(overlay.validate(&root)?),
+            None => None,
+        };
         Ok(Config {
             root,
             isolate_network: self.isolate_network,
-            binds,
+            mounts,
             hostname: self.hostname.clone(),
             hardened: self.hardened,
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
             limits: self.limits.clone(),
             detached,
+            overlay,
+            read_only_root: self.read_only_root,
+            resolv_conf: self.resolv_conf,
         })
     }
 }
@@ -299,7 +348,8 @@ impl ContainerBuilder {
 pub(crate) struct Config {
     pub root: PathBuf,
     pub isolate_network: bool,
-    pub binds: Vec<ValidBind>,
+    /// The caller's binds and tmpfs mounts, in order.
+    pub mounts: Vec<ValidMount>,
     pub hostname: String,
     pub hardened: bool,
     pub start_timeout: Duration,
@@ -309,6 +359,10 @@ pub(crate) struct Config {
     pub limits: crate::resources::Limits,
     /// A detached container's name, registry and timeout.
     pub detached: Option<Detached>,
+    /// The overlay over the root, its directories checked.
+    pub overlay: Option<ValidOverlay>,
+    pub read_only_root: bool,
+    pub resolv_conf: ResolvConf,
 }
 
 /// What a detached container is started with.
@@ -319,74 +373,38 @@ pub(crate) struct Detached {
     pub timeout: Option<Duration>,
 }
 
-/// A bind whose source exists and whose destination was checked as far as it exists.
+/// A mount of the caller's whose source exists and whose destination was checked as far as
+/// it exists.
 #[derive(Debug, Clone)]
-pub(crate) struct ValidBind {
-    /// Host path, absolute and canonical.
-    pub source: PathBuf,
-    pub source_is_dir: bool,
+pub(crate) struct ValidMount {
+    pub kind: MountKind,
+    pub dest: ValidDest,
+}
+
+/// What is mounted.
+#[derive(Debug, Clone)]
+pub(crate) enum MountKind {
+    Bind {
+        /// Host path, absolute and canonical.
+        source: PathBuf,
+        source_is_dir: bool,
+        read_only: bool,
+    },
+    Tmpfs(TmpfsOptions),
+}
+
+/// A destination inside the root, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidDest {
     /// The destination's components inside the root: `/a/./b/` is `["a", "b"]`.
-    pub dest_parts: Vec<OsString>,
-    pub read_only: bool,
+    pub parts: Vec<OsString>,
     /// The destination as the caller wrote it, for messages.
     pub shown: PathBuf,
     /// The destination inside the root with the symlinks of its existing part followed: where
-    /// the bind will really be.
+    /// the mount will really be.
     pub resolved: PathBuf,
-}
-
-/// The capabilities commands keep in the hardened profile: containerd's default set.
-///
-/// Docker's list also has `MKNOD`, `NET_RAW`, `SETFCAP`, `SYS_CHROOT` and `AUDIT_WRITE`;
-/// Docker pairs `MKNOD` with a device cgroup that furnace does not have, so with it root
-/// inside could make and open a node of a host disk. containerd 2.0 dropped the five for the
-/// same kind of reasons.
-pub const HARDENED_CAPABILITIES: [furnace_sys::caps::Cap; 9] = {
-    use furnace_sys::caps::Cap;
-    [
-        Cap::CAP_CHOWN,
-        Cap::CAP_DAC_OVERRIDE,
-        Cap::CAP_FSETID,
-        Cap::CAP_FOWNER,
-        Cap::CAP_SETGID,
-        Cap::CAP_SETUID,
-        Cap::CAP_SETPCAP,
-        Cap::CAP_NET_BIND_SERVICE,
-        Cap::CAP_KILL,
-    ]
-};
-
-/// Paths the hardened profile hides: Docker's masked list. `thermal_throttle` directories are
-/// per CPU; the caller passes those it found in the host's `/sys` (the same sysfs the
-/// container mounts).
-pub(crate) const MASKED_PATHS: [&str; 12] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/sys/devices/virtual/powercap",
-    "/sys/firmware",
-];
-
-/// Paths the hardened profile makes read-only: the engines' common list.
-pub(crate) const READ_ONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
-
-pub(crate) fn hardened_capability_mask() -> u64 {
-    HARDENED_CAPABILITIES
-        .iter()
-        .fold(0, |mask, cap| mask | cap.bitmask())
+    /// How many of its first components the root has (the rest PID 1 makes).
+    pub existing: usize,
 }
 
 fn canonical_root(root: &Path) -> Result<PathBuf> {
@@ -434,8 +452,15 @@ fn open_dir(path: &Path) -> std::result::Result<OwnedFd, PathProblem> {
         .map_err(PathProblem::from_errno)
 }
 
-/// Splits a destination inside the root into its normal components, refusing `..` and the
-/// root itself. `/a/./b/` and `a/b` both give `["a", "b"]`.
+/// The longest name of one path component (`NAME_MAX`).
+pub(crate) const NAME_MAX: usize = 255;
+
+/// The longest path the kernel takes, without its NUL byte (`PATH_MAX` - 1).
+pub(crate) const PATH_MAX: usize = 4095;
+
+/// Splits a destination inside the root into its normal components, refusing `..`, the root
+/// itself, and lengths the kernel would refuse half-way (a component over `NAME_MAX`, the path
+/// inside over `PATH_MAX`). `/a/./b/` and `a/b` both give `["a", "b"]`.
 pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString>, PathProblem> {
     let mut parts = Vec::new();
     for component in dest.components() {
@@ -445,52 +470,21 @@ pub(crate) fn inside_components(dest: &Path) -> std::result::Result<Vec<OsString
             Component::Normal(part) if part.as_encoded_bytes().contains(&0) => {
                 return Err(PathProblem::NulByte)
             }
+            Component::Normal(part) if part.len() > NAME_MAX => {
+                return Err(PathProblem::NameTooLong { len: part.len() })
+            }
             Component::Normal(part) => parts.push(part.to_owned()),
         }
     }
     if parts.is_empty() {
         return Err(PathProblem::IsRoot);
     }
-    Ok(parts)
-}
-
-/// In the hardened profile, a bind onto a masked path would be hidden by the mask made after it,
-/// and a writable bind under a read-only path would be made read-only: both are refused, so
-/// that no bind silently loses what is written to it.
-fn check_against_hardening(bind: &ValidBind) -> Result<()> {
-    let dest = &bind.resolved;
-    let under = |list: &[&str]| list.iter().any(|p| dest.starts_with(p));
-    let problem = if under(&MASKED_PATHS) || is_thermal_throttle(dest) {
-        Some("is hidden by the hardened profile (a masked path)")
-    } else if dest == Path::new("/dev") || dest == Path::new("/dev/null") {
-        Some("would replace the /dev/null the hardened profile masks files with")
-    } else if !bind.read_only && under(&READ_ONLY_PATHS) {
-        Some("is read-only in the hardened profile: make the bind read-only")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(Error::BindDestination {
-            path: bind.shown.clone(),
-            problem: PathProblem::KindMismatch(problem),
-        }),
-        None => Ok(()),
+    // `/a/b`: a slash before each component.
+    let len = parts.iter().map(|p| p.len() + 1).sum();
+    if len > PATH_MAX {
+        return Err(PathProblem::PathTooLong { len });
     }
-}
-
-/// `/sys/devices/system/cpu/cpu*/thermal_throttle` and below (masked per CPU).
-fn is_thermal_throttle(dest: &Path) -> bool {
-    let Ok(rest) = dest.strip_prefix("/sys/devices/system/cpu") else {
-        return false;
-    };
-    let mut parts = rest.components();
-    let cpu = parts
-        .next()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned());
-    cpu.is_some_and(|c| c.starts_with("cpu"))
-        && parts
-            .next()
-            .is_some_and(|c| c.as_os_str() == "thermal_throttle")
+    Ok(parts)
 }
 
 /// The top-level directories the container mounts its own filesystems on: what the root has
@@ -498,43 +492,87 @@ fn is_thermal_throttle(dest: &Path) -> bool {
 /// filesystem.
 const FRESH_TOPS: [&str; 4] = ["dev", "proc", "run", "sys"];
 
-/// Checks a bind's source on the host and walks its destination inside the root as far as it
-/// exists, with the same in-root rules PID 1 will use, so a bad destination is an error now.
-fn validate_bind(bind: &BindMount, root: &Path, root_fd: &OwnedFd) -> Result<ValidBind> {
-    let source_err = |problem| Error::BindSource {
-        path: bind.source.clone(),
-        problem,
+/// Checks a mount of the caller's: a bind's source on the host, a tmpfs's options, and the
+/// destination inside the root (as far as it exists, with the rules PID 1 will use, so that a
+/// bad destination is an error now); in the hardened profile, that it is neither hidden nor
+/// made read-only by the profile.
+fn validate_mount(
+    mount: &UserMount,
+    root: &Path,
+    root_fd: &OwnedFd,
+    hardened: bool,
+) -> Result<ValidMount> {
+    let (kind, destination, error): (_, _, fn(PathBuf, PathProblem) -> Error) = match mount {
+        UserMount::Bind(bind) => {
+            let source = std::fs::canonicalize(&bind.source).map_err(|e| Error::BindSource {
+                path: bind.source.clone(),
+                problem: PathProblem::from_io(&e),
+            })?;
+            let kind = MountKind::Bind {
+                source_is_dir: source.is_dir(),
+                source,
+                read_only: bind.read_only,
+            };
+            (kind, &bind.destination, |path, problem| {
+                Error::BindDestination { path, problem }
+            })
+        }
+        UserMount::Tmpfs {
+            destination,
+            options,
+        } => {
+            options.validate()?;
+            (MountKind::Tmpfs(*options), destination, |path, problem| {
+                Error::TmpfsDestination { path, problem }
+            })
+        }
     };
-    let dest_err = |problem| Error::BindDestination {
-        path: bind.destination.clone(),
-        problem,
+    let dest_err = |problem| error(destination.clone(), problem);
+    let (is_dir, read_only) = match &kind {
+        MountKind::Bind {
+            source_is_dir,
+            read_only,
+            ..
+        } => (*source_is_dir, *read_only),
+        MountKind::Tmpfs(_) => (true, false),
     };
-    let source =
-        std::fs::canonicalize(&bind.source).map_err(|e| source_err(PathProblem::from_io(&e)))?;
-    let source_is_dir = source.is_dir();
-    let dest_parts = inside_components(&bind.destination).map_err(dest_err)?;
-    let mut valid = ValidBind {
+    let dest = validate_destination(destination, is_dir, root, root_fd, &dest_err)?;
+    if hardened {
+        check_destination(&dest.resolved, read_only, dest_err)?;
+    }
+    Ok(ValidMount { kind, dest })
+}
+
+/// Walks a destination inside the root as far as it exists, with the same in-root resolution
+/// PID 1 uses; `is_dir`: what is mounted there is a directory.
+fn validate_destination(
+    destination: &Path,
+    is_dir: bool,
+    root: &Path,
+    root_fd: &OwnedFd,
+    dest_err: &dyn Fn(PathProblem) -> Error,
+) -> Result<ValidDest> {
+    let parts = inside_components(destination).map_err(dest_err)?;
+    let mut valid = ValidDest {
         resolved: std::iter::once(std::ffi::OsStr::new("/"))
-            .chain(dest_parts.iter().map(|p| p.as_os_str()))
+            .chain(parts.iter().map(|p| p.as_os_str()))
             .collect(),
-        source,
-        source_is_dir,
-        dest_parts,
-        read_only: bind.read_only,
-        shown: bind.destination.clone(),
+        parts,
+        shown: destination.to_path_buf(),
+        existing: 0,
     };
     if valid
-        .dest_parts
+        .parts
         .first()
         .is_some_and(|top| FRESH_TOPS.iter().any(|t| top == t))
     {
         return Ok(valid);
     }
-    let (prefixes, _) = crate::paths::prefixes(&valid.dest_parts);
+    let (prefixes, _) = crate::paths::prefixes(&valid.parts);
     for (index, prefix) in prefixes.iter().enumerate() {
         let is_last = index + 1 == prefixes.len();
-        // A file destination that is a symlink gets replaced, so do not follow the last one.
-        let nofollow = if is_last && !source_is_dir {
+        // A file's destination that is a symlink is covered, so do not follow the last one.
+        let nofollow = if is_last && !is_dir {
             OFlags::NOFOLLOW
         } else {
             OFlags::empty()
@@ -547,26 +585,27 @@ fn validate_bind(bind: &BindMount, root: &Path, root_fd: &OwnedFd) -> Result<Val
             Mode::empty(),
         ) {
             Ok(found) => {
+                valid.existing = index + 1;
                 // Where the prefix really is inside the root, symlinks followed: what the
                 // hardened profile's checks must judge.
                 if let Some(inside) = path_inside(root, &found) {
                     valid.resolved =
-                        inside.join(valid.dest_parts[index + 1..].iter().collect::<PathBuf>());
+                        inside.join(valid.parts[index + 1..].iter().collect::<PathBuf>());
                 }
                 let kind = furnace_sys::fs::forksafe::file_type(found.as_fd())
                     .map_err(|e| dest_err(PathProblem::Errno(e)))?;
-                let is_dir = kind == furnace_sys::fs::FileType::Directory;
-                if !is_last && !is_dir {
+                let found_dir = kind == furnace_sys::fs::FileType::Directory;
+                if !is_last && !found_dir {
                     return Err(dest_err(PathProblem::NotADirectory));
                 }
-                if is_last && is_dir && !source_is_dir {
+                if is_last && found_dir && !is_dir {
                     return Err(dest_err(PathProblem::KindMismatch(
                         "is a directory, but the source is not",
                     )));
                 }
-                if is_last && !is_dir && source_is_dir {
+                if is_last && !found_dir && is_dir {
                     return Err(dest_err(PathProblem::KindMismatch(
-                        "is not a directory, but the source is",
+                        "is not a directory, but what is mounted there is",
                     )));
                 }
             }
@@ -646,6 +685,27 @@ mod tests {
         assert_eq!(
             inside_components(Path::new("/a\0b")),
             Err(PathProblem::NulByte)
+        );
+    }
+
+    #[test]
+    fn destination_lengths_are_checked() {
+        let at_most = |name: usize, total: usize| {
+            let parts = total / (name + 1);
+            let path = format!("/{}", "n".repeat(name)).repeat(parts);
+            inside_components(Path::new(&path)).map(|p| p.len())
+        };
+        assert_eq!(at_most(NAME_MAX, NAME_MAX + 1), Ok(1));
+        assert_eq!(
+            at_most(NAME_MAX + 1, NAME_MAX + 2),
+            Err(PathProblem::NameTooLong { len: 256 })
+        );
+        // 1,365 components of two bytes: 4095 bytes, the most PATH_MAX allows; one more is
+        // refused before anything is made.
+        assert_eq!(at_most(2, PATH_MAX), Ok(1365));
+        assert_eq!(
+            at_most(2, PATH_MAX + 3),
+            Err(PathProblem::PathTooLong { len: 4098 })
         );
     }
 

@@ -20,7 +20,14 @@ use crate::error::SpawnStep;
 /// `spawn`, `output` and `status` return std's own [`Child`], [`Output`] and [`ExitStatus`].
 /// The process joins every namespace of the container (`ps` inside shows PID 1 and itself),
 /// is rooted in it, and finds its program through `PATH` *inside* the container. It inherits
-/// this process's environment unless told otherwise, like std.
+/// this process's environment unless told otherwise, like std, with one exception: `PWD` is
+/// set to the working directory inside (`/`, or [`current_dir`](Command::current_dir)'s), never
+/// left at this process's own, a host path (unless `env`, `env_remove` or `env_clear` says
+/// otherwise).
+///
+/// Its capabilities are those of the container's profile: all of them in the privileged
+/// profile, [`HARDENED_CAPABILITIES`](crate::HARDENED_CAPABILITIES) in the hardened one;
+/// [`cap_add`](Command::cap_add) and [`cap_drop`](Command::cap_drop) change that.
 ///
 /// ```no_run
 /// use std::process::Stdio;
@@ -49,6 +56,8 @@ pub struct Command<'c> {
     entry: Box<Entry>,
     /// Whether the pre-exec hook is registered (std keeps every hook ever added).
     hooked: bool,
+    /// Whether `PWD` is furnace's to set at each spawn (the caller has not set or removed it).
+    auto_pwd: bool,
     stdin_set: bool,
     stdout_set: bool,
     stderr_set: bool,
@@ -79,6 +88,7 @@ impl Container {
                 capabilities: self
                     .capabilities
                     .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
+                hardened: self.capabilities.is_some(),
                 uid: None,
                 gid: None,
                 controlling_terminal: false,
@@ -89,11 +99,91 @@ impl Container {
                 failpoint: self.failpoint.clone(),
             }),
             hooked: false,
+            auto_pwd: true,
             stdin_set: false,
             stdout_set: false,
             stderr_set: false,
         }
     }
+}
+
+impl Container {
+    /// [`shell_command`](Container::shell_command) without the root's start-up files:
+    /// `bash --norc -i`, or `/bin/sh -i` with `ENV` removed, with the same `PS1` and
+    /// `FURNACE_CONTAINER=1`.
+    pub fn shell_command_norc(&self) -> Command<'_> {
+        shell(self, false)
+    }
+}
+
+/// The prompt of [`Container::shell_command`]: `[furnace HOST DIR]# `.
+const SHELL_PROMPT: &str = r"[furnace \h \w]\$ ";
+
+/// bash, reading the start-up files: an outer `bash -c` hands the furnace rc file (`$1`) to
+/// the interactive bash it becomes through a pipe (`--rcfile <(…)`, nothing written in the
+/// root). bash unsets `PS1` in a non-interactive shell, so the outer one takes it from its
+/// initial environment and passes it on as `__FURNACE_PS1`.
+const BASH_OUTER: &str = r#"while IFS= read -r -d '' __furnace_var; do
+  case $__furnace_var in PS1=*) export __FURNACE_PS1="${__furnace_var#PS1=}" ;; esac
+done 2>/dev/null </proc/$$/environ
+unset __furnace_var
+exec -a bash "$BASH" --rcfile <(printf '%s\n' "$1") -i"#;
+
+/// The rc file of bash: closes the pipe it came through (bash has read it whole), reads the
+/// user's `~/.bashrc` (bash has read `/etc/bash.bashrc` already when built to), then sets the
+/// prompt that says it is the container.
+const BASH_RC: &str = r#"case ${BASH_SOURCE-} in /dev/fd/[0-9]*) eval "exec ${BASH_SOURCE#/dev/fd/}<&-" ;; esac
+if [ -f ~/.bashrc ] && [ -r ~/.bashrc ]; then . ~/.bashrc; fi
+if [ -n "${__FURNACE_PS1+set}" ]; then PS1=$__FURNACE_PS1; export PS1; unset __FURNACE_PS1; fi"#;
+
+/// `/bin/sh`, reading its start-up file (`$ENV`): an outer `sh -c` hands the interactive `sh`
+/// it becomes a furnace `ENV` file on fd 3 (a here-document: a pipe in dash and busybox),
+/// which reads the user's `$ENV` and then sets the prompt. The prompt is the environment's
+/// `PS1` (exported), not a default the outer shell gave itself.
+const SH_OUTER: &str = r#"if [ -n "${ENV+set}" ]; then __FURNACE_ENV=$ENV; export __FURNACE_ENV; fi
+case $(export -p) in *"export PS1="*) __FURNACE_PS1=$PS1; export __FURNACE_PS1 ;; esac
+exec 3<<'__FURNACE_RC__'
+exec 3<&-
+if [ -n "${__FURNACE_ENV+set}" ]; then
+  ENV=$__FURNACE_ENV; unset __FURNACE_ENV
+  if [ -f "$ENV" ] && [ -r "$ENV" ]; then . "$ENV"; fi
+else
+  unset ENV
+fi
+if [ -n "${__FURNACE_PS1+set}" ]; then PS1=$__FURNACE_PS1; export PS1; unset __FURNACE_PS1; fi
+__FURNACE_RC__
+ENV=/dev/fd/3 exec /bin/sh -i"#;
+
+/// The interactive shell of [`Container::shell_command`] (`rc`) and
+/// [`Container::shell_command_norc`].
+pub(crate) fn shell(container: &Container, rc: bool) -> Command<'_> {
+    let bash = container.has_file_inside(c"bin/bash") || container.has_file_inside(c"usr/bin/bash");
+    let mut command = match (bash, rc) {
+        (true, true) => {
+            let mut command = container.command("bash");
+            command.args(["-c", BASH_OUTER, "bash", BASH_RC]);
+            command
+        }
+        (true, false) => {
+            let mut command = container.command("bash");
+            command.args(["--norc", "-i"]);
+            command
+        }
+        (false, true) => {
+            let mut command = container.command("/bin/sh");
+            command.args(["-c", SH_OUTER, "sh"]);
+            command
+        }
+        (false, false) => {
+            let mut command = container.command("/bin/sh");
+            command.arg("-i").env_remove("ENV");
+            command
+        }
+    };
+    command
+        .env("PS1", SHELL_PROMPT)
+        .env("FURNACE_CONTAINER", "1");
+    command
 }
 
 impl<'c> Command<'c> {
@@ -122,6 +212,7 @@ impl Command<'_> {
 
     /// Sets an environment variable.
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.note_env(key.as_ref());
         self.inner.env(key, value);
         self
     }
@@ -133,20 +224,32 @@ impl Command<'_> {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.inner.envs(vars);
+        for (key, value) in vars {
+            self.env(key, value);
+        }
         self
     }
 
     /// Removes an environment variable.
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.note_env(key.as_ref());
         self.inner.env_remove(key);
         self
     }
 
-    /// Clears the environment (`PATH` lookup then uses `/bin:/usr/bin`).
+    /// Clears the environment, as std does: nothing is left, `PWD` included (`PATH` lookup
+    /// then uses `/bin:/usr/bin`); what `env` sets afterwards is all there is.
     pub fn env_clear(&mut self) -> &mut Self {
+        self.auto_pwd = false;
         self.inner.env_clear();
         self
+    }
+
+    /// `PWD` set or removed by the caller is the caller's.
+    fn note_env(&mut self, key: &OsStr) {
+        if key == "PWD" {
+            self.auto_pwd = false;
+        }
     }
 
     /// The working directory, a path *inside* the container (default `/`; a relative path is
@@ -232,6 +335,86 @@ impl Command<'_> {
         self
     }
 
+    /// Adds `cap` to the capabilities the process runs with: in the hardened profile, to
+    /// [`HARDENED_CAPABILITIES`](crate::HARDENED_CAPABILITIES); in the privileged profile, where
+    /// the process has every capability, it undoes an earlier [`cap_drop`](Command::cap_drop).
+    ///
+    /// The set applies to a process that runs as root inside: its bounding, permitted and
+    /// effective sets are exactly the set, its inheritable and ambient sets empty, so a
+    /// program it executes as root gets the set and no more. A process that runs as another
+    /// uid ([`uid`](Command::uid)) has no capabilities, as the kernel's `setuid` leaves it; the
+    /// set is then its bounding set, the most a set-user-id program could give it.
+    ///
+    /// Adding to the hardened profile is the caller's call: `CAP_SYS_ADMIN`, `CAP_SYS_PTRACE`,
+    /// `CAP_NET_ADMIN`, `CAP_SYS_MODULE` and the like give back much of what the profile takes
+    /// away. `no_new_privs` and the session of its own stay; the masked and read-only paths
+    /// are there, but root with `CAP_SYS_ADMIN` can unmount them.
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// use furnace_sys::caps::Cap;
+    /// let container = Container::builder("/srv/rootfs").hardened(true).start()?;
+    /// // ping needs a raw socket, which the hardened profile does not grant by default.
+    /// let status = container.command("ping").args(["-c1", "127.0.0.1"])
+    ///     .cap_add(Cap::CAP_NET_RAW).status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cap_add(&mut self, cap: furnace_sys::caps::Cap) -> &mut Self {
+        if let Some(keep) = self.entry.capabilities {
+            self.set_capabilities(keep | capability_set(cap));
+        }
+        self
+    }
+
+    /// Removes `cap` from the capabilities the process runs with (from all of them in the
+    /// privileged profile, from [`HARDENED_CAPABILITIES`](crate::HARDENED_CAPABILITIES) in the
+    /// hardened one); see [`cap_add`](Command::cap_add) for what the set means.
+    ///
+    /// The ids are set before the capabilities are reduced when the process stays root, so
+    /// dropping `CAP_SETGID` does not keep [`gid`](Command::gid) or
+    /// [`groups`](Command::groups) from working; a process that is to run as another uid
+    /// changes ids after, and needs `CAP_SETUID` and `CAP_SETGID` for it (else `spawn` fails
+    /// at [`SpawnStep::SetIds`] with `EPERM`).
+    pub fn cap_drop(&mut self, cap: furnace_sys::caps::Cap) -> &mut Self {
+        let keep = self.entry.capabilities.unwrap_or(ALL_CAPABILITIES);
+        self.set_capabilities(keep - capability_set(cap));
+        self
+    }
+
+    /// Gives the process every capability the kernel has (`--cap-add ALL`): the privileged
+    /// profile's default, and in the hardened profile all of them back (see
+    /// [`cap_add`](Command::cap_add) for what stays).
+    pub fn cap_add_all(&mut self) -> &mut Self {
+        self.set_capabilities(ALL_CAPABILITIES);
+        self
+    }
+
+    /// Leaves the process no capability at all (`--cap-drop ALL`); later
+    /// [`cap_add`](Command::cap_add) calls add to the empty set.
+    pub fn cap_drop_all(&mut self) -> &mut Self {
+        self.set_capabilities(furnace_sys::cred::CapabilitySet::empty());
+        self
+    }
+
+    /// Whether the process will hold `cap` (when it runs as root inside), after the profile
+    /// and the [`cap_add`](Command::cap_add) and [`cap_drop`](Command::cap_drop) calls.
+    pub fn has_capability(&self, cap: furnace_sys::caps::Cap) -> bool {
+        self.entry
+            .capabilities
+            .map_or(true, |keep| keep.contains(capability_set(cap)))
+    }
+
+    /// The set the child restricts itself to; `None` (no restriction at all) for the privileged
+    /// profile's full set.
+    fn set_capabilities(&mut self, keep: furnace_sys::cred::CapabilitySet) {
+        self.entry.capabilities = if keep == ALL_CAPABILITIES && !self.entry.hardened {
+            None
+        } else {
+            Some(keep)
+        };
+    }
+
     /// Runs the process on a pseudo-terminal of the container ([`Container::open_pty`]): its
     /// stdin, stdout and stderr are the terminal side, and it leads a new session whose
     /// controlling terminal it is — so a shell gets job control, and `Ctrl-C` written to the
@@ -285,6 +468,9 @@ impl Command<'_> {
             .into());
         }
         let init = &self.container.init;
+        if self.auto_pwd {
+            self.inner.env("PWD", self.pwd());
+        }
         if !self.hooked {
             let entry = EntryPtr(&*self.entry);
             // SAFETY: the hook runs in the forked child before exec and makes system calls only:
@@ -414,6 +600,23 @@ impl Command<'_> {
         }
     }
 
+    /// The working directory inside as an absolute path, `.` and `..` resolved by name, as a
+    /// shell's `cd` keeps it: what `PWD` says.
+    fn pwd(&self) -> PathBuf {
+        use std::path::Component;
+        let mut pwd = PathBuf::from("/");
+        for part in self.cwd.iter().flat_map(|dir| dir.components()) {
+            match part {
+                Component::Normal(name) => pwd.push(name),
+                Component::ParentDir => {
+                    pwd.pop();
+                }
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+        pwd
+    }
+
     /// Rootless: every id the process is to take on must be mapped in the user namespace,
     /// or the kernel refuses it with a bare `EINVAL` after the fork.
     fn check_ids(&self, ns: &crate::rootless::UserNamespace) -> io::Result<()> {
@@ -532,6 +735,16 @@ impl Drop for ChildrenInPidNs {
             std::process::abort();
         }
     }
+}
+
+/// Every capability bit: the privileged profile's set, whatever the kernel knows (the child
+/// stops at the kernel's last capability).
+const ALL_CAPABILITIES: furnace_sys::cred::CapabilitySet =
+    furnace_sys::cred::CapabilitySet::from_bits_retain(u64::MAX);
+
+/// The set holding `cap` alone.
+fn capability_set(cap: furnace_sys::caps::Cap) -> furnace_sys::cred::CapabilitySet {
+    furnace_sys::cred::CapabilitySet::from_bits_retain(cap.bitmask())
 }
 
 /// The failure record the child wrote on the report pipe, if it wrote one (it did when a

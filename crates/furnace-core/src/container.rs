@@ -13,13 +13,18 @@ use crate::builder::ContainerBuilder;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::failpoint::Failpoint;
+use crate::roots::Warning;
+use crate::traces::Traces;
 
 /// A running container: PID 1 in fresh namespaces over a root directory.
 ///
 /// Run processes in it with [`command`](Container::command). Dropping it kills every process
 /// inside and waits until PID 1 is gone; with the last process, the namespaces and every mount
-/// made inside vanish. If the owning process dies instead — even by `SIGKILL` — PID 1 notices
-/// (it holds a pidfd of the owner) and the same happens.
+/// made inside vanish, and what the start made in the root directory (the mount points a
+/// root lacked, see [`ContainerBuilder::mount`]) is removed. If the owning process dies
+/// instead — even by `SIGKILL` — PID 1 notices (it holds a pidfd of the owner) and the same
+/// happens, but for those mount points, which nobody is left to remove (an
+/// [`overlay`](ContainerBuilder::overlay) makes none).
 ///
 /// The one exception is a [detached](crate::Lifetime::Detached) container, which has a name
 /// and no owner: dropping a handle of it (the one [`start`](ContainerBuilder::start)
@@ -88,6 +93,84 @@ impl Container {
         &self.root
     }
 
+    /// What the start did not do as asked, without failing (one line each with `{}`): today
+    /// only why the container has no `resolv.conf` of the host's
+    /// ([`ResolvConf::Auto`](crate::ResolvConf::Auto)). Empty for a handle from
+    /// [`Registry::attach`](crate::Registry::attach).
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// let c = Container::start("/srv/rootfs")?;
+    /// for warning in c.warnings() {
+    ///     eprintln!("furnace: warning: {warning}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn warnings(&self) -> Vec<Warning> {
+        let table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .iter()
+            .find(|(key, _)| *key == self.extras_key())
+            .map_or_else(Vec::new, |(_, extras)| extras.warnings.clone())
+    }
+
+    /// Keeps what the start found out beside this handle ([`Extras`]).
+    pub(crate) fn set_extras(&self, extras: Extras) {
+        let mut table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
+        table.retain(|(key, _)| *key != self.extras_key());
+        table.push((self.extras_key(), extras));
+    }
+
+    /// Writes what the start made in the root into a detached container's registry
+    /// directory `dir`, for whichever process stops it.
+    pub(crate) fn save_traces(&self, dir: &Path) -> io::Result<()> {
+        let table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
+        match table.iter().find(|(key, _)| *key == self.extras_key()) {
+            Some((
+                _,
+                Extras {
+                    traces: Some(traces),
+                    ..
+                },
+            )) => traces.save(dir),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes this handle's [`Extras`] back (at teardown).
+    fn take_extras(&self) -> Option<Extras> {
+        let mut table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
+        let at = table
+            .iter()
+            .position(|(key, _)| *key == self.extras_key())?;
+        Some(table.swap_remove(at).1)
+    }
+
+    /// The key of this handle in [`EXTRAS`]: its pidfd of PID 1, an fd it owns, so no other
+    /// live handle has the same number.
+    fn extras_key(&self) -> (u32, std::os::fd::RawFd) {
+        use std::os::fd::AsRawFd;
+        (self.init.pid(), self.init.as_raw_fd())
+    }
+
+    /// Removes what the start made in the root, now that the container is gone: from this
+    /// handle's record, or — for a detached container this process did not start — from the
+    /// one its registry entry keeps.
+    fn remove_traces(&mut self) {
+        // The namespaces' fds keep the container's mount namespace, and its mounts on what is
+        // about to be removed: let them go first.
+        self.namespace_files.clear();
+        self.root_fd = None;
+        let own = self.take_extras().and_then(|extras| extras.traces);
+        let saved = || {
+            let entry = self.detached.as_ref()?;
+            Traces::load(&entry.path(), &self.root)
+        };
+        if let Some(traces) = own.or_else(saved) {
+            traces.remove();
+        }
+    }
+
     /// What the container's processes used, from its cgroups: memory now and at most, the
     /// processes alive, CPU time, the OOM killer's kills and the forks refused by the pids
     /// limit. `None` when the container has no cgroups of its own (no limit was set and no
@@ -143,21 +226,16 @@ impl Container {
     }
 
     /// The command [`interactive_shell`](Container::interactive_shell) runs, to adjust or
-    /// spawn yourself: `bash --norc -i` when the container has bash, else `/bin/sh -i`, with
-    /// `PS1` saying it is the container and `FURNACE_CONTAINER=1`.
+    /// spawn yourself: an interactive, non-login shell that reads the root's start-up files,
+    /// with `PS1` saying it is the container and `FURNACE_CONTAINER=1`. When the container has
+    /// bash, that is bash reading `/etc/bash.bashrc` (as built by Debian, Ubuntu, Arch) and
+    /// `~/.bashrc`; else `/bin/sh -i` reading the file `$ENV` names. The `PS1` of the
+    /// environment (this one, or one set with `env`) is set again after them, so the prompt
+    /// still says it is the container. Nothing is written into the root: the shell gets its
+    /// furnace start-up file through a pipe, from an outer `bash -c` or `sh -c` it `exec`s
+    /// from. [`shell_command_norc`](Container::shell_command_norc) reads none of them.
     pub fn shell_command(&self) -> Command<'_> {
-        let bash = self.has_file_inside(c"bin/bash") || self.has_file_inside(c"usr/bin/bash");
-        let (program, args): (&str, &[&str]) = if bash {
-            ("bash", &["--norc", "-i"])
-        } else {
-            ("/bin/sh", &["-i"])
-        };
-        let mut command = self.command(program);
-        command
-            .args(args)
-            .env("PS1", r"[furnace \h \w]\$ ")
-            .env("FURNACE_CONTAINER", "1");
-        command
+        crate::command::shell(self, true)
     }
 
     /// Whether `path` (relative to the container's root) exists inside, resolved inside the
@@ -191,14 +269,16 @@ impl Container {
         fd::open(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map(RootDir::Opened)
     }
 
-    /// Kills every process in the container and waits until PID 1 is gone.
+    /// Kills every process in the container, waits until PID 1 is gone, and removes what the
+    /// start made in the root directory (see [`ContainerBuilder::mount`]).
     ///
     /// Returns [`Error::InitExited`] when PID 1 had already ended before (killed from outside,
     /// or crashed): the container was gone before it was stopped. Dropping the container does
     /// the same teardown and ignores errors.
     ///
     /// A [detached](crate::Lifetime::Detached) container is stopped the same way from any
-    /// handle, and its cgroups and registry entry are removed; stopping one that had ended
+    /// handle, and its cgroups, what its start made in the root (the list is kept with its
+    /// state) and its registry entry are removed; stopping one that had ended
     /// already (its timeout passed, say) is no error. PID 1 is reaped by its parent then, so
     /// the wait is for its exit, at most [`STOP_TIMEOUT`] ([`Error::StopTimeout`]: a process
     /// outside the container holds an unreaped child of it).
@@ -255,7 +335,9 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
-        // Everything inside is gone and reaped: the cgroups are empty.
+        // Everything inside is gone and reaped: the cgroups are empty, and nothing is mounted
+        // on what the start made in the root any more.
+        self.remove_traces();
         let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
         // A detached container that had ended (its timeout passed) is simply gone.
         let detached = self.detached.take();
@@ -301,6 +383,7 @@ impl Container {
         // PID 1 is gone; reap it if it is our child (a detached container this process
         // started), so that no zombie stays with a long-lived caller.
         let _ = self.init.try_wait();
+        self.remove_traces();
         // Empty now (the pid namespace held every process of them); the kill-all is a net.
         let removed = self.cgroups.take().map_or(Ok(()), |c| {
             let _ = c.kill_all();
@@ -328,6 +411,19 @@ impl Container {
     }
 }
 
+/// What a start found out that a handle keeps beyond its fields: the warnings for the caller
+/// and what PID 1 made in the root. Kept beside the handles rather than in them, so that
+/// every place that builds a `Container` need not know of it; a handle from
+/// [`Registry::attach`](crate::Registry::attach) has none.
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
+    pub warnings: Vec<Warning>,
+    pub traces: Option<Traces>,
+}
+
+/// The [`Extras`] of the live handles of this process, by [`Container::extras_key`].
+static EXTRAS: Mutex<Vec<((u32, std::os::fd::RawFd), Extras)>> = Mutex::new(Vec::new());
+
 /// How long stopping a detached container waits for its PID 1 to be gone.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -341,6 +437,8 @@ impl Drop for Container {
             if self.child {
                 self.reap_later();
             }
+            // The container runs on: what it made stays recorded in its registry entry.
+            drop(self.take_extras());
             return;
         }
         let _ = self.teardown();

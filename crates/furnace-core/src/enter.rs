@@ -44,8 +44,11 @@ pub(crate) struct Entry {
     /// Start a session whose controlling terminal is stdin (a pseudo-terminal of the
     /// container, [`Command::terminal`](crate::Command::terminal)).
     pub controlling_terminal: bool,
-    /// The capabilities of the hardened profile.
+    /// The capabilities to restrict the process to: the hardened profile's, changed by
+    /// `cap_add`/`cap_drop`; `None` leaves them as they are (the privileged profile's all).
     pub capabilities: Option<CapabilitySet>,
+    /// The hardened profile: `no_new_privs` and a session of its own.
+    pub hardened: bool,
     pub uid: Option<Uid>,
     pub gid: Option<Gid>,
     /// The supplementary groups, when set ([`cred::set_identity`]).
@@ -118,8 +121,9 @@ pub(crate) fn decode(record: [u8; RECORD_LEN]) -> Option<(SpawnStep, Errno)> {
 }
 
 /// Marks inherited fds close-on-exec, checks stdio, becomes non-dumpable, joins the
-/// container's namespaces, changes directory (verifying it is inside), drops capabilities in
-/// the hardened profile, sets ids and joins a keyring of its own. System calls only.
+/// container's namespaces, changes directory (verifying it is inside), sets ids and reduces
+/// capabilities (in an order that depends on the uid), takes on `no_new_privs` and a session
+/// of its own in the hardened profile, and joins a keyring of its own. System calls only.
 fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     let at = |step: SpawnStep| move |errno: Errno| (step, errno);
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
@@ -159,30 +163,48 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
             Err(errno) => return Err((SpawnStep::VerifyDirectory, errno)),
         }
     }
+    // A process that stays root takes on its groups first, with every capability, so that a
+    // dropped CAP_SETGID does not stand in the way; one that becomes another uid must reduce
+    // its capabilities before (dropping from the bounding set needs CAP_SETPCAP, which
+    // `setuid` to a uid other than 0 takes away).
+    let stays_root = entry.uid.map_or(true, |uid| uid.is_root());
+    if stays_root {
+        set_identity(entry)?;
+    }
     if let Some(keep) = entry.capabilities {
-        // Hardened: reduce capabilities while still root (dropping from the bounding set
-        // needs CAP_SETPCAP), forbid gaining any at exec, and leave the caller's session so
-        // that its terminal is not our controlling terminal.
+        // Bounding, permitted and effective sets reduced to `keep`, inheritable and ambient
+        // emptied: what a program executed as root then gets is `keep`.
         cred::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
+    }
+    if entry.hardened {
+        // Forbid gaining capabilities at exec, and leave the caller's session so that its
+        // terminal is not our controlling terminal.
         cred::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
         cred::new_session().map_err(at(SpawnStep::NewSession))?;
     }
     if entry.controlling_terminal {
-        if entry.capabilities.is_none() {
+        if !entry.hardened {
             cred::new_session().map_err(at(SpawnStep::NewSession))?;
         }
         pty::make_controlling(stdio(0)).map_err(at(SpawnStep::ControllingTerminal))?;
     }
+    if !stays_root {
+        set_identity(entry)?;
+    }
+    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
+    // credentials) stay out of reach.
+    cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
+}
+
+/// Takes on the command's uid, gid and supplementary groups.
+fn set_identity(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     cred::set_identity(
         entry.uid,
         entry.gid,
         entry.groups.as_deref(),
         entry.setgroups_denied,
     )
-    .map_err(at(SpawnStep::SetIds))?;
-    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
-    // credentials) stay out of reach.
-    cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
+    .map_err(|errno| (SpawnStep::SetIds, errno))
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use furnace_sys::{DisplayErrno, DisplayPath, Errno, ExitKind};
 /// Everything that can go wrong when building, starting, using or stopping a container.
 ///
 /// Input problems ([`Error::InvalidRoot`], [`Error::BindSource`], [`Error::BindDestination`],
-/// [`Error::InvalidHostname`]) are found before any namespace is made. A failure inside the
+/// [`Error::InvalidHostname`], [`Error::InvalidOverlay`], [`Error::TmpfsDestination`],
+/// [`Error::InvalidTmpfs`], [`Error::ResolvConf`]) are found before any namespace is made. A failure inside the
 /// new namespaces is a [`Error::Setup`] naming the step; by the time it is returned, the
 /// half-made container is gone.
 ///
@@ -44,6 +45,47 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong with it.
         problem: PathProblem,
+    },
+    /// An overlay's upper or work directory cannot be used
+    /// ([`ContainerBuilder::overlay`](crate::ContainerBuilder::overlay)).
+    #[error("overlay {what} {}: {problem}", DisplayPath(path))]
+    InvalidOverlay {
+        /// `upper directory` or `work directory`.
+        what: &'static str,
+        /// The directory as given (or, for the work directory furnace makes, as it would be).
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: PathProblem,
+    },
+    /// The destination of a tmpfs cannot be used
+    /// ([`ContainerBuilder::tmpfs`](crate::ContainerBuilder::tmpfs)).
+    #[error("tmpfs destination {} (inside the root): {problem}", DisplayPath(path))]
+    TmpfsDestination {
+        /// The destination as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: PathProblem,
+    },
+    /// A tmpfs option is out of range or not understood
+    /// ([`TmpfsOptions`](crate::TmpfsOptions)).
+    #[error("tmpfs {option} {value}: {reason}")]
+    InvalidTmpfs {
+        /// `size`, `mode`, or `option` for one that is not known.
+        option: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The host's `resolv.conf` cannot be given to the container as
+    /// [`ResolvConf::Bind`](crate::ResolvConf::Bind) or
+    /// [`ResolvConf::Copy`](crate::ResolvConf::Copy) ask (or a mode's name is not known).
+    #[error("resolv.conf{}: {reason}", ShowMode(*mode))]
+    ResolvConf {
+        /// The mode asked for (`None`: a name that is not one).
+        mode: Option<crate::ResolvConf>,
+        /// Why.
+        reason: String,
     },
     /// The hostname is not acceptable to `sethostname(2)`.
     #[error("hostname {name:?}: {reason}")]
@@ -404,6 +446,18 @@ pub enum PathProblem {
     /// It contains a NUL byte, which no path given to the kernel can.
     #[error("contains a NUL byte")]
     NulByte,
+    /// A component is longer than `NAME_MAX` (255 bytes).
+    #[error("has a component of {len} bytes, longer than NAME_MAX (255)")]
+    NameTooLong {
+        /// The component's length in bytes.
+        len: usize,
+    },
+    /// The path is longer than `PATH_MAX` less its NUL byte (4095 bytes).
+    #[error("is {len} bytes long inside the root, longer than PATH_MAX allows (4095)")]
+    PathTooLong {
+        /// The path's length in bytes, as `/a/b`.
+        len: usize,
+    },
     /// A character the mount options cannot carry (`,` `:` `\` or a newline).
     #[error("contains {0:?}, which mount options cannot carry")]
     UnsupportedCharacter(char),
@@ -435,6 +489,17 @@ impl std::fmt::Display for InDir<'_> {
         match self.0 {
             Some(dir) => write!(f, " (working directory {})", DisplayPath(dir)),
             None => Ok(()),
+        }
+    }
+}
+
+struct ShowMode(Option<crate::ResolvConf>);
+
+impl fmt::Display for ShowMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(mode) => write!(f, " ({mode})"),
+            None => f.write_str(" mode"),
         }
     }
 }
@@ -479,6 +544,10 @@ impl From<Error> for std::io::Error {
                 ..
             }
             | Error::BindSource {
+                problem: PathProblem::Missing,
+                ..
+            }
+            | Error::InvalidOverlay {
                 problem: PathProblem::Missing,
                 ..
             } => std::io::ErrorKind::NotFound,
@@ -581,6 +650,44 @@ mod tests {
         );
         let io: std::io::Error = e.into();
         assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn new_input_errors_name_what_and_why() {
+        let e = Error::InvalidTmpfs {
+            option: "size",
+            value: "0".into(),
+            reason: "is less than one page (4096 bytes)",
+        };
+        assert_eq!(
+            e.to_string(),
+            "tmpfs size 0: is less than one page (4096 bytes)"
+        );
+        let e = Error::TmpfsDestination {
+            path: "/x".into(),
+            problem: PathProblem::PathTooLong { len: 5000 },
+        };
+        assert_eq!(
+            e.to_string(),
+            "tmpfs destination /x (inside the root): is 5000 bytes long inside the root, longer \
+             than PATH_MAX allows (4095)"
+        );
+        let e = Error::ResolvConf {
+            mode: Some(crate::ResolvConf::Bind),
+            reason: "the root has no /etc".into(),
+        };
+        assert_eq!(e.to_string(), "resolv.conf (bind): the root has no /etc");
+        let e = Error::InvalidOverlay {
+            what: "upper directory",
+            path: "/nope".into(),
+            problem: PathProblem::Missing,
+        };
+        assert_eq!(
+            e.to_string(),
+            "overlay upper directory /nope: does not exist"
+        );
+        let io: std::io::Error = e.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

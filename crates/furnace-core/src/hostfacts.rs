@@ -1,14 +1,21 @@
-//! What the plan needs to know about the host, probed once per start: the root's mount state,
-//! the host's loop devices, the per-CPU `thermal_throttle` directories, `/etc/resolv.conf`,
-//! and where this process's argument and environment strings live.
+//! What the plan needs to know about the host, probed once per start: the root's mount state
+//! (and, under an overlay, its mode and owner), the host's loop devices, the per-CPU
+//! `thermal_throttle` directories, `/etc/resolv.conf` (decided by [`crate::resolv`]), and
+//! where this process's argument and environment strings live.
 
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use furnace_sys::fd::{Mode, OFlags};
 
 use furnace_sys::dev::DeviceKind;
 
 use crate::builder::Config;
 use crate::error::{Error, Result};
+use crate::resolv::ResolvPlan;
+use crate::roots::Warning;
 
 /// A device node of the host to re-create inside the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +38,20 @@ pub(crate) struct HostFacts {
     pub loop_devices: Vec<LoopDevice>,
     /// `/sys/devices/system/cpu/cpu*/thermal_throttle` (masked by the hardened profile).
     pub throttle_dirs: Vec<PathBuf>,
-    /// The host's `/etc/resolv.conf`, canonical, when the container shares the host's network
-    /// and its root has an `/etc`.
-    pub resolv_conf: Option<PathBuf>,
-    /// Where inside the container that file is bound: `/etc/resolv.conf`, or — when the root's
-    /// `/etc/resolv.conf` is a symlink into `/run` (systemd-resolved's stub) — the link's
-    /// target, which lives on the container's own fresh `/run` and is created there.
-    pub resolv_conf_dest: PathBuf,
+    /// What is done about `/etc/resolv.conf`.
+    pub resolv: ResolvPlan,
+    /// What the start will tell the caller (why there is no `resolv.conf`).
+    pub warnings: Vec<Warning>,
+    /// The root directory's permission bits, owner and group (with an overlay: the upper
+    /// layer's root gets them, so that `/` inside looks like the root).
+    pub root_mode: u32,
+    pub root_owner: (u32, u32),
+    /// The root, `O_PATH`, numbered 3 or above: opened once for these checks, kept to remove
+    /// what PID 1 makes in it ([`crate::traces`]). `None` only in unit tests.
+    pub root_fd: Option<Arc<OwnedFd>>,
+    /// Which of the top-level mount points (`proc`, `dev`, `sys`, `run`, in that order) the
+    /// root lacks, without an overlay: PID 1 will make them.
+    pub missing_tops: [bool; 4],
     /// This process's argument and environment areas.
     pub process_strings: Option<furnace_sys::process::ProcessStrings>,
     /// What a rootless start needs to know (`None`: the initial user namespace).
@@ -58,10 +72,33 @@ impl HostFacts {
     pub(crate) fn probe(config: &Config) -> Result<HostFacts> {
         let root_is_mount_point = furnace_sys::mountinfo::is_mount_point(&config.root)
             .map_err(Error::sys("check whether the root is a mount point"))?;
-        let resolv_conf = if config.isolate_network || !config.root.join("etc").is_dir() {
-            None
-        } else {
-            std::fs::canonicalize("/etc/resolv.conf").ok()
+        let root_fd = furnace_sys::fd::forksafe::open(
+            &crate::paths::cstring(&config.root),
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .map_err(|e| furnace_sys::Error::new("open", config.root.display().to_string(), e))
+        .and_then(furnace_sys::fd::above_stdio)
+        .map_err(Error::sys("open the root"))?;
+        let (resolv, warning) =
+            crate::resolv::plan(&root_fd, config.resolv_conf, config.isolate_network)?;
+        let missing_tops = match config.overlay {
+            Some(_) => [false; 4],
+            None => crate::plan::TOP_MOUNT_POINTS.map(|top| {
+                let found =
+                    rustix::fs::statat(&root_fd, top, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+                matches!(found, Err(furnace_sys::Errno::NOENT))
+            }),
+        };
+        let (root_mode, root_owner) = match &config.overlay {
+            Some(_) => {
+                let meta = std::fs::metadata(&config.root).map_err(|e| Error::InvalidRoot {
+                    path: config.root.clone(),
+                    problem: crate::error::PathProblem::from_io(&e),
+                })?;
+                (meta.mode() & 0o7777, (meta.uid(), meta.gid()))
+            }
+            None => (0o755, (0, 0)),
         };
         let rootless = crate::rootless::user_namespace().map(|ns| RootlessFacts {
             tty_gid_mapped: furnace_sys::userns::is_mapped(&ns.gids, 5),
@@ -80,8 +117,12 @@ impl HostFacts {
             } else {
                 Vec::new()
             },
-            resolv_conf_dest: resolv_conf_destination(&config.root),
-            resolv_conf,
+            resolv,
+            warnings: warning.into_iter().collect(),
+            root_mode,
+            root_owner,
+            root_fd: Some(Arc::new(root_fd)),
+            missing_tops,
             process_strings: process_strings(),
             rootless,
         })
@@ -103,37 +144,6 @@ fn process_strings() -> Option<furnace_sys::process::ProcessStrings> {
             *cache = Some((pid, strings));
             strings
         }
-    }
-}
-
-/// Where the host's resolv.conf goes: the target of the root's `/etc/resolv.conf` when that is
-/// a symlink into `/run` (resolved lexically, as the container will see it: `/run` is the
-/// container's own tmpfs, so the target is made there and nothing is written into the root),
-/// else `/etc/resolv.conf` itself.
-fn resolv_conf_destination(root: &std::path::Path) -> PathBuf {
-    use std::path::{Component, Path};
-    let default = PathBuf::from("/etc/resolv.conf");
-    let Ok(target) = std::fs::read_link(root.join("etc/resolv.conf")) else {
-        return default;
-    };
-    let mut resolved = PathBuf::from("/etc");
-    if target.is_absolute() {
-        resolved = PathBuf::from("/");
-    }
-    for component in target.components() {
-        match component {
-            Component::ParentDir => {
-                resolved.pop();
-            }
-            Component::Normal(part) => resolved.push(part),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    let is_file_under_run = resolved.starts_with("/run") && resolved != Path::new("/run");
-    if is_file_under_run {
-        resolved
-    } else {
-        default
     }
 }
 
@@ -195,28 +205,6 @@ fn loop_devices() -> Vec<LoopDevice> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolv_conf_follows_a_link_into_run() {
-        let root = std::env::temp_dir().join(format!("furnace-unit-{}-resolv", std::process::id()));
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        let at = |target: &str| {
-            let link = root.join("etc/resolv.conf");
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(target, &link).unwrap();
-            resolv_conf_destination(&root)
-        };
-        let relative = at("../run/systemd/resolve/stub-resolv.conf");
-        let absolute = at("/run/resolvconf/resolv.conf");
-        let elsewhere = at("/usr/share/resolv.conf");
-        std::fs::remove_dir_all(&root).unwrap();
-        assert_eq!(
-            relative,
-            PathBuf::from("/run/systemd/resolve/stub-resolv.conf")
-        );
-        assert_eq!(absolute, PathBuf::from("/run/resolvconf/resolv.conf"));
-        assert_eq!(elsewhere, PathBuf::from("/etc/resolv.conf"));
-    }
 
     #[test]
     fn loop_devices_carry_their_kind() {

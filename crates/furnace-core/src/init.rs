@@ -17,20 +17,30 @@ use furnace_sys::cred::{forksafe as cred, CapabilitySet};
 use furnace_sys::dev::{forksafe as dev, DeviceKind};
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, PollFd, PollFlags, StdioFd, CWD};
 use furnace_sys::fs::{forksafe as fs, AtFlags, FileType};
-use furnace_sys::mount::{forksafe as mnt, Propagation};
+use furnace_sys::mount::{forksafe as mnt, MountFlags, Propagation};
 use furnace_sys::net::forksafe as net;
 use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
 use furnace_sys::signal::forksafe as signal;
-use furnace_sys::{Errno, Namespace, Namespaces, Signal};
+use furnace_sys::{Errno, Namespaces, Signal};
 
 use crate::failpoint::Failpoint;
-use crate::plan::{After, Before, BindOp, MountOp, Plan};
 
-/// What PID 1 writes on the ready pipe: the failed step's number (or [`READY`]) and an errno.
+mod fds;
+
+use crate::plan::{After, Before, CopyOp, DestOp, MountOp, OverlayOp, Plan};
+pub(crate) use fds::{DetachedFds, InitFds, NAMESPACE_FILES};
+
+/// What PID 1 writes on the ready pipe, in records of this size: the failed step's number
+/// (or [`READY`]) and an errno, after any number of [`MADE`] and [`SKIPPED`] records.
 pub(crate) const REPORT_LEN: usize = 8;
 /// The step value that means "set-up finished".
 pub(crate) const READY: u32 = u32::MAX;
+/// A record `MADE | n`: candidate `n` of [`Plan::made`] was made in the root (written right
+/// after it was, so that the parent can remove it even if PID 1 fails later).
+pub(crate) const MADE: u32 = 1 << 31;
+/// A record `SKIPPED | step` with an errno: an optional step failed and was skipped.
+pub(crate) const SKIPPED: u32 = 1 << 30;
 
 pub(crate) fn encode(step: u32, errno: i32) -> [u8; REPORT_LEN] {
     let [s0, s1, s2, s3] = step.to_le_bytes();
@@ -45,62 +55,6 @@ pub(crate) fn decode(bytes: [u8; REPORT_LEN]) -> (u32, i32) {
         i32::from_le_bytes([e0, e1, e2, e3]),
     )
 }
-
-/// The fds PID 1 is handed by the parent: all numbered 3 or above, so that setting up its
-/// stdio cannot overwrite them.
-pub(crate) struct InitFds {
-    /// The write end of the report pipe.
-    pub ready: OwnedFd,
-    /// A pidfd of the process that started the container: it polls readable when that whole
-    /// process is gone.
-    pub owner: OwnedFd,
-    /// The host's `/dev/null`, which becomes PID 1's stdio so that it holds none of the
-    /// caller's pipes.
-    pub devnull: OwnedFd,
-    /// The write end (non-blocking) of the progress pipe: PID 1 writes the number of each
-    /// step as it starts it, so that a start that times out can say which step hung.
-    pub progress: OwnedFd,
-    /// In a user namespace: a unix socket on which PID 1 sends fds of its namespaces
-    /// ([`NAMESPACE_FILES`]), through which commands join them (see [`crate::rootless`]), and
-    /// of its root, through which the caller looks inside (`/proc/<pid>/root` would fail the
-    /// same ptrace check).
-    pub namespaces: Option<OwnedFd>,
-    /// The `cgroup.procs` of the container's cgroups (the container owns the fds; PID 1 has
-    /// copies): PID 1 joins them first, then makes its cgroup namespace, rooted there.
-    pub cgroup_procs: Vec<RawFd>,
-    /// A detached container ([`crate::Lifetime::Detached`]): PID 1 outlives its owner.
-    pub detached: Option<DetachedFds>,
-    /// Where PID 1 moves up to once its cgroup namespace exists: out of the limited memory
-    /// cgroup, so that the OOM killer never picks it (its size counts the memory it shares
-    /// with the caller).
-    pub cgroup_leave: Option<RawFd>,
-}
-
-/// What PID 1 of a detached container waits on instead of its owner.
-pub(crate) struct DetachedFds {
-    /// In a user namespace: a listening unix socket on which PID 1 hands its namespaces (its
-    /// user namespace first) and its root to each process that connects, so that processes
-    /// other than the one that started it can attach (see [`crate::attach`]).
-    pub listener: Option<OwnedFd>,
-    /// A timer fd that fires when the container's timeout has passed; PID 1 then exits.
-    pub timer: Option<OwnedFd>,
-    /// The read end of a pipe on which the parent writes one byte once the container's name
-    /// is claimed: until then PID 1 still ends with its owner, so a starter killed between
-    /// "ready" and its registry entry leaves no container without a name behind.
-    pub released: OwnedFd,
-}
-
-/// The namespace files PID 1 sends when asked, in this order (the order commands join them:
-/// the mount namespace last among those joined in the child, the pid namespace, joined for
-/// children by the spawning thread, apart), each when the container has that namespace.
-pub(crate) const NAMESPACE_FILES: [(Namespace, &CStr); 6] = [
-    (Namespace::Uts, c"/proc/self/ns/uts"),
-    (Namespace::Ipc, c"/proc/self/ns/ipc"),
-    (Namespace::Net, c"/proc/self/ns/net"),
-    (Namespace::Cgroup, c"/proc/self/ns/cgroup"),
-    (Namespace::Mnt, c"/proc/self/ns/mnt"),
-    (Namespace::Pid, c"/proc/self/ns/pid"),
-];
 
 /// The body of PID 1. Never returns.
 ///
@@ -144,7 +98,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut step = 0u32;
-    if let Err(errno) = set_up(plan, trees, &progress, &mut step) {
+    if let Err(errno) = set_up(plan, trees, (&progress, &ready), &mut step) {
         report_and_exit(&ready, step, errno);
     }
     // Set up: the namespace files and the new root are PID 1's own now.
@@ -184,12 +138,14 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
 }
 
 /// Runs every step of the plan in order, keeping `step` at the number of the one running.
+/// Records go on `ready` as they happen ([`MADE`], [`SKIPPED`]).
 fn set_up(
     plan: &Plan,
     trees: &mut Vec<OwnedFd>,
-    progress: &OwnedFd,
+    (progress, ready): (&OwnedFd, &OwnedFd),
     step: &mut u32,
 ) -> Result<(), Errno> {
+    let out = |step: u32| Records(ready.as_fd(), step);
     let failpoint = plan.failpoint.as_ref();
     // A full pipe (a plan of thousands of steps) only makes the record stale.
     let record = |step: u32| {
@@ -203,7 +159,7 @@ fn set_up(
     *step = 1;
     record(*step);
     for op in &plan.before {
-        before(op, plan, trees)?;
+        before(op, plan, trees, out(*step))?;
         next(step);
     }
     let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
@@ -216,7 +172,7 @@ fn set_up(
             masked = true;
             Failpoint::hit(failpoint, "before-mask");
         }
-        after(op, plan, &root, trees)?;
+        after(op, plan, &root, trees, out(*step))?;
         next(step);
     }
     Ok(())
@@ -326,6 +282,25 @@ fn send_namespaces(namespaces: Namespaces, user: bool, socket: &OwnedFd) -> Resu
     fd::send_fds(socket.as_fd(), borrowed.get(..count).ok_or(Errno::INVAL)?)
 }
 
+/// Where PID 1 writes its [`MADE`] and [`SKIPPED`] records (the ready pipe), and the number
+/// of the step running.
+#[derive(Clone, Copy)]
+struct Records<'a>(BorrowedFd<'a>, u32);
+
+impl Records<'_> {
+    /// Candidate `number` was made. A record that cannot be written costs a leftover at worst.
+    fn made(self, number: Option<u32>) {
+        if let Some(number) = number {
+            let _ = fd::write_all(self.0, &encode(MADE | number, 0));
+        }
+    }
+
+    /// The step was skipped: `errno` is why.
+    fn skipped(self, errno: Errno) {
+        let _ = fd::write_all(self.0, &encode(SKIPPED | self.1, errno.raw_os_error()));
+    }
+}
+
 fn report_and_exit(ready: &OwnedFd, step: u32, errno: Errno) -> ! {
     let _ = fd::write_all(ready.as_fd(), &encode(step, errno.raw_os_error()));
     process::exit(1)
@@ -429,7 +404,12 @@ fn wait_for_owner(owner: &OwnedFd) -> ! {
     }
 }
 
-fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errno> {
+fn before(
+    op: &Before,
+    plan: &Plan,
+    trees: &mut Vec<OwnedFd>,
+    out: Records<'_>,
+) -> Result<(), Errno> {
     match op {
         Before::MakeRootSlave => mnt::set_propagation(c"/", Propagation::Slave, true),
         Before::LoopbackUp => net::loopback_up(),
@@ -447,9 +427,10 @@ fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errn
             trees.push(tree);
             Ok(())
         }
+        Before::Overlay(o) => overlay(o, &plan.root),
         Before::Mount(m) => {
             let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-            let target = mount_point_beneath(&root, m)?;
+            let target = mount_point_beneath(&root, m, out)?;
             Failpoint::hit_suffixed(plan.failpoint.as_ref(), "mount-verified:", &m.target);
             attach_filesystem(m, &target)
         }
@@ -458,7 +439,7 @@ fn before(op: &Before, plan: &Plan, trees: &mut Vec<OwnedFd>) -> Result<(), Errn
 
 /// Opens (creating it when missing) the mount point of `m` beneath `root`, before the pivot:
 /// `/proc` is looked up as `proc` relative to the root fd and may not leave it.
-fn mount_point_beneath(root: &OwnedFd, m: &MountOp) -> Result<OwnedFd, Errno> {
+fn mount_point_beneath(root: &OwnedFd, m: &MountOp, out: Records<'_>) -> Result<OwnedFd, Errno> {
     let relative = m
         .target
         .to_bytes_with_nul()
@@ -468,21 +449,63 @@ fn mount_point_beneath(root: &OwnedFd, m: &MountOp) -> Result<OwnedFd, Errno> {
     let flags = OFlags::NOFOLLOW | OFlags::DIRECTORY;
     match open_beneath(root, relative, flags) {
         Err(Errno::NOENT) => {
-            exist_ok(fs::mkdirat(
-                root.as_fd(),
-                relative,
-                Mode::from_raw_mode(m.dir_mode),
-            ))?;
+            make_dir(root.as_fd(), relative, m.dir_mode, m.made, out)?;
             open_beneath(root, relative, flags)
         }
         other => other,
     }
 }
 
-fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(), Errno> {
+/// Mounts the overlay of [`OverlayOp`] over the root `root` (a path of the caller's tree).
+fn overlay(o: &OverlayOp, root: &CStr) -> Result<(), Errno> {
+    let lower = mnt::open_tree_clone(CWD, root, true)?;
+    let target = fd::open(root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+    // A tmpfs of PID 1's own over the root: where the layers are reached from (by relative
+    // names, from inside it), and the ephemeral upper layer itself.
+    let scratch = mnt::fsmount(
+        c"tmpfs",
+        [(c"mode", Some(c"0700"))],
+        MountFlags::empty().mount_attrs(),
+    )?;
+    fs::mkdirat(scratch.as_fd(), c"lower", Mode::from_raw_mode(0o700))?;
+    if o.ephemeral {
+        fs::mkdirat(scratch.as_fd(), c"upper", Mode::from_raw_mode(o.root_mode))?;
+        // Best effort: in a user namespace the root's owner may not be mapped.
+        let (uid, gid) = o.root_owner;
+        let _ = fs::chown_at(scratch.as_fd(), c"upper", uid, gid);
+        fs::mkdirat(scratch.as_fd(), c"work", Mode::from_raw_mode(0o700))?;
+    }
+    mnt::move_mount(scratch.as_fd(), target.as_fd())?;
+    let at = fd::openat(
+        scratch.as_fd(),
+        c"lower",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    mnt::move_mount(lower.as_fd(), at.as_fd())?;
+    fs::fchdir(scratch.as_fd())?;
+    let options = o
+        .options
+        .iter()
+        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
+    let merged = mnt::fsmount(c"overlay", options, MountFlags::empty().mount_attrs());
+    fs::chdir(c"/")?;
+    mnt::move_mount(merged?.as_fd(), scratch.as_fd())
+}
+
+fn after(
+    op: &After,
+    plan: &Plan,
+    root: &OwnedFd,
+    trees: &[OwnedFd],
+    out: Records<'_>,
+) -> Result<(), Errno> {
     match op {
-        After::Mount(m) => mount(m, plan.failpoint.as_ref()),
-        After::Mkdir { path, mode } => exist_ok(fs::mkdir(path, Mode::from_raw_mode(*mode))),
+        After::Mount(m) => mount(m, plan.failpoint.as_ref(), out),
+        After::Mkdir { path, mode } => match fs::mkdir(path, Mode::from_raw_mode(*mode)) {
+            Ok(()) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(e),
+        },
         After::Mknod {
             path,
             kind,
@@ -497,17 +520,39 @@ fn after(op: &After, plan: &Plan, root: &OwnedFd, trees: &[OwnedFd]) -> Result<(
         After::AttachBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
             let tree = trees.get(*index).ok_or(Errno::INVAL)?;
-            attach_bind(bind, tree, root)
+            // An optional bind (`resolv.conf`, `Auto`) whose destination cannot be made is
+            // skipped and reported; the mount itself failing is an error like any other.
+            let dest = match resolve_destination(&bind.dest, bind.source_is_dir, root, out) {
+                Err(errno) if bind.optional => {
+                    out.skipped(errno);
+                    return Ok(());
+                }
+                other => other?,
+            };
+            mnt::move_mount(tree.as_fd(), dest.as_fd())
         }
         After::AttachAtMountPoint {
             bind,
             target,
             dir_mode,
+            made,
         } => {
             let tree = trees.get(*bind).ok_or(Errno::INVAL)?;
-            let target = mount_point(target, *dir_mode)?;
+            let target = mount_point(target, *dir_mode, *made, out)?;
             mnt::move_mount(tree.as_fd(), target.as_fd())
         }
+        After::Tmpfs(t) => {
+            let dest = resolve_destination(&t.dest, true, root, out)?;
+            let options = t
+                .options
+                .iter()
+                .map(|(key, value)| (key.as_c_str(), value.as_deref()));
+            let flags = MountFlags::NOSUID | MountFlags::NODEV;
+            let tree = mnt::fsmount(c"tmpfs", options, flags.mount_attrs())?;
+            mnt::move_mount(tree.as_fd(), dest.as_fd())
+        }
+        After::CopyFile(c) => copy_file(c, root, out),
+        After::ReadOnlyRoot => mnt::make_mount_read_only(root.as_fd()),
         After::Hostname(name) => process::sethostname(name.as_bytes()),
         After::Mask(path) => mask(path),
         After::ReadOnly(path) => read_only(path),
@@ -524,111 +569,96 @@ fn open_beneath(root: &OwnedFd, path: &CStr, flags: OFlags) -> Result<OwnedFd, E
     fd::openat_beneath(root.as_fd(), path, flags | OFlags::PATH, Mode::empty())
 }
 
-/// Opens directory `index` of the destination, creating it (and so, step by step, its
-/// parents) when missing.
-fn ensure_dir(
-    root: &OwnedFd,
-    bind: &BindOp,
-    index: usize,
-    parent: &OwnedFd,
-) -> Result<OwnedFd, Errno> {
-    let (path, name) = component(bind, index)?;
-    match open_beneath(root, path, OFlags::DIRECTORY) {
-        Err(Errno::NOENT) => {
-            exist_ok(fs::mkdirat(
-                parent.as_fd(),
-                name,
-                Mode::from_raw_mode(0o755),
-            ))?;
-            open_beneath(root, path, OFlags::DIRECTORY)
+/// Makes the directory `name` in `parent`, recording it as candidate `made`; one that exists
+/// already is fine (and not recorded).
+fn make_dir(
+    parent: BorrowedFd<'_>,
+    name: &CStr,
+    mode: u32,
+    made: Option<u32>,
+    out: Records<'_>,
+) -> Result<(), Errno> {
+    match fs::mkdirat(parent, name, Mode::from_raw_mode(mode)) {
+        Ok(()) => {
+            out.made(made);
+            Ok(())
         }
-        other => other,
-    }
-}
-
-/// Prefix `index` of a bind's destination (relative to the root) and its last component.
-fn component(bind: &BindOp, index: usize) -> Result<(&CStr, &CStr), Errno> {
-    let path = bind.dest_prefixes.get(index).ok_or(Errno::INVAL)?;
-    let name = bind.dest_names.get(index).ok_or(Errno::INVAL)?;
-    Ok((path, name))
-}
-
-/// A `mkdir` whose directory may already exist.
-fn exist_ok(made: Result<(), Errno>) -> Result<(), Errno> {
-    match made {
-        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(Errno::EXIST) => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-/// Opens (or creates) the file the destination names; a symlink there is replaced by an empty
-/// file for explicit binds (as the original did) and followed, inside the root, for implied
-/// ones.
-fn ensure_file(
+/// Prefix `index` of a destination (relative to the root), its last component, and its
+/// candidate number.
+fn component(dest: &DestOp, index: usize) -> Result<(&CStr, &CStr, Option<u32>), Errno> {
+    let path = dest.prefixes.get(index).ok_or(Errno::INVAL)?;
+    let name = dest.names.get(index).ok_or(Errno::INVAL)?;
+    let made = dest.made.get(index).copied().flatten();
+    Ok((path, name, made))
+}
+
+/// Resolves a destination beneath the new root, making what is missing: directories on the
+/// way, then the last component — a directory when `is_dir`, else an empty file. A file's
+/// destination that is a symlink is opened itself (`O_NOFOLLOW`): the mount covers the link,
+/// which is neither followed nor replaced.
+fn resolve_destination(
+    dest: &DestOp,
+    is_dir: bool,
     root: &OwnedFd,
-    bind: &BindOp,
-    index: usize,
-    parent: &OwnedFd,
+    out: Records<'_>,
 ) -> Result<OwnedFd, Errno> {
-    let (path, name) = component(bind, index)?;
-    let create = || -> Result<OwnedFd, Errno> {
-        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
-        drop(fd::openat(
-            parent.as_fd(),
-            name,
-            flags,
-            Mode::from_raw_mode(0o644),
-        )?);
-        open_beneath(root, path, OFlags::NOFOLLOW)
-    };
-    if bind.optional {
-        return match open_beneath(root, path, OFlags::empty()) {
-            Err(Errno::NOENT) => create(),
+    let last = dest.prefixes.len().checked_sub(1).ok_or(Errno::INVAL)?;
+    let mut parent: Option<OwnedFd> = None;
+    for index in 0..=last {
+        let (path, name, made) = component(dest, index)?;
+        let at = parent.as_ref().unwrap_or(root).as_fd();
+        if index < last || is_dir {
+            let found = match open_beneath(root, path, OFlags::DIRECTORY) {
+                Err(Errno::NOENT) => {
+                    make_dir(at, name, 0o755, made, out)?;
+                    open_beneath(root, path, OFlags::DIRECTORY)
+                }
+                other => other,
+            }?;
+            parent = Some(found);
+            continue;
+        }
+        return match open_beneath(root, path, OFlags::NOFOLLOW) {
+            Ok(found) if fs::file_type(found.as_fd())? == FileType::Directory => Err(Errno::ISDIR),
+            Err(Errno::NOENT) => {
+                let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
+                drop(fd::openat(at, name, flags, Mode::from_raw_mode(0o644))?);
+                out.made(made);
+                open_beneath(root, path, OFlags::NOFOLLOW)
+            }
             other => other,
         };
     }
-    match open_beneath(root, path, OFlags::NOFOLLOW) {
-        Ok(found) => match fs::file_type(found.as_fd())? {
-            FileType::Symlink => {
-                fs::unlinkat(parent.as_fd(), name, AtFlags::empty())?;
-                create()
-            }
-            FileType::Directory => Err(Errno::ISDIR),
-            _ => Ok(found),
-        },
-        Err(Errno::NOENT) => create(),
-        Err(e) => Err(e),
-    }
+    parent.ok_or(Errno::INVAL)
 }
 
-/// Attaches a bind's detached tree at its destination, resolved (and created) inside the
-/// new root. An optional bind whose destination cannot be made is skipped.
-fn attach_bind(bind: &BindOp, tree: &OwnedFd, root: &OwnedFd) -> Result<(), Errno> {
-    let dest = match resolve_destination(bind, root) {
-        Ok(dest) => dest,
-        Err(_) if bind.optional => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    mnt::move_mount(tree.as_fd(), dest.as_fd())
-}
-
-fn resolve_destination(bind: &BindOp, root: &OwnedFd) -> Result<OwnedFd, Errno> {
-    let last = bind
-        .dest_prefixes
-        .len()
-        .checked_sub(1)
-        .ok_or(Errno::INVAL)?;
-    let mut parent: Option<OwnedFd> = None;
-    for index in 0..last {
-        let dir = ensure_dir(root, bind, index, parent.as_ref().unwrap_or(root))?;
-        parent = Some(dir);
-    }
-    let parent = parent.as_ref().unwrap_or(root);
-    if bind.source_is_dir {
-        ensure_dir(root, bind, last, parent)
-    } else {
-        ensure_file(root, bind, last, parent)
-    }
+/// Binds a copy of the host's file at the destination: written into a new file of the
+/// container's own `/run` (a tmpfs PID 1 mounted), cloned from there, unlinked there once the
+/// clone is attached (the kernel refuses to attach a clone of an unlinked file).
+fn copy_file(c: &CopyOp, root: &OwnedFd, out: Records<'_>) -> Result<(), Errno> {
+    const NAME: &CStr = c".furnace-copy";
+    let run = fd::open(
+        c"/run",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
+    let file = fd::openat(run.as_fd(), NAME, flags, Mode::from_raw_mode(0o644))?;
+    let written = fd::write_all(file.as_fd(), &c.content);
+    drop(file);
+    let attached = written
+        .and_then(|()| mnt::open_tree_clone(run.as_fd(), NAME, false))
+        .and_then(|tree| {
+            let dest = resolve_destination(&c.dest, false, root, out)?;
+            mnt::move_mount(tree.as_fd(), dest.as_fd())
+        });
+    fs::unlinkat(run.as_fd(), NAME, AtFlags::empty())?;
+    attached
 }
 
 /// `pivot_root(".", ".")` stacks the old root on the new one, so no directory for it is
@@ -643,19 +673,24 @@ fn pivot(root: OwnedFd) -> Result<OwnedFd, Errno> {
 /// Mounts a fresh filesystem inside the new root. The mount point is opened first (`O_PATH`,
 /// not following a symlink, which must be a real directory) and the new filesystem is
 /// attached to *that* fd, so nothing can swap the path between the check and the mount.
-fn mount(m: &MountOp, failpoint: Option<&Failpoint>) -> Result<(), Errno> {
-    let target = mount_point(&m.target, m.dir_mode)?;
+fn mount(m: &MountOp, failpoint: Option<&Failpoint>, out: Records<'_>) -> Result<(), Errno> {
+    let target = mount_point(&m.target, m.dir_mode, m.made, out)?;
     Failpoint::hit_suffixed(failpoint, "mount-verified:", &m.target);
     attach_filesystem(m, &target)
 }
 
 /// Opens the mount point `path` of the new root (`O_PATH`, not following a symlink, which
-/// must be a real directory), creating it with `dir_mode` when missing.
-fn mount_point(path: &CStr, dir_mode: u32) -> Result<OwnedFd, Errno> {
+/// must be a real directory), creating it with `dir_mode` when missing (as candidate `made`).
+fn mount_point(
+    path: &CStr,
+    dir_mode: u32,
+    made: Option<u32>,
+    out: Records<'_>,
+) -> Result<OwnedFd, Errno> {
     let dir_flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
     match fd::open(path, dir_flags, Mode::empty()) {
         Err(Errno::NOENT) => {
-            exist_ok(fs::mkdir(path, Mode::from_raw_mode(dir_mode)))?;
+            make_dir(CWD, path, dir_mode, made, out)?;
             fd::open(path, dir_flags, Mode::empty())
         }
         other => other,

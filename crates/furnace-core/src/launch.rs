@@ -11,12 +11,14 @@ use furnace_sys::process::forksafe::{clone3, exit, Forked};
 use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
 
 use crate::builder::{Config, ContainerBuilder};
-use crate::container::Container;
+use crate::container::{Container, Extras};
 use crate::error::{Error, Result};
 use crate::failpoint::Failpoint;
 use crate::hostfacts::HostFacts;
 use crate::init::{self, InitFds};
 use crate::plan::Plan;
+use crate::roots::Warning;
+use crate::traces::Traces;
 
 impl ContainerBuilder {
     /// Starts the container: checks the inputs, starts PID 1 in new namespaces, and returns
@@ -26,8 +28,9 @@ impl ContainerBuilder {
     /// privileges to make one ([`Error::NeedsRoot`]). A step that fails inside is reported
     /// as [`Error::Setup`] with its number, what it did and the errno; a step that does not
     /// finish within the [start timeout](ContainerBuilder::start_timeout) as
-    /// [`Error::StartTimeout`]. Either way PID 1 is reaped by then, so nothing of the
-    /// half-made container is left.
+    /// [`Error::StartTimeout`]. Either way PID 1 is reaped by then, and what it made in the
+    /// root removed, so nothing of the half-made container is left. What the start did not do
+    /// as asked without failing is in [`Container::warnings`].
     pub fn start(&self) -> Result<Container> {
         // `None`: a deadline too far away to represent, that is none.
         let deadline = Instant::now().checked_add(self.deadline());
@@ -125,6 +128,28 @@ fn sys_err(context: &'static str) -> impl FnOnce(furnace_sys::Error) -> Error {
 /// ([`above_stdio`]): a caller that closed stdin, stdout or stderr would otherwise get them on
 /// 0–2, where PID 1's (and every command's) stdio set-up overwrites them.
 fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Container> {
+    let own_work = config.overlay.as_ref().filter(|o| o.own_work);
+    if let Some(overlay) = own_work {
+        crate::roots::ensure_work_dir(overlay)?;
+    }
+    // What PID 1 may make in the root, and how the root looked before it did.
+    let mut traces = Traces::before(&plan, own_work.and_then(|o| o.work.as_deref()));
+    let failed = |traces: Option<Traces>, error: Error| {
+        if let Some(traces) = traces {
+            traces.remove();
+        }
+        error
+    };
+    launch_with(config, plan, deadline, &mut traces).map_err(|e| failed(traces.take(), e))
+}
+
+/// [`launch`], with `traces` to fill (and, on success, to hand to the container).
+fn launch_with(
+    config: Config,
+    plan: Plan,
+    deadline: Option<Instant>,
+    traces: &mut Option<Traces>,
+) -> Result<Container> {
     let owner = Pidfd::open(std::process::id())
         .map(OwnedFd::from)
         .and_then(above_stdio)
@@ -242,7 +267,8 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
             }
         },
     };
-    let failure = match read_report(&ready_r, deadline) {
+    let mut records = Records::default();
+    let failure = match read_report(&ready_r, deadline, &mut records) {
         Report::Ready => match namespace_files(&plan, namespaces_r.as_ref()) {
             Err(error) => {
                 let _ = init.send_signal(Signal::KILL);
@@ -266,6 +292,13 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
                     detached: None,
                     user_namespace: plan.send_namespaces,
                 };
+                container.set_extras(Extras {
+                    warnings: records.warnings(&plan),
+                    traces: traces.take().map(|mut t| {
+                        records.made.iter().for_each(|&n| t.record(n));
+                        t
+                    }),
+                });
                 return match pending {
                     None => Ok(container),
                     // On failure the container is dropped: stopped, as it has no name yet.
@@ -289,8 +322,13 @@ fn launch(config: Config, plan: Plan, deadline: Option<Instant>) -> Result<Conta
         // EOF without a report: init died (killed from outside, or crashed).
         Report::Died => None,
     };
-    // Reap init, and with it everything made in its namespaces.
+    // Reap init, and with it everything made in its namespaces; then what it made in the root
+    // is known (the records it wrote before it died) and is removed by `launch`.
     let how = init.wait().unwrap_or(ExitKind::Exited(-1));
+    drain(&ready_r, &mut records);
+    if let Some(traces) = traces {
+        records.made.iter().for_each(|&n| traces.record(n));
+    }
     Err(failure.unwrap_or(Error::InitDied { pid, how }))
 }
 
@@ -339,7 +377,11 @@ fn register(
         memory_max: container.memory_max,
         cgroups: container.cgroups.as_ref().map(|c| c.record()),
     };
-    container.detached = Some(pending.commit(&state)?);
+    let entry = pending.commit(&state)?;
+    // Whoever stops it removes what its start made in the root: the list goes with its state
+    // (should it not be written, what was made stays after a stop from elsewhere).
+    let _ = container.save_traces(&entry.path());
+    container.detached = Some(entry);
     // Named: PID 1 may now outlive this process. Should the byte not arrive, PID 1 ends with
     // this process, and the next look at the registry removes the entry.
     if let Some(released) = released {
@@ -379,6 +421,53 @@ fn namespace_files(plan: &Plan, socket: Option<&OwnedFd>) -> Result<SentFiles> {
 /// PID 1's namespace files with their kinds, and its root.
 type SentFiles = (Vec<(furnace_sys::Namespace, OwnedFd)>, Option<OwnedFd>);
 
+/// The records PID 1 wrote before its report: what it made in the root, what it skipped.
+#[derive(Debug, Default)]
+struct Records {
+    made: Vec<u32>,
+    skipped: Vec<(u32, i32)>,
+}
+
+impl Records {
+    /// Takes one record in; `false` when it is not one of these (it is the report).
+    fn take(&mut self, (step, errno): (u32, i32)) -> bool {
+        if step == init::READY {
+            false
+        } else if step & init::MADE != 0 {
+            self.made.push(step & !init::MADE);
+            true
+        } else if step & init::SKIPPED != 0 {
+            self.skipped.push((step & !init::SKIPPED, errno));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The plan's warnings, and one per optional step that was skipped.
+    fn warnings(&self, plan: &Plan) -> Vec<Warning> {
+        let skipped = self
+            .skipped
+            .iter()
+            .map(|&(step, errno)| Warning::ResolvConf {
+                reason: format!(
+                    "step {step} ({}) failed: {}",
+                    plan.describe(step as usize),
+                    furnace_sys::DisplayErrno(Errno::from_raw_os_error(errno))
+                ),
+            });
+        plan.warnings.iter().cloned().chain(skipped).collect()
+    }
+}
+
+/// Reads the records left on the ready pipe once PID 1 is gone (its write end is closed).
+fn drain(pipe: &OwnedFd, records: &mut Records) {
+    let mut buf = [0u8; init::REPORT_LEN];
+    while let Ok(init::REPORT_LEN) = rustix::io::read(pipe, &mut buf) {
+        records.take(init::decode(buf));
+    }
+}
+
 /// What PID 1 said (or did not say) about its set-up.
 enum Report {
     Ready,
@@ -392,29 +481,39 @@ enum Report {
     TimedOut,
 }
 
-/// Reads PID 1's report, waiting until `deadline` at most (`None`: for ever).
-fn read_report(pipe: &OwnedFd, deadline: Option<Instant>) -> Report {
+/// Reads PID 1's report, waiting until `deadline` at most (`None`: for ever), and the records
+/// before it.
+fn read_report(pipe: &OwnedFd, deadline: Option<Instant>, records: &mut Records) -> Report {
+    loop {
+        match read_record(pipe, deadline) {
+            Ok(record) if records.take(record) => {}
+            Ok((init::READY, _)) => return Report::Ready,
+            Ok((step, errno)) => return Report::Failed { step, errno },
+            Err(report) => return report,
+        }
+    }
+}
+
+/// Reads one record of the ready pipe, waiting until `deadline` at most.
+fn read_record(pipe: &OwnedFd, deadline: Option<Instant>) -> Result<(u32, i32), Report> {
     let mut buf = [0u8; init::REPORT_LEN];
     let mut filled = 0;
     while filled < buf.len() {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match fd::poll_readable(pipe.as_fd(), left) {
             Ok(true) => {}
-            Ok(false) => return Report::TimedOut,
+            Ok(false) => return Err(Report::TimedOut),
             Err(Errno::INTR) => continue,
-            Err(_) => return Report::Died,
+            Err(_) => return Err(Report::Died),
         }
         match rustix::io::read(pipe, &mut buf[filled..]) {
-            Ok(0) => return Report::Died,
+            Ok(0) => return Err(Report::Died),
             Ok(n) => filled += n,
             Err(Errno::INTR | Errno::AGAIN) => {}
-            Err(_) => return Report::Died,
+            Err(_) => return Err(Report::Died),
         }
     }
-    match init::decode(buf) {
-        (init::READY, _) => Report::Ready,
-        (step, errno) => Report::Failed { step, errno },
-    }
+    Ok(init::decode(buf))
 }
 
 /// The last step number PID 1 wrote on the progress pipe (0 when none).

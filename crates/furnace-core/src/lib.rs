@@ -10,7 +10,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! [`Container::builder`] configures networking, bind mounts and the hostname;
+//! [`Container::builder`] configures networking, bind mounts, tmpfs mounts, an overlay over the
+//! root (throw-away writes: [`Overlay::Ephemeral`]), a read-only root, `resolv.conf` and the
+//! hostname;
 //! [`Container::command`] returns a [`Command`] that mirrors `std::process::Command` and
 //! returns std's own `Child`, `Output` and `ExitStatus`. [`host`] has RAII guards for
 //! building a root on the host (bind and overlay mounts).
@@ -34,6 +36,7 @@ mod container;
 mod enter;
 mod error;
 mod failpoint;
+mod hardening;
 pub mod host;
 mod hostfacts;
 mod init;
@@ -41,8 +44,11 @@ mod launch;
 mod paths;
 mod plan;
 mod registry;
+mod resolv;
 mod resources;
 pub mod rootless;
+mod roots;
+mod traces;
 mod users;
 
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
@@ -53,5 +59,7 @@ pub use error::{Error, PathProblem, Result, SpawnStep};
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
 pub use registry::{validate_name, ContainerInfo, Lifetime, Registry, MAX_NAME_LEN};
+pub use resolv::ResolvConf;
 pub use resources::{ResourceUsage, MIN_MEMORY};
+pub use roots::{Overlay, TmpfsOptions, Warning};
 pub use users::User;

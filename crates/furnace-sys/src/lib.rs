@@ -1,6 +1,6 @@
 //! Safe, typed wrappers for the Linux calls a container runtime makes.
 //!
-//! `furnace-sys` is the bottom layer of [furnace](https://example.invalid/furnace). One module
+//! `furnace-sys` is the bottom layer of furnace (the `furnace-core` crate). One module
 //! per kernel area: namespaces ([`ns`]), mounts ([`mount`], [`mountinfo`]), device nodes
 //! ([`dev`]), processes ([`process`]), file descriptors ([`fd`]) and files ([`fs`]), signals
 //! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]), capabilities ([`caps`]),

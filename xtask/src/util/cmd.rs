@@ -78,6 +78,34 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     }
 }
 
+/// Runs a cargo build (or another long step that makes something) so that it is never silent:
+/// a line naming it and its command before — cargo's own progress follows, so `cmd` must not be
+/// `--quiet` — and one with its duration after, e.g.
+///
+/// ```text
+/// demo: building the furnace CLI (`cargo build -p furnace-cli`)…
+///    Compiling …
+/// demo: built the furnace CLI in 9.1s
+/// ```
+pub fn build_step(prefix: &str, what: &str, cmd: &mut Command) -> Result<()> {
+    eprintln!("{prefix}: building {what} (`{}`)…", describe(cmd));
+    let started = Instant::now();
+    run(cmd).map_err(|e| format!("building {what}: {e}"))?;
+    eprintln!("{prefix}: built {what} in {}", seconds(started.elapsed()));
+    Ok(())
+}
+
+/// A duration for progress lines: `9.1s`, `2m05s`.
+pub fn seconds(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let whole = d.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
 /// Runs `cmd` to completion and returns its status. See [`wait_interruptible`].
 pub fn run_status(cmd: &mut Command) -> Result<ExitStatus> {
     let mut child = cmd
@@ -136,5 +164,17 @@ pub fn reap_orphans(keep: Option<i32>) {
 fn signal_descendants(sig: libc::c_int) {
     for pid in descendants(my_pid(), &all_procs()) {
         let _ = sys::kill(pid, sig);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_progress_lines() {
+        assert_eq!(seconds(Duration::from_millis(9_140)), "9.1s");
+        assert_eq!(seconds(Duration::from_millis(59_900)), "59.9s");
+        assert_eq!(seconds(Duration::from_secs(125)), "2m05s");
     }
 }

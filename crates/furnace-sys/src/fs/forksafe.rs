@@ -58,6 +58,20 @@ pub fn unlinkat(dir: BorrowedFd<'_>, path: &CStr, flags: AtFlags) -> Result<(), 
     rustix::fs::unlinkat(dir, path, flags)
 }
 
+/// `fchownat(dir, path, uid, gid, AT_SYMLINK_NOFOLLOW)`: sets the owner and group of `path`
+/// (relative to `dir`) itself, never of what a symlink there points to.
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `fchownat(2)`.
+#[inline]
+pub fn chown_at(dir: BorrowedFd<'_>, path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
+    // `_unchecked`: no debug assertion that could panic here; the kernel checks the ids.
+    let uid = rustix::fs::Uid::from_raw_unchecked(uid);
+    let gid = rustix::fs::Gid::from_raw_unchecked(gid);
+    rustix::fs::chownat(dir, path, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
+}
+
 /// `chmod(path, mode)`: sets the permission bits of `path` exactly (no umask applies).
 ///
 /// Async-signal-safe: no allocation, no locks.
