@@ -476,8 +476,7 @@ fn hardened_caps_are_added_to_and_dropped_from() {
 
 /// What the shell tells about itself: PS1, the rc variables, and the environment's PS1.
 const SHELL_REPORT: &str = "echo \"ps1=[${PS1-unset}] sys=${FROM_SYS-no} rc=${FROM_RC-no} \
-                            in=$FURNACE_CONTAINER\"; env | grep -c __FURNACE; ls /proc/$$/fd \
-                            | tr '\\n' ' '; echo\n";
+                            in=$FURNACE_CONTAINER\"; env | grep -c __FURNACE; (cd /proc/$$/fd && echo *)\n";
 
 /// The root's file names and sizes, to see that the shell wrote nothing into it.
 fn listing(root: &Path) -> Vec<String> {
@@ -524,19 +523,19 @@ fn sh_reads_env_and_keeps_the_prompt() {
     // No furnace variable is left, and no fd but stdio.
     assert_eq!(
         shell(&[]),
-        "ps1=[[furnace \\h \\w]\\$ ] sys=no rc=1 in=1\n0\n0 1 2 \n"
+        "ps1=[[furnace \\h \\w]\\$ ] sys=no rc=1 in=1\n0\n0 1 2\n"
     );
     assert_eq!(
         shell(&["--norc"]),
-        "ps1=[[furnace \\h \\w]\\$ ] sys=no rc=no in=1\n0\n0 1 2 \n"
+        "ps1=[[furnace \\h \\w]\\$ ] sys=no rc=no in=1\n0\n0 1 2\n"
     );
     assert_eq!(
         shell(&["-e", "PS1=mine "]),
-        "ps1=[mine ] sys=no rc=1 in=1\n0\n0 1 2 \n"
+        "ps1=[mine ] sys=no rc=1 in=1\n0\n0 1 2\n"
     );
     assert_eq!(
         shell(&["--unsetenv", "PS1"]),
-        "ps1=[user$ ] sys=no rc=1 in=1\n0\n0 1 2 \n"
+        "ps1=[user$ ] sys=no rc=1 in=1\n0\n0 1 2\n"
     );
     assert_eq!(
         changes(&t.root(), &before),
@@ -592,15 +591,15 @@ fn bash_reads_its_rc_files_and_keeps_the_prompt() {
     };
     let root = t.root();
     let root = root.to_str().unwrap();
-    let furnace_prompt = "ps1=[[furnace \\h \\w]\\$ ] sys=1 rc=1 in=1\n0\n0 1 2 255 \naliased\n1\n";
+    let furnace_prompt = "ps1=[[furnace \\h \\w]\\$ ] sys=1 rc=1 in=1\n0\n0 1 2 255\naliased\n1\n";
     assert_eq!(shell(&mut furnace(&["shell", root])), furnace_prompt);
     assert_eq!(
         shell(&mut furnace(&["shell", "-e", "PS1=mine> ", root])),
-        "ps1=[mine> ] sys=1 rc=1 in=1\n0\n0 1 2 255 \naliased\n1\n"
+        "ps1=[mine> ] sys=1 rc=1 in=1\n0\n0 1 2 255\naliased\n1\n"
     );
     assert_eq!(
         shell(&mut furnace(&["shell", "--unsetenv", "PS1", root])),
-        "ps1=[user> ] sys=1 rc=1 in=1\n0\n0 1 2 255 \naliased\n1\n"
+        "ps1=[user> ] sys=1 rc=1 in=1\n0\n0 1 2 255\naliased\n1\n"
     );
     let norc = shell(&mut furnace(&["shell", "--norc", root]));
     assert!(
