@@ -330,6 +330,27 @@ pub struct ContainerArgs {
     /// children
     #[arg(long, value_name = "PATH")]
     pub cgroup_parent: Option<PathBuf>,
+    /// Throw-away writes: the root is an overlay of ROOTFS with an upper layer in the
+    /// container's own memory, gone with it; ROOTFS is left exactly as it was
+    /// (e.g. `furnace run --ephemeral ROOT sh -c 'rm -rf /usr'`)
+    #[arg(long, conflicts_with = "overlay_upper")]
+    pub ephemeral: bool,
+    /// Like --ephemeral, but the changes are kept in DIR, an upper layer on the same
+    /// filesystem as its parent (e.g. `--overlay-upper ./changes`)
+    #[arg(long, value_name = "DIR")]
+    pub overlay_upper: Option<PathBuf>,
+    /// Mount the root read-only (binds, tmpfs mounts, /dev, /proc, /sys and /run keep their
+    /// own modes)
+    #[arg(long)]
+    pub read_only: bool,
+    /// A fresh tmpfs at DST inside (repeatable), with options size=SIZE and mode=OCTAL
+    /// (e.g. `--tmpfs /scratch:size=64m,mode=1777`)
+    #[arg(long, value_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// The container's /etc/resolv.conf: auto (the host's, also for roots whose file links
+    /// into /run, or a warning saying why not), bind, copy (a writable copy) or off
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub resolv_conf: String,
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,

@@ -44,7 +44,12 @@ pub fn check_shell_options(args: &ShellArgs) -> Result<(), Failure> {
         || c.pids_limit.is_some()
         || c.cpus.is_some()
         || c.cpu_weight.is_some()
-        || c.cgroup_parent.is_some();
+        || c.cgroup_parent.is_some()
+        || c.ephemeral
+        || c.overlay_upper.is_some()
+        || c.read_only
+        || !c.tmpfs.is_empty()
+        || c.resolv_conf != "auto";
     if describes_new {
         return Err(Failure::furnace(format_args!(
             "{} is a running container: options that describe a new container do not apply \
@@ -80,6 +85,9 @@ pub fn start(args: &StartArgs, registry: Registry) -> u8 {
             builder.name(name.clone());
         }
         let container = builder.start().map_err(Failure::furnace)?;
+        for warning in container.warnings() {
+            eprintln!("furnace: warning: {warning}");
+        }
         println!("{}", container.name().unwrap_or_default());
         Ok(0)
     })();

@@ -48,6 +48,34 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
     if let Some(parent) = &args.cgroup_parent {
         builder.cgroup_parent(parent);
     }
+    if args.ephemeral {
+        builder.overlay(furnace_core::Overlay::Ephemeral);
+    }
+    if let Some(upper) = &args.overlay_upper {
+        builder.overlay(furnace_core::Overlay::Upper(upper.clone()));
+    }
+    builder.read_only_root(args.read_only);
+    for value in &args.tmpfs {
+        let (destination, options) = match value.split_once(':') {
+            Some((destination, options)) => (destination, options),
+            None => (value.as_str(), ""),
+        };
+        let options: furnace_core::TmpfsOptions = if options.is_empty() {
+            furnace_core::TmpfsOptions::new()
+        } else {
+            options
+                .parse()
+                .map_err(|e| Failure::furnace(format!("--tmpfs {}: {e}", quoted(value.as_ref()))))?
+        };
+        builder.tmpfs(destination, options);
+    }
+    let resolv: furnace_core::ResolvConf = args.resolv_conf.parse().map_err(|_| {
+        Failure::furnace(format!(
+            "--resolv-conf {}: expected auto, bind, copy or off",
+            quoted(args.resolv_conf.as_ref())
+        ))
+    })?;
+    builder.resolv_conf(resolv);
     if let Some(weight) = &args.cpu_weight {
         builder.cpu_weight(weight.trim().parse().map_err(|_| {
             Failure::furnace(format!(

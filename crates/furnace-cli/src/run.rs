@@ -65,6 +65,9 @@ fn with_container(
     let _terminal = TerminalGuard::save();
     let mut forwarder = Forwarder::new(signals);
     let container = builder.start().map_err(Failure::furnace)?;
+    for warning in container.warnings() {
+        eprintln!("furnace: warning: {warning}");
+    }
     let status = body(&container, &mut forwarder)?;
     report_oom_kill(&container, status);
     tear_down(container);
