@@ -139,21 +139,32 @@ pub fn recv_fds(socket: impl AsFd) -> Result<Vec<OwnedFd>> {
 ///
 /// See `unix(7)`, `bind(2)`, `listen(2)`.
 pub fn listen_unix(dir: impl AsFd, name: &str) -> Result<OwnedFd> {
-    use rustix::net::{bind, listen, socket_with, AddressFamily, SocketAddrUnix, SocketFlags};
-    use std::os::fd::AsRawFd;
-    let path = format!("/proc/self/fd/{}/{name}", dir.as_fd().as_raw_fd());
     let fail = |call: &'static str| move |e| Error::new(call, name.to_owned(), e);
+    let (socket, address) = unix_socket_at(dir.as_fd(), name)?;
+    rustix::net::bind(&socket, &address).map_err(fail("bind"))?;
+    rustix::net::listen(&socket, 16).map_err(fail("listen"))?;
+    above_stdio(socket)
+}
+
+/// A close-on-exec `SOCK_SEQPACKET` unix socket and the address of `name` in `dir`, reached
+/// through `/proc/self/fd/<dir>` (for [`listen_unix`] and [`connect_unix`]).
+fn unix_socket_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+) -> Result<(OwnedFd, rustix::net::SocketAddrUnix)> {
+    use rustix::net::{socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    use std::os::fd::AsRawFd;
+    let fail = |call: &'static str| move |e| Error::new(call, name.to_owned(), e);
+    let path = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
     let socket = socket_with(
         AddressFamily::UNIX,
-        rustix::net::SocketType::SEQPACKET,
+        SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
     )
     .map_err(fail("socket"))?;
-    let address = SocketAddrUnix::new(path.as_str()).map_err(fail("bind"))?;
-    bind(&socket, &address).map_err(fail("bind"))?;
-    listen(&socket, 16).map_err(fail("listen"))?;
-    above_stdio(socket)
+    let address = SocketAddrUnix::new(path.as_str()).map_err(fail("socket address"))?;
+    Ok((socket, address))
 }
 
 /// `socket(AF_UNIX, SOCK_SEQPACKET)`, `connect`: connects to the unix socket at `name` in the
@@ -161,20 +172,10 @@ pub fn listen_unix(dir: impl AsFd, name: &str) -> Result<OwnedFd> {
 ///
 /// See `unix(7)`, `connect(2)`.
 pub fn connect_unix(dir: impl AsFd, name: &str) -> Result<OwnedFd> {
-    use rustix::net::{connect, socket_with, AddressFamily, SocketAddrUnix, SocketFlags};
-    use std::os::fd::AsRawFd;
-    let path = format!("/proc/self/fd/{}/{name}", dir.as_fd().as_raw_fd());
     let fail = |call: &'static str| move |e| Error::new(call, name.to_owned(), e);
-    let socket = socket_with(
-        AddressFamily::UNIX,
-        rustix::net::SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(fail("socket"))?;
-    let address = SocketAddrUnix::new(path.as_str()).map_err(fail("connect"))?;
+    let (socket, address) = unix_socket_at(dir.as_fd(), name)?;
     loop {
-        match connect(&socket, &address) {
+        match rustix::net::connect(&socket, &address) {
             Err(rustix::io::Errno::INTR) => continue,
             other => break other.map_err(fail("connect"))?,
         }
