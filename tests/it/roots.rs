@@ -604,3 +604,45 @@ fn a_detached_container_stopped_from_elsewhere_leaves_the_root_as_found() {
     );
     assert_as_found(&bare.root(), &before);
 }
+
+/// Issue 14: a detached container that ends on its own (its timeout) or is killed from outside
+/// leaves what its start made until the next look at its registry, which removes it with the
+/// entry: the root is as found.
+#[test]
+fn a_detached_container_that_ended_unstopped_leaves_the_root_as_found() {
+    let _scratch = Scratch::new();
+    for killed in [false, true] {
+        let bare = BareRoot::new(None);
+        let state = TempDir::new("roots-ended");
+        let registry = furnace_core::Registry::at(state.path());
+        let before = listing(&bare.root());
+        let src = source("ended-src");
+        let timeout = (!killed).then_some(std::time::Duration::from_millis(300));
+        let c = Container::builder(bare.root())
+            .name("roots-ended")
+            .registry(registry.clone())
+            .lifetime(furnace_core::Lifetime::Detached { timeout })
+            .bind(src.path(), "/src")
+            .start()
+            .expect("start");
+        assert!(bare.root().join("src").is_dir(), "the mount point is made");
+        if killed {
+            furnace_sys::process::Pidfd::open(c.init_pid())
+                .expect("pidfd of PID 1")
+                .send_signal(furnace_sys::Signal::KILL)
+                .expect("kill PID 1");
+        }
+        let pid = c.init_pid();
+        drop(c);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(std::time::Instant::now() < deadline, "PID 1 did not end");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            registry.list().expect("list").is_empty(),
+            "the next look finds it ended (killed: {killed})"
+        );
+        assert_as_found(&bare.root(), &before);
+    }
+}

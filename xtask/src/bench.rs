@@ -1,9 +1,11 @@
 //! `cargo xtask bench [--quick]`: furnace against its peers, side by side, on the test image.
 //!
 //! Installs what the peers need (bubblewrap with apt-get; the original Python furnace 0.0.10
-//! from PyPI into a venv under `target/`), builds `furnace-bench` and the CLI in release mode,
-//! mounts the image with a throw-away overlay on top (the Python original writes into its
-//! root), and runs `furnace-bench` — which also measures the rootless rows as a throw-away
+//! from PyPI into a venv under `target/`), builds `furnace-bench` and the CLI in release mode
+//! (the CLI statically linked, as `.cargo/config.toml` makes it, and checked to be) and, on
+//! glibc, the same CLI linked dynamically with `RUSTFLAGS=""` in `target/dynamic` (the reference
+//! rows "dynamic glibc"), mounts the image with a throw-away overlay on top (the Python original
+//! writes into its root), and runs `furnace-bench` — which also measures the rootless rows as a throw-away
 //! unprivileged user it creates and removes (`furnace-bench --remove-stale-users` runs after
 //! it in any case, for a bench killed before it could). The full run writes
 //! `docs/BENCHMARKS.md` and `docs/benchmarks.svg`; `--quick` (what CI runs) writes them under
@@ -47,14 +49,12 @@ pub fn run(args: &[String]) -> Result<()> {
         ]),
     )?;
     util::check_interrupted()?;
-    let started = Instant::now();
-    let static_cli = crate::dist::build_static_cli()?;
-    eprintln!(
-        "bench: built the static furnace CLI in {}",
-        util::seconds(started.elapsed())
-    );
+    let release = util::artifact_dir("release")?;
+    let cli = release.join("furnace");
+    // The report says the CLI row is static; a RUSTFLAGS in the environment would make it not.
+    crate::dist::require_static(&cli)?;
+    let cli_dynamic = build_dynamic_cli()?;
     util::check_interrupted()?;
-    let release = util::target_dir().join("release");
     let (markdown, svg) = if quick {
         let dir = util::target_dir().join("bench");
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
@@ -73,9 +73,7 @@ pub fn run(args: &[String]) -> Result<()> {
             cmd.arg("--root")
                 .arg(&overlay.merged)
                 .arg("--cli")
-                .arg(release.join("furnace"))
-                .arg("--cli-static")
-                .arg(&static_cli)
+                .arg(&cli)
                 .arg("--python")
                 .arg(&python)
                 .arg("--markdown")
@@ -84,6 +82,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 .arg(&svg)
                 .arg("--machine")
                 .arg(machine());
+            if let Some(cli_dynamic) = &cli_dynamic {
+                cmd.arg("--cli-dynamic").arg(cli_dynamic);
+            }
             if quick {
                 cmd.arg("--quick");
             }
@@ -113,6 +114,38 @@ pub fn run(args: &[String]) -> Result<()> {
         util::display_path(&svg)
     );
     Ok(())
+}
+
+/// The reference rows' CLI: the same code linked dynamically against glibc, as a build without
+/// `.cargo/config.toml`'s `crt-static` makes it (`RUSTFLAGS=""` replaces the config's flags),
+/// in a target directory of its own, `<target dir>/dynamic`, so that the two builds never
+/// rebuild over each other's artifacts. `None` on other C libraries, where the config links
+/// nothing statically and there is no dynamic glibc build to compare with.
+fn build_dynamic_cli() -> Result<Option<PathBuf>> {
+    let host = util::host_triple()?;
+    if !host.contains("-linux-gnu") {
+        eprintln!("bench: {host} is not a glibc target: no \"dynamic glibc\" reference rows");
+        return Ok(None);
+    }
+    let dir = util::target_dir().join("dynamic");
+    util::build_step(
+        "bench",
+        "the furnace CLI linked dynamically, for reference (RUSTFLAGS=\"\")",
+        util::cargo()
+            .args(["build", "--release", "-p", "furnace-cli", "--target-dir"])
+            .arg(&dir)
+            .env("RUSTFLAGS", "")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+    )?;
+    let cli = dir.join(host).join("release/furnace");
+    if crate::dist::interpreter(&cli)?.is_none() {
+        return Err(format!(
+            "{} is statically linked although built with RUSTFLAGS=\"\": the row \
+             \"dynamic glibc\" would not be what it says",
+            cli.display()
+        ));
+    }
+    Ok(Some(cli))
 }
 
 /// A venv with the original furnace, made once under `target/`.

@@ -260,6 +260,9 @@ fn msrv() -> Result<()> {
         "check",
         "--locked",
         "--all-targets",
+        // Older cargo does not know `host-tuple` (`.cargo/config.toml`); the flag wins.
+        "--target",
+        &util::host_triple()?,
     ]);
     for name in PUBLISHED {
         cmd.args(["-p", name]);

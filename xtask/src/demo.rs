@@ -28,7 +28,7 @@ pub fn run(args: &[String]) -> Result<()> {
         util::cargo().args(["build", "-p", "furnace-cli"]),
     )?;
     util::check_interrupted()?;
-    let furnace = util::target_dir().join("debug/furnace");
+    let furnace = util::artifact_dir("debug")?.join("furnace");
     if !furnace.is_file() {
         return Err(format!("{} is missing after the build", furnace.display()));
     }

@@ -57,7 +57,7 @@ fn build_cli() -> Result<PathBuf> {
         "the furnace CLI for the tests that run it",
         util::cargo().args(["build", "-p", "furnace-cli", "--bin", "furnace"]),
     )?;
-    let cli = util::target_dir().join("debug").join("furnace");
+    let cli = util::artifact_dir("debug")?.join("furnace");
     if cli.is_file() {
         Ok(cli)
     } else {

@@ -6,10 +6,13 @@
 //! reported, and ratios to furnace.
 //!
 //! ```text
-//! furnace-bench --root DIR --cli PATH [--cli-static PATH] [--python PATH] [--quick]
+//! furnace-bench --root DIR --cli PATH [--cli-dynamic PATH] [--python PATH] [--quick]
 //!               [--markdown FILE] [--svg FILE] [--machine TEXT]
 //! furnace-bench --remove-stale-users
 //! ```
+//!
+//! `--cli` is the CLI as `cargo build --release` makes it (statically linked on glibc, through
+//! `.cargo/config.toml`); `--cli-dynamic` the same CLI linked dynamically, for reference rows.
 //!
 //! As root, it also measures the rootless rows as a throw-away unprivileged user (see
 //! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
@@ -36,7 +39,7 @@ use crate::stats::Samples;
 struct Options {
     root: PathBuf,
     cli: PathBuf,
-    cli_static: Option<PathBuf>,
+    cli_dynamic: Option<PathBuf>,
     python: Option<PathBuf>,
     quick: bool,
     markdown: Option<PathBuf>,
@@ -49,7 +52,7 @@ fn parse_args() -> Result<Options, String> {
     let mut opts = Options {
         root: PathBuf::new(),
         cli: PathBuf::new(),
-        cli_static: None,
+        cli_dynamic: None,
         python: None,
         quick: false,
         markdown: None,
@@ -64,7 +67,7 @@ fn parse_args() -> Result<Options, String> {
         match arg.to_str() {
             Some("--root") => opts.root = value()?.into(),
             Some("--cli") => opts.cli = value()?.into(),
-            Some("--cli-static") => opts.cli_static = Some(value()?.into()),
+            Some("--cli-dynamic") => opts.cli_dynamic = Some(value()?.into()),
             Some("--python") => opts.python = Some(value()?.into()),
             Some("--markdown") => opts.markdown = Some(value()?.into()),
             Some("--svg") => opts.svg = Some(value()?.into()),
@@ -75,8 +78,8 @@ fn parse_args() -> Result<Options, String> {
     }
     if opts.root.as_os_str().is_empty() || opts.cli.as_os_str().is_empty() {
         return Err(
-            "usage: furnace-bench --root DIR --cli PATH [--python PATH] [--quick] \
-                    [--markdown FILE] [--svg FILE] [--machine TEXT]"
+            "usage: furnace-bench --root DIR --cli PATH [--cli-dynamic PATH] [--python PATH] \
+                    [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]"
                 .into(),
         );
     }
@@ -193,7 +196,7 @@ fn run(opts: &Options) -> Result<Results, String> {
     let peers = Peer::all(
         &opts.root,
         &opts.cli,
-        opts.cli_static.as_deref(),
+        opts.cli_dynamic.as_deref(),
         opts.python.as_deref(),
     );
     let mut results = Results::default();
@@ -215,7 +218,7 @@ fn run(opts: &Options) -> Result<Results, String> {
     report_progress("lifecycle, limits against none", &results.limits);
     results.spawn = spawn(&opts.root, &peers, plan)?;
     report_progress("spawn in a running container", &results.spawn);
-    results.exec = exec::measure(&opts.root, &opts.cli, opts.cli_static.as_deref(), plan)?;
+    results.exec = exec::measure(&opts.root, &opts.cli, opts.cli_dynamic.as_deref(), plan)?;
     eprintln!(
         "[bench] exec in a running named container: {}",
         exec::progress(&results.exec)
@@ -421,7 +424,7 @@ fn throughput(
     let mut out = vec![("furnace (library)".to_owned(), lib)];
     for peer in peers
         .iter()
-        .filter(|p| matches!(p.tool, Tool::Cli | Tool::CliStatic | Tool::Bwrap))
+        .filter(|p| matches!(p.tool, Tool::Cli | Tool::CliDynamic | Tool::Bwrap))
     {
         let rate = run_parallel(plan.throughput_for, || peer.lifecycle(false, 1).map(drop))?;
         out.push((peer.name().to_owned(), rate));

@@ -11,10 +11,12 @@ use crate::stats::Samples;
 /// Which tool a [`Peer`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tool {
-    /// `furnace run` (the CLI of this workspace), as `cargo build --release` makes it.
+    /// `furnace run` (the CLI of this workspace), as `cargo build --release` makes it:
+    /// statically linked on glibc (`.cargo/config.toml`), no dynamic loader at start.
     Cli,
-    /// The same CLI linked statically (`cargo xtask dist`): no dynamic loading at start.
-    CliStatic,
+    /// The same CLI linked dynamically against glibc (built with `RUSTFLAGS=""`), for
+    /// reference: what the dynamic loader costs every start.
+    CliDynamic,
     /// bubblewrap, with the same namespaces.
     Bwrap,
     /// The original Python furnace 0.0.10, driven by a small script in-process.
@@ -24,6 +26,10 @@ pub(crate) enum Tool {
     /// `/bin/true` of the root run directly on the host: the physical floor.
     Host,
 }
+
+/// The CLI rows' names, which the report looks up.
+pub(crate) const CLI: &str = "furnace (CLI)";
+pub(crate) const CLI_DYNAMIC: &str = "furnace (CLI, dynamic glibc)";
 
 /// One peer, ready to run.
 #[derive(Debug)]
@@ -76,7 +82,7 @@ impl Peer {
     pub fn all(
         root: &Path,
         cli: &Path,
-        cli_static: Option<&Path>,
+        cli_dynamic: Option<&Path>,
         python: Option<&Path>,
     ) -> Vec<Peer> {
         let peer = |tool, program: &Path| Peer {
@@ -87,8 +93,8 @@ impl Peer {
             run_options: Vec::new(),
         };
         let mut peers = vec![peer(Tool::Cli, cli)];
-        if let Some(cli_static) = cli_static {
-            peers.push(peer(Tool::CliStatic, cli_static));
+        if let Some(cli_dynamic) = cli_dynamic {
+            peers.push(peer(Tool::CliDynamic, cli_dynamic));
         }
         peers.push(peer(Tool::Bwrap, Path::new("bwrap")));
         if let Some(python) = python {
@@ -126,8 +132,8 @@ impl Peer {
     /// How the tool is named in the report.
     pub fn name(&self) -> &'static str {
         match self.tool {
-            Tool::Cli => "furnace (CLI)",
-            Tool::CliStatic => "furnace (CLI, static)",
+            Tool::Cli => CLI,
+            Tool::CliDynamic => CLI_DYNAMIC,
             Tool::Bwrap => "bubblewrap",
             Tool::Python => "python furnace 0.0.10",
             Tool::Unshare => "unshare + new root",
@@ -138,7 +144,7 @@ impl Peer {
     fn command(&self, isolated: bool) -> Command {
         let root = &self.root;
         match self.tool {
-            Tool::Cli | Tool::CliStatic => {
+            Tool::Cli | Tool::CliDynamic => {
                 let mut c = Command::new(&self.program);
                 c.arg("run").args(&self.run_options);
                 if isolated {

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::limits;
+use crate::peers::{CLI, CLI_DYNAMIC};
 use crate::rootless::{self, Rootless};
 use crate::stats::Samples;
 use crate::Results;
@@ -63,6 +64,18 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
          spread, and ratios to furnace. Absolute times on a shared machine are noise; the ratios \
          are the result.\n",
         if quick { " in quick mode (few iterations: numbers are rough)" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "The CLI rows are the binary the default `cargo build --release` makes: statically \
+         linked on glibc through `.cargo/config.toml` (`crt-static`), so no dynamic loader runs \
+         at its start.{}\n",
+        if median_of(&results.lifecycle, CLI_DYNAMIC).is_some() {
+            " The rows marked \"dynamic glibc\" are the same code with the dynamic loader (built \
+             with `RUSTFLAGS=\"\"`), for reference."
+        } else {
+            ""
+        }
     );
     if !machine.is_empty() {
         let _ = writeln!(out, "{machine}\n");
@@ -186,8 +199,9 @@ fn rootless_tables(out: &mut String, rootless: Option<&Rootless>) {
                 "### Rootless: start, run `/bin/true`, tear down — as an unprivileged user, host \
                  network\n\n\
                  Every tool here runs as a throw-away unprivileged user with no subordinate ids, \
-                 so each maps a single id in a user namespace of its own: the CLIs enter one \
-                 first thing (no re-execution); the library row is this bench in one, timed \
+                 so each maps a single id in a user namespace of its own: the CLIs (the static \
+                 default and the dynamic glibc reference) enter one first thing (no \
+                 re-execution); the library row is this bench in one, timed \
                  in-process; bubblewrap gets `--unshare-user` and \
                  the root-mode row's arguments. The row with subordinate ids (when `newuidmap` \
                  is installed) runs as a second user that has ranges in `/etc/subuid` and \
@@ -240,24 +254,28 @@ fn summary(out: &mut String, results: &Results) {
     let _ = writeln!(out, "| ratio | value |\n|---|---:|");
     for (what, value) in [
         (
-            "furnace CLI ÷ bubblewrap",
-            ratio("furnace (CLI)", "bubblewrap"),
+            "furnace CLI ÷ bubblewrap (target ≤ 0.70)",
+            ratio(CLI, "bubblewrap"),
         ),
         (
-            "furnace CLI, static ÷ bubblewrap",
-            ratio("furnace (CLI, static)", "bubblewrap"),
+            "furnace CLI ÷ unshare + new root (target ≤ 1.30)",
+            ratio(CLI, "unshare + new root"),
         ),
         (
-            "furnace CLI, static ÷ unshare + new root",
-            ratio("furnace (CLI, static)", "unshare + new root"),
+            "furnace CLI, dynamic glibc ÷ bubblewrap (reference)",
+            ratio(CLI_DYNAMIC, "bubblewrap"),
+        ),
+        (
+            "furnace CLI, dynamic glibc ÷ unshare + new root (reference)",
+            ratio(CLI_DYNAMIC, "unshare + new root"),
         ),
         (
             "furnace library ÷ unshare + new root",
             ratio("furnace (library)", "unshare + new root"),
         ),
         (
-            "python furnace ÷ furnace CLI, static",
-            ratio("python furnace 0.0.10", "furnace (CLI, static)"),
+            "python furnace ÷ furnace CLI",
+            ratio("python furnace 0.0.10", CLI),
         ),
         (
             "python furnace ÷ furnace library",
@@ -313,8 +331,8 @@ fn summary(out: &mut String, results: &Results) {
                     ratio(rootless::CLI),
                 ),
                 (
-                    "rootless: furnace CLI, static ÷ bubblewrap",
-                    ratio(rootless::CLI_STATIC),
+                    "rootless: furnace CLI, dynamic glibc ÷ bubblewrap (reference)",
+                    ratio(rootless::CLI_DYNAMIC),
                 ),
                 (
                     "rootless: furnace CLI with subordinate ids ÷ bubblewrap",
@@ -367,7 +385,8 @@ pub(crate) fn svg(results: &Results) -> String {
         .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         * 1.25;
-    let (left, width, bar, gap) = (190.0, 420.0, 14.0, 12.0);
+    // Room on the left for the longest names ("furnace (CLI), rootless, subordinate ids").
+    let (left, width, bar, gap) = (250.0, 380.0, 14.0, 12.0);
     let captions = if results.limits.is_empty() {
         58.0
     } else {
@@ -493,6 +512,41 @@ mod tests {
         assert!(md.contains("| furnace (CLI), rootless | 2.40 ms | 2.40 ms – 2.40 ms | 1 | 0.80 |"));
         assert!(md.contains("costs **300 µs** (difference of the medians), 12 % of"));
         assert!(svg(&results).contains(rootless::CLI));
+    }
+
+    #[test]
+    fn summary_states_the_targets_on_the_default_build() {
+        let results = Results {
+            lifecycle: rows(&[
+                ("furnace (library)", 1500),
+                (CLI, 2100),
+                (CLI_DYNAMIC, 2400),
+                ("bubblewrap", 3000),
+                ("python furnace 0.0.10", 31500),
+                ("unshare + new root", 1500),
+            ]),
+            ..Results::default()
+        };
+        let md = markdown(&results, "", true);
+        for line in [
+            "| furnace CLI ÷ bubblewrap (target ≤ 0.70) | 0.70 |",
+            "| furnace CLI ÷ unshare + new root (target ≤ 1.30) | 1.40 |",
+            "| furnace CLI, dynamic glibc ÷ bubblewrap (reference) | 0.80 |",
+            "| furnace CLI, dynamic glibc ÷ unshare + new root (reference) | 1.60 |",
+            "| furnace library ÷ unshare + new root | 1.00 |",
+            "| python furnace ÷ furnace CLI | 15.00 |",
+            "| python furnace ÷ furnace library | 21.00 |",
+        ] {
+            assert!(md.contains(line), "{line} missing from\n{md}");
+        }
+        assert!(md.contains("statically linked on glibc through `.cargo/config.toml`"));
+        assert!(md.contains("The rows marked \"dynamic glibc\" are the same code with the dynamic"));
+        // Without the dynamic build, no sentence about it.
+        let results = Results {
+            lifecycle: rows(&[(CLI, 2100), ("bubblewrap", 3000)]),
+            ..Results::default()
+        };
+        assert!(!markdown(&results, "", true).contains("dynamic glibc\" are"));
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Rootless {
 
 /// The row names the report looks up.
 pub(crate) const CLI: &str = "furnace (CLI), rootless";
-pub(crate) const CLI_STATIC: &str = "furnace (CLI, static), rootless";
+pub(crate) const CLI_DYNAMIC: &str = "furnace (CLI, dynamic glibc), rootless";
 pub(crate) const CLI_SUBIDS: &str = "furnace (CLI), rootless, subordinate ids";
 pub(crate) const LIBRARY: &str = "furnace (library), rootless";
 pub(crate) const BWRAP: &str = "bubblewrap, rootless";
@@ -150,8 +150,8 @@ pub(crate) fn measure(opts: &Options, plan: Plan) -> Result<Rootless, String> {
     check_reachable(&bwrap, "bwrap")?;
     let staging = Staging::new()?;
     let cli = staging.add(&opts.cli, "furnace")?;
-    let cli_static = match &opts.cli_static {
-        Some(path) => Some(staging.add(path, "furnace-static")?),
+    let cli_dynamic = match &opts.cli_dynamic {
+        Some(path) => Some(staging.add(path, "furnace-dynamic")?),
         None => None,
     };
     let own = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
@@ -177,8 +177,8 @@ pub(crate) fn measure(opts: &Options, plan: Plan) -> Result<Rootless, String> {
     let root = opts.root.as_os_str();
     let run_true = |cli: &Path| program_with(cli, ["run".as_ref(), root, "/bin/true".as_ref()]);
     let mut rows: Vec<(&str, &User, Row)> = vec![(CLI, &user, Row::Command(run_true(&cli)))];
-    if let Some(cli_static) = &cli_static {
-        rows.push((CLI_STATIC, &user, Row::Command(run_true(cli_static))));
+    if let Some(cli_dynamic) = &cli_dynamic {
+        rows.push((CLI_DYNAMIC, &user, Row::Command(run_true(cli_dynamic))));
     }
     if let Some(with_subids) = &with_subids {
         rows.push((CLI_SUBIDS, with_subids, Row::Command(run_true(&cli))));

@@ -22,9 +22,17 @@ use crate::exit::Failure;
 /// The long names of the bind options.
 const BIND_OPTIONS: [&str; 2] = ["--bind", "--ro-bind"];
 
+/// Whether `args` hold a bind option as a word of its own (`--bind`, not `--bind=…`), the only
+/// way a two-word bind can appear: without one, [`join_two_word_binds`] has nothing to do.
+pub fn may_have_two_word_binds(args: &[OsString]) -> bool {
+    args.iter()
+        .any(|arg| arg.to_str().is_some_and(|a| BIND_OPTIONS.contains(&a)))
+}
+
 /// Joins the two words of each two-word `--bind SRC DST` among furnace's own options of the
 /// sub-command (not in the command it runs, nor after `--`), using `command`'s definitions to
-/// know which options take a value and where the command to run begins.
+/// know which options take a value and where the command to run begins; `command` must be
+/// built ([`clap::Command::build`]), since its sub-commands' options are deferred.
 pub fn join_two_word_binds(
     command: &clap::Command,
     args: impl IntoIterator<Item = OsString>,
@@ -291,7 +299,8 @@ mod tests {
     }
 
     fn joined(args: &[&str]) -> Vec<String> {
-        let command = <crate::cli::Cli as clap::CommandFactory>::command();
+        let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+        command.build();
         join_two_word_binds(&command, args.iter().map(OsString::from))
             .into_iter()
             .map(|a| a.to_string_lossy().replace('\0', "|"))

@@ -16,6 +16,10 @@
 //!   signalling furnace twice.
 //!
 //! A command that ignores a forwarded signal keeps running, and furnace keeps waiting for it.
+//!
+//! Job control: the command leads a process group of its own (so `kill 0` inside cannot reach
+//! the caller), in the terminal's foreground when stdin is the terminal. When it stops,
+//! furnace stops too and continues it when continued itself ([`follow_stop`]).
 
 use std::io;
 use std::process::{Child, ExitStatus};
@@ -69,9 +73,16 @@ impl Forwarder {
     }
 
     /// Sends one caught signal to the command, unless it already got it from the terminal.
-    /// A window-size change is the terminal's business, never forwarded.
+    /// A window-size change is the terminal's business, never forwarded; a `SIGCHLD` says
+    /// the command may have stopped ([`follow_stop`]).
     pub(crate) fn deliver(&mut self, pidfd: &Pidfd, received: Received) {
         if received.signal == Signal::WINCH {
+            return;
+        }
+        if received.signal == Signal::CHILD {
+            if let Ok(Some(_)) = pidfd.take_stop() {
+                follow_stop(pidfd);
+            }
             return;
         }
         if received.to_process_group && in_our_process_group(pidfd.pid()) {
@@ -90,6 +101,32 @@ impl Forwarder {
     pub(crate) fn deliver_to_session(&mut self, pidfd: &Pidfd, received: Received) {
         let signal = escalate(&mut self.stop_requests, received.signal);
         let _ = pidfd.send_signal(signal);
+    }
+}
+
+/// The command stopped (`Ctrl-Z` on the terminal, or a stop signal from anywhere): furnace
+/// takes the terminal back and stops too, so that the shell that started it has a stopped
+/// job; once continued (`fg`, `bg`), it gives the terminal to the command's process group when
+/// furnace is in the foreground (`fg`), and continues the group. The command leads
+/// a process group of its own (furnace-core puts every command in one).
+pub(crate) fn follow_stop(pidfd: &Pidfd) {
+    let stdin = std::io::stdin();
+    let group = i32::try_from(pidfd.pid())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    let had_terminal = group.is_some() && rustix::termios::tcgetpgrp(&stdin).ok() == group;
+    if had_terminal {
+        let _ = furnace_sys::pty::take_back_foreground(&stdin);
+    }
+    // Stops here until SIGCONT; in an orphaned process group (no job control) the kernel
+    // discards the signal and this returns at once.
+    let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::TSTP);
+    let ours = rustix::termios::tcgetpgrp(&stdin).ok() == Some(rustix::process::getpgrp());
+    if ours {
+        let _ = furnace_sys::pty::give_foreground(&stdin, pidfd.pid());
+    }
+    if let Some(group) = group {
+        let _ = rustix::process::kill_process_group(group, Signal::CONT);
     }
 }
 

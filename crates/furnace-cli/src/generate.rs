@@ -21,7 +21,9 @@ pub fn completions(args: &CompletionsArgs) -> u8 {
 /// man --dir DIR`: every page written into DIR (`furnace.1`, `furnace-run.1`, …), their paths
 /// on stdout.
 pub fn man(args: &ManArgs) -> u8 {
-    let command = Cli::command();
+    let mut command = Cli::command();
+    // Every sub-command's options (deferred until built: `cli::Deferred`).
+    command.build();
     if let Some(dir) = &args.dir {
         return match write_pages(command, dir) {
             Ok(paths) => {

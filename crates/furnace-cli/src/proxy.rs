@@ -115,7 +115,7 @@ impl Forwarder {
                         if let Ok((rows, columns)) = furnace_sys::pty::window_size(&stdin) {
                             let _ = furnace_sys::pty::set_window_size(master, rows, columns);
                         }
-                    } else {
+                    } else if received.signal != Signal::CHILD {
                         self.deliver_to_session(&pidfd, received);
                     }
                 }

@@ -124,10 +124,14 @@ pub fn run_to_end(
         let container = command.container();
         return crate::proxy::run(container, command, forwarder);
     }
+    // On the terminal, the command's own process group is its foreground one while it runs.
+    command.foreground(true);
     let mut child = command.spawn().map_err(|e| Failure::spawn(&e))?;
-    forwarder
+    let status = forwarder
         .wait(&mut child)
-        .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")))
+        .map_err(|e| Failure::furnace(format_args!("wait for the command: {e}")));
+    let _ = furnace_sys::pty::take_back_foreground(std::io::stdin());
+    status
 }
 
 /// Stops the container: every process inside is killed and every mount made inside goes.

@@ -45,7 +45,9 @@ pub fn catch_forwarded() -> io::Result<SignalPipe> {
     // A signal furnace was started with ignored (`nohup furnace ...`) stays ignored, and is
     // inherited so by the command, as `nohup` means it to be.
     let mut caught = Vec::with_capacity(FORWARDED.len() + 1);
-    for signal in FORWARDED.into_iter().chain([Signal::WINCH]) {
+    // SIGWINCH for the terminal proxy, SIGCHLD to notice a command that stopped (job
+    // control, `crate::forward`); neither is forwarded.
+    for signal in FORWARDED.into_iter().chain([Signal::WINCH, Signal::CHILD]) {
         if !signal::is_ignored(signal)? {
             caught.push(signal);
         }

@@ -564,3 +564,41 @@ fn ctrl_z_never_gives_the_terminal_back_to_the_host_early() {
     tmux.keys(&["C-c"]);
     tmux.expect("status=130");
 }
+
+/// Issue 15: without `-t`, on the user's terminal, the command leads a process group of its
+/// own in the terminal's foreground: `kill 0` inside ends the command alone (the host's shell
+/// lives on), it reads the terminal, Ctrl-C reaches it, and Ctrl-Z stops it and furnace with
+/// it as one job of the host's shell, which `fg` continues — in both profiles.
+#[test]
+fn run_on_the_users_terminal_has_a_process_group_and_job_control_of_its_own() {
+    let t = TestRoot::new();
+    let tmux = Tmux::start();
+    for options in ["", "--hardened"] {
+        tmux.type_line(&format!(
+            "F='{FURNACE}'; R='{}'; O='{options}'",
+            t.root().display()
+        ));
+        tmux.clear();
+        tmux.type_line(r#"$F run $O $R sh -c 'kill 0; echo not-rea""ched'; echo after=$?"#);
+        tmux.expect("after=143");
+        tmux.type_line("echo host-shell-alive");
+        tmux.expect("host-shell-alive");
+        assert!(!tmux.screen().contains("not-reached"));
+        tmux.clear();
+        tmux.type_line(r#"$F run $O $R sh -c 'read x; echo got=$x'"#);
+        std::thread::sleep(Duration::from_millis(500));
+        tmux.type_line("typed");
+        tmux.expect("got=typed");
+        tmux.clear();
+        tmux.type_line(r#"$F run $O $R sh -c 'echo sleep-re""ady; sleep 2; echo wo""ke'"#);
+        tmux.expect("sleep-ready");
+        tmux.keys(&["C-z"]);
+        tmux.expect("Stopped");
+        tmux.type_line("jobs -l; echo jobs-li\"\"sted");
+        tmux.expect("jobs-listed");
+        tmux.type_line("fg");
+        tmux.expect("woke");
+        tmux.type_line("echo fg=$?");
+        tmux.expect("fg=0");
+    }
+}

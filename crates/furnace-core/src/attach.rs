@@ -74,6 +74,7 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
         memory_max: state.memory_max,
         detached: Some(entry),
         user_namespace: state.user_namespace,
+        extras: crate::container::Extras::default(),
     })
 }
 

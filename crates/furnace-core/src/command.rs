@@ -92,6 +92,7 @@ impl Container {
                 uid: None,
                 gid: None,
                 controlling_terminal: false,
+                foreground: false,
                 groups: None,
                 setgroups_denied: crate::rootless::user_namespace()
                     .is_some_and(|ns| ns.setgroups_denied),
@@ -444,6 +445,26 @@ impl Command<'_> {
         Ok(self)
     }
 
+    /// Every command runs in a process group of its own, so that `kill 0` inside never
+    /// reaches the caller; without a terminal on stdin it also leads a session of its own.
+    /// With `foreground(true)` and stdin the terminal whose foreground process group is the
+    /// caller's, the command's group becomes the foreground one, so that it may read the
+    /// terminal and gets the keyboard's `Ctrl-C`. The caller then takes the terminal back
+    /// when the command has stopped or ended, with
+    /// [`furnace_sys::pty::take_back_foreground`] ([`status`](Command::status) does both).
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// let container = Container::start("/srv/rootfs")?;
+    /// let status = container.command("vi").foreground(true).spawn()?.wait()?;
+    /// furnace_sys::pty::take_back_foreground(std::io::stdin())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn foreground(&mut self, foreground: bool) -> &mut Self {
+        self.entry.foreground = foreground;
+        self
+    }
+
     /// Runs the process as `user` (of the container's `/etc/passwd`): its uid, gid and
     /// supplementary groups. The environment is left as it is (`HOME` included).
     pub fn user(&mut self, user: &crate::User) -> &mut Self {
@@ -467,7 +488,6 @@ impl Command<'_> {
             }
             .into());
         }
-        let init = &self.container.init;
         if self.auto_pwd {
             self.inner.env("PWD", self.pwd());
         }
@@ -492,6 +512,18 @@ impl Command<'_> {
         if let Some(ns) = crate::rootless::user_namespace() {
             self.check_ids(ns)?;
         }
+        // The child, forked into the container's pid namespace, cannot see our process group:
+        // whether we have the terminal's foreground is found out here.
+        let asked_foreground = self.entry.foreground;
+        self.entry.foreground =
+            asked_foreground && !self.stdin_set && furnace_sys::pty::has_foreground(io::stdin());
+        let spawned = self.spawn_entered();
+        self.entry.foreground = asked_foreground;
+        spawned
+    }
+
+    /// [`spawn`](Command::spawn) once the entry's settings are final.
+    fn spawn_entered(&mut self) -> io::Result<Child> {
         if self.cwd.is_some() && self.entry.cwd.is_none() {
             let nul = io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte");
             return Err(self.spawn_error(SpawnStep::ChangeDirectory, nul));
@@ -508,7 +540,8 @@ impl Command<'_> {
         } else {
             // Joining fails with ESRCH once PID 1 is exiting (its namespaces are gone even
             // while the kernel still waits for our unreaped children in it): not running.
-            let _in_pid_ns = ChildrenInPidNs::enter(init).map_err(|e| self.join_error(e))?;
+            let _in_pid_ns =
+                ChildrenInPidNs::enter(&self.container.init).map_err(|e| self.join_error(e))?;
             self.inner.spawn()
         };
         self.entry.report = -1;
@@ -549,9 +582,23 @@ impl Command<'_> {
         spawned?.wait_with_output()
     }
 
-    /// Runs the process to completion and returns its exit status.
+    /// Runs the process to completion and returns its exit status. With stdin a terminal
+    /// whose foreground the caller has, the process has it meanwhile
+    /// ([`foreground`](Command::foreground)), and the caller takes it back afterwards; a stop
+    /// (`Ctrl-Z`) is undone at once, since a library has no job control to hand it to (the
+    /// `furnace` CLI has).
     pub fn status(&mut self) -> io::Result<ExitStatus> {
-        self.spawn()?.wait()
+        let interactive = !self.stdin_set && std::io::IsTerminal::is_terminal(&std::io::stdin());
+        if !interactive {
+            return self.spawn()?.wait();
+        }
+        let asked = self.entry.foreground;
+        self.entry.foreground = true;
+        let spawned = self.spawn();
+        self.entry.foreground = asked;
+        let status = wait_continuing(spawned?);
+        let _ = furnace_sys::pty::take_back_foreground(std::io::stdin());
+        status
     }
 
     /// In a user namespace: forks from a throw-away thread that joins the container's pid
@@ -769,4 +816,18 @@ fn is_reaped(pidfd: &Pidfd) -> bool {
         ),
         Err(Errno::CHILD)
     )
+}
+
+/// Waits for `child`, which leads a process group of its own in the terminal's foreground,
+/// continuing that group whenever the child stops.
+fn wait_continuing(mut child: std::process::Child) -> io::Result<ExitStatus> {
+    let group = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let (Ok(pidfd), Some(group)) = (furnace_sys::Pidfd::open(child.id()), group) {
+        while let Ok(Some(_)) = pidfd.wait_stop_or_exit() {
+            let _ = rustix::process::kill_process_group(group, furnace_sys::Signal::CONT);
+        }
+    }
+    child.wait()
 }

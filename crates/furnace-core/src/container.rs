@@ -64,6 +64,9 @@ pub struct Container {
     pub(crate) detached: Option<crate::registry::Entry>,
     /// PID 1 runs in a user namespace (the container was started without root).
     pub(crate) user_namespace: bool,
+    /// What the start found out ([`Extras`]); empty for a handle from
+    /// [`Registry::attach`](crate::Registry::attach).
+    pub(crate) extras: Extras,
 }
 
 impl Container {
@@ -107,50 +110,16 @@ impl Container {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn warnings(&self) -> Vec<Warning> {
-        let table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
-        table
-            .iter()
-            .find(|(key, _)| *key == self.extras_key())
-            .map_or_else(Vec::new, |(_, extras)| extras.warnings.clone())
-    }
-
-    /// Keeps what the start found out beside this handle ([`Extras`]).
-    pub(crate) fn set_extras(&self, extras: Extras) {
-        let mut table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
-        table.retain(|(key, _)| *key != self.extras_key());
-        table.push((self.extras_key(), extras));
+        self.extras.warnings.clone()
     }
 
     /// Writes what the start made in the root into a detached container's registry
     /// directory `dir`, for whichever process stops it.
     pub(crate) fn save_traces(&self, dir: &Path) -> io::Result<()> {
-        let table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
-        match table.iter().find(|(key, _)| *key == self.extras_key()) {
-            Some((
-                _,
-                Extras {
-                    traces: Some(traces),
-                    ..
-                },
-            )) => traces.save(dir),
-            _ => Ok(()),
+        match &self.extras.traces {
+            Some(traces) => traces.save(dir),
+            None => Ok(()),
         }
-    }
-
-    /// Takes this handle's [`Extras`] back (at teardown).
-    fn take_extras(&self) -> Option<Extras> {
-        let mut table = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
-        let at = table
-            .iter()
-            .position(|(key, _)| *key == self.extras_key())?;
-        Some(table.swap_remove(at).1)
-    }
-
-    /// The key of this handle in [`EXTRAS`]: its pidfd of PID 1, an fd it owns, so no other
-    /// live handle has the same number.
-    fn extras_key(&self) -> (u32, std::os::fd::RawFd) {
-        use std::os::fd::AsRawFd;
-        (self.init.pid(), self.init.as_raw_fd())
     }
 
     /// Removes what the start made in the root, now that the container is gone: from this
@@ -161,7 +130,7 @@ impl Container {
         // about to be removed: let them go first.
         self.namespace_files.clear();
         self.root_fd = None;
-        let own = self.take_extras().and_then(|extras| extras.traces);
+        let own = self.extras.traces.take();
         let saved = || {
             let entry = self.detached.as_ref()?;
             Traces::load(&entry.path(), &self.root)
@@ -411,18 +380,12 @@ impl Container {
     }
 }
 
-/// What a start found out that a handle keeps beyond its fields: the warnings for the caller
-/// and what PID 1 made in the root. Kept beside the handles rather than in them, so that
-/// every place that builds a `Container` need not know of it; a handle from
-/// [`Registry::attach`](crate::Registry::attach) has none.
+/// What a start found out: the warnings for the caller and what PID 1 made in the root.
 #[derive(Debug, Default)]
 pub(crate) struct Extras {
     pub warnings: Vec<Warning>,
     pub traces: Option<Traces>,
 }
-
-/// The [`Extras`] of the live handles of this process, by [`Container::extras_key`].
-static EXTRAS: Mutex<Vec<((u32, std::os::fd::RawFd), Extras)>> = Mutex::new(Vec::new());
 
 /// How long stopping a detached container waits for its PID 1 to be gone.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -438,7 +401,6 @@ impl Drop for Container {
                 self.reap_later();
             }
             // The container runs on: what it made stays recorded in its registry entry.
-            drop(self.take_extras());
             return;
         }
         let _ = self.teardown();

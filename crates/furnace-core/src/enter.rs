@@ -49,6 +49,9 @@ pub(crate) struct Entry {
     pub capabilities: Option<CapabilitySet>,
     /// The hardened profile: `no_new_privs` and a session of its own.
     pub hardened: bool,
+    /// When stdin is the terminal whose foreground process group the caller's is: make the
+    /// command's process group the foreground one ([`Command::foreground`](crate::Command::foreground)).
+    pub foreground: bool,
     pub uid: Option<Uid>,
     pub gid: Option<Gid>,
     /// The supplementary groups, when set ([`cred::set_identity`]).
@@ -123,7 +126,8 @@ pub(crate) fn decode(record: [u8; RECORD_LEN]) -> Option<(SpawnStep, Errno)> {
 /// Marks inherited fds close-on-exec, checks stdio, becomes non-dumpable, joins the
 /// container's namespaces, changes directory (verifying it is inside), sets ids and reduces
 /// capabilities (in an order that depends on the uid), takes on `no_new_privs` and a session
-/// of its own in the hardened profile, and joins a keyring of its own. System calls only.
+/// of its own in the hardened profile (elsewhere a process group of its own, and a session too
+/// without a terminal), and joins a keyring of its own. System calls only.
 fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     let at = |step: SpawnStep| move |errno: Errno| (step, errno);
     // Whatever the caller left without O_CLOEXEC (other threads, C libraries) must not reach
@@ -187,6 +191,17 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
             cred::new_session().map_err(at(SpawnStep::NewSession))?;
         }
         pty::make_controlling(stdio(0)).map_err(at(SpawnStep::ControllingTerminal))?;
+    } else if !entry.hardened {
+        // A process group of its own in every profile, so that `kill 0` (or any signal to
+        // "my group") inside reaches the command's processes and never the caller's. On a
+        // terminal it stays in the caller's session (a terminal belongs to one session), in
+        // the foreground when asked; without one it leaves the session too.
+        if pty::is_terminal(stdio(0)) {
+            pty::lead_process_group(stdio(0), entry.foreground)
+                .map_err(at(SpawnStep::NewSession))?;
+        } else {
+            cred::new_session().map_err(at(SpawnStep::NewSession))?;
+        }
     }
     if !stays_root {
         set_identity(entry)?;

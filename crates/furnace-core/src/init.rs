@@ -21,6 +21,7 @@ use furnace_sys::mount::{forksafe as mnt, MountFlags, Propagation};
 use furnace_sys::net::forksafe as net;
 use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
+use furnace_sys::process::SharedU32;
 use furnace_sys::signal::forksafe as signal;
 use furnace_sys::{Errno, Namespaces, Signal};
 
@@ -86,7 +87,6 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     let keep = [
         &ready,
         &owner,
-        &progress,
         socket,
         listener.unwrap_or(&ready),
         timer.unwrap_or(&ready),
@@ -98,7 +98,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut step = 0u32;
-    if let Err(errno) = set_up(plan, trees, (&progress, &ready), &mut step) {
+    if let Err(errno) = set_up(plan, trees, (progress, &ready), &mut step) {
         report_and_exit(&ready, step, errno);
     }
     // Set up: the namespace files and the new root are PID 1's own now.
@@ -109,9 +109,8 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     }
     drop(namespaces);
     // The binds are attached: close their trees (the vector keeps its memory, nothing is
-    // freed) and the progress pipe, so PID 1 holds nothing of the host but its owner's pidfd.
+    // freed), so PID 1 holds nothing of the host but its owner's pidfd.
     trees.clear();
-    drop(progress);
     Failpoint::hit(failpoint, "pid1-ready");
     // From now on the owner's *process*, not the starting thread, bounds PID 1's life (the
     // thread may end as soon as `start` returns). Cleared before reporting, so that no window
@@ -142,15 +141,12 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
 fn set_up(
     plan: &Plan,
     trees: &mut Vec<OwnedFd>,
-    (progress, ready): (&OwnedFd, &OwnedFd),
+    (progress, ready): (&SharedU32, &OwnedFd),
     step: &mut u32,
 ) -> Result<(), Errno> {
     let out = |step: u32| Records(ready.as_fd(), step);
     let failpoint = plan.failpoint.as_ref();
-    // A full pipe (a plan of thousands of steps) only makes the record stale.
-    let record = |step: u32| {
-        let _ = fd::write_all(progress.as_fd(), &step.to_le_bytes());
-    };
+    let record = |step: u32| progress.store(step);
     let next = |step: &mut u32| {
         Failpoint::hit_step(failpoint, *step as usize);
         *step += 1;
@@ -179,8 +175,8 @@ fn set_up(
 }
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(keep: [&OwnedFd; 7], devnull: OwnedFd) -> Result<(), Errno> {
-    let [ready, owner, progress, socket, listener, timer, released] = keep;
+fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
+    let [ready, owner, socket, listener, timer, released] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
     process::set_parent_death_signal(Some(Signal::KILL))?;
@@ -208,7 +204,6 @@ fn prepare_process(keep: [&OwnedFd; 7], devnull: OwnedFd) -> Result<(), Errno> {
         stdio(StdioFd::Stderr),
         ready.as_fd(),
         owner.as_fd(),
-        progress.as_fd(),
         socket.as_fd(),
         listener.as_fd(),
         timer.as_fd(),

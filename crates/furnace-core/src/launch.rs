@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use furnace_sys::fd::{above_stdio, forksafe as fd, pipe_above_stdio, Mode, OFlags};
 use furnace_sys::process::forksafe::{clone3, exit, Forked};
+use furnace_sys::process::SharedU32;
 use furnace_sys::{Errno, ExitKind, Pidfd, Signal};
 
 use crate::builder::{Config, ContainerBuilder};
@@ -159,15 +160,8 @@ fn launch_with(
         .and_then(above_stdio)
         .map_err(sys_err("open /dev/null"))?;
     let (ready_r, ready_w) = pipe_above_stdio().map_err(sys_err("create the ready pipe"))?;
-    let (progress_r, progress_w) =
-        pipe_above_stdio().map_err(sys_err("create the progress pipe"))?;
-    // PID 1 records each step it starts here; it must never block on it.
-    for end in [&progress_w, &progress_r] {
-        rustix::fs::fcntl_setfl(end, OFlags::NONBLOCK).map_err(|e| Error::Sys {
-            context: "create the progress pipe",
-            error: furnace_sys::Error::new("fcntl", "F_SETFL O_NONBLOCK", e),
-        })?;
-    }
+    // PID 1 records each step it starts here.
+    let progress = SharedU32::new(0).map_err(sys_err("map the progress word"))?;
     let (namespaces_r, namespaces_w) = if plan.send_namespaces {
         let (r, w) = furnace_sys::fd::socketpair_above_stdio()
             .map_err(sys_err("create the socket for the container's namespaces"))?;
@@ -233,7 +227,7 @@ fn launch_with(
                 ready: ready_w,
                 owner,
                 devnull,
-                progress: progress_w,
+                progress: &progress,
                 namespaces: namespaces_w,
                 cgroup_procs,
                 cgroup_leave,
@@ -249,7 +243,7 @@ fn launch_with(
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop((ready_w, progress_w, owner, devnull, namespaces_w, detached));
+    drop((ready_w, owner, devnull, namespaces_w, detached));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
@@ -276,6 +270,13 @@ fn launch_with(
             }
             Ok((namespace_files, root_fd)) => {
                 Failpoint::hit(failpoint, "ready-received");
+                let extras = Extras {
+                    warnings: records.warnings(&plan),
+                    traces: traces.take().map(|mut t| {
+                        records.made.iter().for_each(|&n| t.record(n));
+                        t
+                    }),
+                };
                 let container = Container {
                     init,
                     root: config.root,
@@ -291,14 +292,8 @@ fn launch_with(
                     child: true,
                     detached: None,
                     user_namespace: plan.send_namespaces,
+                    extras,
                 };
-                container.set_extras(Extras {
-                    warnings: records.warnings(&plan),
-                    traces: traces.take().map(|mut t| {
-                        records.made.iter().for_each(|&n| t.record(n));
-                        t
-                    }),
-                });
                 return match pending {
                     None => Ok(container),
                     // On failure the container is dropped: stopped, as it has no name yet.
@@ -311,7 +306,7 @@ fn launch_with(
         Report::Failed { step, errno } => Some(setup_error(&plan, step, errno)),
         Report::TimedOut => {
             // The step that was running: the last one PID 1 recorded.
-            let step = last_progress(&progress_r);
+            let step = progress.load();
             let _ = init.send_signal(Signal::KILL);
             Some(Error::StartTimeout {
                 timeout: config.start_timeout,
@@ -514,22 +509,6 @@ fn read_record(pipe: &OwnedFd, deadline: Option<Instant>) -> Result<(u32, i32), 
         }
     }
     Ok(init::decode(buf))
-}
-
-/// The last step number PID 1 wrote on the progress pipe (0 when none).
-fn last_progress(pipe: &OwnedFd) -> u32 {
-    let mut last = 0;
-    let mut buf = [0u8; 4 * 64];
-    loop {
-        match rustix::io::read(pipe, &mut buf) {
-            Ok(n) if n > 0 => {
-                if let Some(record) = buf[..n].rchunks_exact(4).next() {
-                    last = u32::from_le_bytes([record[0], record[1], record[2], record[3]]);
-                }
-            }
-            _ => return last,
-        }
-    }
 }
 
 fn setup_error(plan: &Plan, step: u32, errno: i32) -> Error {

@@ -358,15 +358,19 @@ impl Entry {
     }
 }
 
-/// Removes what a container whose PID 1 is gone left: its cgroups (empty, since its pid
-/// namespace is) and its directory. Another process may be doing the same: whatever is
-/// already gone is fine.
+/// Removes what a container whose PID 1 is gone (its timeout ran out, or it was killed) left:
+/// its cgroups (empty, since its pid namespace is), what PID 1 made in the root (recorded in
+/// the entry), and its directory. Another process may be doing the same: whatever is already
+/// gone is fine.
 fn clean_up(entry: &Entry, state: &State) {
     if let Some(record) = &state.cgroups {
         if let Ok(cgroups) = crate::cgroups::Cgroups::reopen(record) {
             let _ = cgroups.kill_all();
             let _ = cgroups.remove();
         }
+    }
+    if let Some(traces) = crate::traces::Traces::load(&entry.path(), &state.root) {
+        traces.remove();
     }
     let _ = entry.remove();
 }

@@ -208,7 +208,7 @@ fn has_sys_admin() -> bool {
 
 /// The number of threads of this process (`Threads:` of `/proc/self/status`).
 fn thread_count() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = furnace_sys::fs::read_small_text("/proc/self/status").ok()?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("Threads:"))

@@ -7,3 +7,19 @@
 pub mod forksafe;
 
 pub use rustix::fs::{AtFlags, FileType, Mode, Stat};
+
+/// Reads a small text file whose size the kernel reports as 0 (`/proc`, `/sys`) with reads of
+/// a page: `std::fs::read_to_string` starts with a 32-byte probe and grows from there, six
+/// `read` calls for a `/proc/<pid>/stat` where this makes two.
+///
+/// ```
+/// let stat = furnace_sys::fs::read_small_text("/proc/self/stat")?;
+/// assert!(stat.contains(')'));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_small_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}

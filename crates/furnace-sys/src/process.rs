@@ -11,10 +11,12 @@ use crate::error::{Error, Result};
 
 pub mod forksafe;
 mod pidfd;
+mod shared;
 mod stat;
 mod strings;
 
 pub use pidfd::*;
+pub use shared::*;
 pub use stat::*;
 pub use strings::*;
 

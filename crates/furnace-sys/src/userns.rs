@@ -164,7 +164,7 @@ pub fn setgroups_allowed() -> Result<bool> {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| io_error("read", path, &e))
+    crate::fs::read_small_text(path).map_err(|e| io_error("read", path, &e))
 }
 
 fn io_error(call: &'static str, path: &Path, e: &std::io::Error) -> Error {

@@ -20,6 +20,7 @@ use std::ffi::CString;
 use std::fmt::Display;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Every fallible xtask step returns a message meant for a human.
 pub type Result<T, E = String> = std::result::Result<T, E>;
@@ -51,6 +52,27 @@ pub fn target_dir() -> PathBuf {
         Some(dir) if !dir.is_empty() => workspace_root().join(dir),
         _ => workspace_root().join("target"),
     }
+}
+
+/// Where cargo leaves the binaries of `profile` (`debug` or `release`):
+/// `<target dir>/<host triple>/<profile>`, since `.cargo/config.toml` names the host's target
+/// explicitly (to link the CLI statically without touching proc macros).
+pub fn artifact_dir(profile: &str) -> Result<PathBuf> {
+    Ok(target_dir().join(host_triple()?).join(profile))
+}
+
+/// The host's target triple, from `rustc -vV`.
+pub fn host_triple() -> Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .map_err(|e| format!("cannot run rustc -vV: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| "rustc -vV printed no host triple".into())
 }
 
 /// A path relative to the workspace root when it is inside it, for shorter messages.

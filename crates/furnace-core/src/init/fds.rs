@@ -4,11 +4,12 @@
 use std::ffi::CStr;
 use std::os::fd::{OwnedFd, RawFd};
 
+use furnace_sys::process::SharedU32;
 use furnace_sys::Namespace;
 
-/// The fds PID 1 is handed by the parent: all numbered 3 or above, so that setting up its
+/// The fds (and the shared progress word) PID 1 is handed by the parent: all numbered 3 or above, so that setting up its
 /// stdio cannot overwrite them.
-pub(crate) struct InitFds {
+pub(crate) struct InitFds<'a> {
     /// The write end of the report pipe.
     pub ready: OwnedFd,
     /// A pidfd of the process that started the container: it polls readable when that whole
@@ -17,9 +18,9 @@ pub(crate) struct InitFds {
     /// The host's `/dev/null`, which becomes PID 1's stdio so that it holds none of the
     /// caller's pipes.
     pub devnull: OwnedFd,
-    /// The write end (non-blocking) of the progress pipe: PID 1 writes the number of each
-    /// step as it starts it, so that a start that times out can say which step hung.
-    pub progress: OwnedFd,
+    /// A word shared with the parent: PID 1 stores the number of each step as it starts it
+    /// (no system call), so that a start that times out can say which step hung.
+    pub progress: &'a SharedU32,
     /// In a user namespace: a unix socket on which PID 1 sends fds of its namespaces
     /// ([`NAMESPACE_FILES`]), through which commands join them (see [`crate::rootless`]), and
     /// of its root, through which the caller looks inside (`/proc/<pid>/root` would fail the

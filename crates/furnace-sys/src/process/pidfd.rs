@@ -115,6 +115,53 @@ impl Pidfd {
         self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)
     }
 
+    /// `waitid(P_PIDFD, pidfd, WSTOPPED | WNOHANG)`: the signal that stopped the process, if
+    /// it stopped since the last look (the report is consumed; an exit is not, and is left for
+    /// [`wait`](Pidfd::wait) or std's `Child::wait`).
+    ///
+    /// See `waitid(2)`.
+    pub fn take_stop(&self) -> Result<Option<Signal>> {
+        self.raw_waitid(WaitIdOptions::STOPPED | WaitIdOptions::NOHANG)
+            .map(|status| status.and_then(|s| s.stopping_signal()).and_then(Signal::from_named_raw))
+    }
+
+    /// Waits until the process stops or exits: `Some(signal)` when it stopped (that report is
+    /// consumed), `None` when it exited (left unreaped, for [`wait`](Pidfd::wait) or std's
+    /// `Child::wait`).
+    ///
+    /// See `waitid(2)`.
+    pub fn wait_stop_or_exit(&self) -> Result<Option<Signal>> {
+        loop {
+            let options = WaitIdOptions::STOPPED | WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+            let Some(status) = self.raw_waitid(options)? else {
+                continue;
+            };
+            if !status.stopped() {
+                return Ok(None);
+            }
+            if let Some(signal) = self.take_stop()? {
+                return Ok(Some(signal));
+            }
+        }
+    }
+
+    fn raw_waitid(&self, options: WaitIdOptions) -> Result<Option<WaitIdStatus>> {
+        loop {
+            match rustix::process::waitid(rustix::process::WaitId::PidFd(self.fd.as_fd()), options)
+            {
+                Ok(status) => return Ok(status),
+                Err(Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(Error::new(
+                        "waitid",
+                        format!("pidfd of pid {}", self.pid),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
     fn waitid(&self, options: WaitIdOptions) -> Result<Option<ExitKind>> {
         loop {
             match rustix::process::waitid(rustix::process::WaitId::PidFd(self.fd.as_fd()), options)

@@ -43,7 +43,7 @@ impl ProcStat {
     ///
     /// See `proc_pid_stat(5)`.
     pub fn read(pid: u32) -> Option<ProcStat> {
-        ProcStat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+        ProcStat::parse(&crate::fs::read_small_text(format!("/proc/{pid}/stat")).ok()?)
     }
 
     /// Parses the text of a `/proc/<pid>/stat` file. The command name is the text between the

@@ -6,7 +6,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use crate::Errno;
+use crate::{Errno, Signal};
 
 /// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal `fd` the controlling terminal of the calling
 /// process, which must lead a session without one (after `setsid(2)`); the terminal must be
@@ -16,4 +16,39 @@ use crate::Errno;
 #[inline]
 pub fn make_controlling(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     rustix::process::ioctl_tiocsctty(fd)
+}
+
+/// Whether `fd` is a terminal (`ioctl(TCGETS)` succeeds). Async-signal-safe.
+///
+/// See `isatty(3)`.
+#[inline]
+pub fn is_terminal(fd: BorrowedFd<'_>) -> bool {
+    rustix::termios::isatty(fd)
+}
+
+/// Puts the calling process into a process group of its own (`setpgid(0, 0)`) and, when
+/// `take_foreground`, makes the new group the foreground process group of terminal
+/// `terminal` (`tcsetpgrp`, with `SIGTTOU` blocked meanwhile, since the new group starts in
+/// the background). Whether the caller's group had the foreground is for the caller to find
+/// out before the fork: a child forked into another pid namespace cannot see that group.
+/// Whoever made the process gives the terminal back to its own group when the process has
+/// stopped or ended ([`take_back_foreground`](super::take_back_foreground)).
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `setpgid(2)`, `tcsetpgrp(3)`.
+#[inline]
+pub fn lead_process_group(terminal: BorrowedFd<'_>, take_foreground: bool) -> Result<(), Errno> {
+    // SAFETY: setpgid(0, 0) takes no pointers; it only changes the caller's process group.
+    // (rustix's setpgid and getpgrp assert a visible, non-zero group in debug builds, which a
+    // process forked into another pid namespace does not have.)
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        return Err(crate::error::last_errno());
+    }
+    if take_foreground {
+        let own = rustix::process::getpid();
+        crate::signal::forksafe::with_blocked(Signal::TTOU, || {
+            rustix::termios::tcsetpgrp(terminal, own)
+        })?;
+    }
+    Ok(())
 }

@@ -50,6 +50,35 @@ pub fn unblock_all_signals() -> Result<(), Errno> {
     Ok(())
 }
 
+/// `pthread_sigmask(SIG_BLOCK, {signal})`, `f()`, `pthread_sigmask(SIG_SETMASK, old)`: runs
+/// `f` with `signal` blocked in the calling thread (with `SIGTTOU` blocked, `tcsetpgrp` from a
+/// background process group proceeds instead of stopping the process).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `sigprocmask(2)`.
+#[inline]
+pub fn with_blocked<T>(signal: Signal, f: impl FnOnce() -> T) -> T {
+    // SAFETY: all-zero sigsets are valid for sigemptyset to initialise and for
+    // pthread_sigmask to fill in; both live in this frame; the signal number is valid.
+    let (blocked, old) = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal.as_raw());
+        (
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0,
+            old,
+        )
+    };
+    let result = f();
+    if blocked {
+        // SAFETY: `old` holds the mask pthread_sigmask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    result
+}
+
 /// `sigaction(SIGCHLD, {SIG_IGN})`: the kernel then reaps this process's children (including
 /// orphans reparented to it) as soon as they exit, so none stays a zombie.
 ///
