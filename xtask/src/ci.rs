@@ -217,12 +217,46 @@ const PUBLISHED: [&str; 2] = ["furnace-sys", "furnace-core"];
 /// developer's uncommitted work is what is being checked. Quick once the dependencies are
 /// built: the verification shares the target directory.
 fn package() -> Result<()> {
+    forget_packaged_sources()?;
     let mut cmd = util::cargo();
     cmd.arg("package");
     for name in PUBLISHED {
         cmd.args(["-p", name]);
     }
     step(cmd.arg("--allow-dirty"))
+}
+
+/// Removes cargo's extracted copies of the published crates from its temporary registries
+/// (`$CARGO_HOME/registry/src/-<hash>/furnace-sys-0.1.0`, named after the registry's path, so
+/// the same for every run in one checkout): cargo reuses an extraction of the same name and
+/// version, and would verify furnace-core against the furnace-sys of an earlier run.
+fn forget_packaged_sources() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Only the local, temporary registries: crates.io's directory is `index.crates.io-…`.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for entry in crates.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if PUBLISHED.iter().any(|p| name.starts_with(&format!("{p}-"))) {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("remove {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `cargo check --all-targets` of the published crates with the Rust version their manifests

@@ -352,6 +352,12 @@ pub struct ContainerArgs {
     /// into /run, or a warning saying why not), bind, copy (a writable copy) or off
     #[arg(long, value_name = "MODE", default_value = "auto")]
     pub resolv_conf: String,
+    /// The seccomp filter of every command: default (furnace's, with the semantics of
+    /// Docker's default profile), unconfined, or a JSON profile FILE in the OCI or Docker
+    /// format (e.g. `--seccomp ./profile.json`) [default: default with --hardened, else
+    /// unconfined]
+    #[arg(long, value_name = "PROFILE")]
+    pub seccomp: Option<String>,
     /// `--bind` and `--ro-bind` values in command-line order (filled by [`parse`]).
     #[arg(skip)]
     pub mounts: Vec<BindArg>,

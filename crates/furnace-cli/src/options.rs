@@ -55,6 +55,9 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
         builder.overlay(furnace_core::Overlay::Upper(upper.clone()));
     }
     builder.read_only_root(args.read_only);
+    if let Some(value) = &args.seccomp {
+        builder.seccomp(seccomp(value, args.hardened)?);
+    }
     for value in &args.tmpfs {
         let (destination, options) = match value.split_once(':') {
             Some((destination, options)) => (destination, options),
@@ -210,6 +213,35 @@ fn identity(rootfs: &Path, args: &CommandArgs) -> Result<Identity, Failure> {
 /// A value in quotes, as Rust's `Debug` of a lossy string shows it (escapes included).
 fn quoted(value: &OsStr) -> String {
     format!("{:?}", value.to_string_lossy())
+}
+
+/// `--seccomp PROFILE`: `default`, `unconfined`, or a JSON profile file, checked (and a
+/// Docker profile's capability conditions resolved against the profile's capabilities) before
+/// anything is made.
+fn seccomp(value: &str, hardened: bool) -> Result<furnace_core::Seccomp, Failure> {
+    match value {
+        "default" => return Ok(furnace_core::Seccomp::Default),
+        "unconfined" => return Ok(furnace_core::Seccomp::Unconfined),
+        _ => {}
+    }
+    let shown = quoted(value.as_ref());
+    let json = std::fs::read_to_string(value).map_err(|e| {
+        Failure::furnace(format!(
+            "--seccomp {shown}: {e} (a profile file, `default` or `unconfined`)"
+        ))
+    })?;
+    let capabilities = if hardened {
+        furnace_sys::cred::CapabilitySet::from_bits_retain(
+            furnace_core::HARDENED_CAPABILITIES
+                .iter()
+                .fold(0, |mask, cap| mask | cap.bitmask()),
+        )
+    } else {
+        furnace_sys::cred::CapabilitySet::all()
+    };
+    furnace_core::SeccompProfile::from_json(&json, &capabilities)
+        .map(furnace_core::Seccomp::Profile)
+        .map_err(|e| Failure::furnace(format!("--seccomp {shown}: {e}")))
 }
 
 #[cfg(test)]

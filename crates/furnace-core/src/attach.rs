@@ -65,6 +65,8 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
         root: state.root,
         namespaces: Namespaces::from_bits_truncate(state.namespaces),
         capabilities: state.capabilities,
+        seccomp: (!state.seccomp.is_empty())
+            .then(|| std::sync::Arc::new(crate::SeccompFilters::from_packed(&state.seccomp))),
         failpoint: None,
         spawned: Mutex::new(Vec::new()),
         stopped: false,

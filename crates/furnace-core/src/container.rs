@@ -64,6 +64,8 @@ pub struct Container {
     pub(crate) detached: Option<crate::registry::Entry>,
     /// PID 1 runs in a user namespace (the container was started without root).
     pub(crate) user_namespace: bool,
+    /// The seccomp filters commands run under, compiled; `None` when unconfined.
+    pub(crate) seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
     /// What the start found out ([`Extras`]); empty for a handle from
     /// [`Registry::attach`](crate::Registry::attach).
     pub(crate) extras: Extras,
@@ -204,7 +206,7 @@ impl Container {
     /// furnace start-up file through a pipe, from an outer `bash -c` or `sh -c` it `exec`s
     /// from. [`shell_command_norc`](Container::shell_command_norc) reads none of them.
     pub fn shell_command(&self) -> Command<'_> {
-        crate::command::shell(self, true)
+        crate::shell::shell(self, true)
     }
 
     /// Whether `path` (relative to the container's root) exists inside, resolved inside the

@@ -49,6 +49,9 @@ pub(crate) struct Entry {
     pub capabilities: Option<CapabilitySet>,
     /// The hardened profile: `no_new_privs` and a session of its own.
     pub hardened: bool,
+    /// The container's seccomp filters, attached last (after `no_new_privs`), or while the
+    /// process still has `CAP_SYS_ADMIN` when it gets no `no_new_privs`.
+    pub seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
     /// When stdin is the terminal whose foreground process group the caller's is: make the
     /// command's process group the foreground one ([`Command::foreground`](crate::Command::foreground)).
     pub foreground: bool,
@@ -171,9 +174,17 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     // dropped CAP_SETGID does not stand in the way; one that becomes another uid must reduce
     // its capabilities before (dropping from the bounding set needs CAP_SETPCAP, which
     // `setuid` to a uid other than 0 takes away).
+    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
+    // credentials) stay out of reach. Before seccomp, which may refuse `keyctl`.
+    cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))?;
     let stays_root = entry.uid.map_or(true, |uid| uid.is_root());
     if stays_root {
         set_identity(entry)?;
+    }
+    // Without `no_new_privs` the kernel attaches a filter only for CAP_SYS_ADMIN: while the
+    // process still has every capability (the filters must then allow the steps below).
+    if !entry.hardened {
+        attach_seccomp(entry)?;
     }
     if let Some(keep) = entry.capabilities {
         // Bounding, permitted and effective sets reduced to `keep`, inheritable and ambient
@@ -206,9 +217,19 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     if !stays_root {
         set_identity(entry)?;
     }
-    // A keyring of its own, as runc gives each container: the caller's session keys (tokens,
-    // credentials) stay out of reach.
-    cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))
+    // Last before exec: nothing of furnace's runs under the filters.
+    if entry.hardened {
+        attach_seccomp(entry)?;
+    }
+    Ok(())
+}
+
+/// Attaches the container's seccomp filters, if it has any.
+fn attach_seccomp(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
+    match &entry.seccomp {
+        Some(filters) => filters.apply().map_err(|errno| (SpawnStep::Seccomp, errno)),
+        None => Ok(()),
+    }
 }
 
 /// Takes on the command's uid, gid and supplementary groups.

@@ -324,6 +324,25 @@ pub enum Error {
         /// What is wrong with it.
         problem: PathProblem,
     },
+    /// A seccomp profile cannot be used: a field holds a value furnace does not understand or
+    /// cannot honour ([`SeccompProfile`](crate::SeccompProfile)). Nothing in a profile is
+    /// ignored silently.
+    #[error("seccomp profile {field}{}: {reason}", ShowValue(value))]
+    InvalidSeccomp {
+        /// The field: a path in the JSON document (`syscalls[3].args[0].op`), or in the
+        /// profile for one built in code (`rules[2].names[0]`).
+        field: String,
+        /// The value as given (strings quoted; empty when the field itself is the problem).
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A seccomp profile could not be compiled into BPF programs the kernel accepts.
+    #[error("seccomp profile: cannot compile it into BPF: {reason}")]
+    SeccompCompile {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A step of putting a new process into a container, in the order they run in the child
@@ -351,7 +370,8 @@ pub enum SpawnStep {
     RestrictCapabilities,
     /// Setting `no_new_privs` (hardened profile).
     NoNewPrivileges,
-    /// Leaving the caller's session (hardened profile, or for a terminal of its own).
+    /// Leading a process group of its own, and a session when it has no terminal or one of
+    /// its own (and in the hardened profile).
     NewSession,
     /// Making the container's pseudo-terminal the controlling terminal
     /// ([`Command::terminal`](crate::Command::terminal)).
@@ -360,13 +380,15 @@ pub enum SpawnStep {
     SetIds,
     /// Joining a session keyring of its own.
     JoinKeyring,
+    /// Attaching the container's seccomp filters ([`Seccomp`](crate::Seccomp)).
+    Seccomp,
     /// Executing the program (not found, not executable, …).
     Exec,
 }
 
 impl SpawnStep {
     /// All steps, in the order they run.
-    pub(crate) const ALL: [SpawnStep; 15] = [
+    pub(crate) const ALL: [SpawnStep; 16] = [
         SpawnStep::CloseFds,
         SpawnStep::CheckStdio,
         SpawnStep::UnblockSignals,
@@ -381,6 +403,7 @@ impl SpawnStep {
         SpawnStep::ControllingTerminal,
         SpawnStep::SetIds,
         SpawnStep::JoinKeyring,
+        SpawnStep::Seccomp,
         SpawnStep::Exec,
     ];
 
@@ -408,10 +431,11 @@ impl fmt::Display for SpawnStep {
             SpawnStep::VerifyDirectory => "working directory lies outside the container's root",
             SpawnStep::RestrictCapabilities => "restrict capabilities",
             SpawnStep::NoNewPrivileges => "set no_new_privs",
-            SpawnStep::NewSession => "start a new session",
+            SpawnStep::NewSession => "start a new session or process group",
             SpawnStep::ControllingTerminal => "make the terminal the controlling terminal",
             SpawnStep::SetIds => "set uid and gid",
             SpawnStep::JoinKeyring => "join a new session keyring",
+            SpawnStep::Seccomp => "attach the seccomp filters",
             SpawnStep::Exec => "exec",
         })
     }
@@ -500,6 +524,18 @@ impl fmt::Display for ShowMode {
         match self.0 {
             Some(mode) => write!(f, " ({mode})"),
             None => f.write_str(" mode"),
+        }
+    }
+}
+
+struct ShowValue<'a>(&'a str);
+
+impl fmt::Display for ShowValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " {}", self.0)
         }
     }
 }

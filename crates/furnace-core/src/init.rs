@@ -419,10 +419,17 @@ fn before(
             if bind.read_only {
                 mnt::make_tree_read_only(tree.as_fd())?;
             }
+            if bind.nodev {
+                mnt::make_tree_nodev(tree.as_fd())?;
+            }
             trees.push(tree);
             Ok(())
         }
         Before::Overlay(o) => overlay(o, &plan.root),
+        Before::NodevRoot => {
+            let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+            mnt::make_tree_nodev(root.as_fd())
+        }
         Before::Mount(m) => {
             let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
             let target = mount_point_beneath(&root, m, out)?;

@@ -282,6 +282,7 @@ fn launch_with(
                     root: config.root,
                     namespaces: plan.namespaces,
                     capabilities: config.capabilities,
+                    seccomp: config.seccomp.clone(),
                     failpoint: plan.failpoint.clone(),
                     spawned: Mutex::new(Vec::new()),
                     stopped: false,
@@ -366,6 +367,10 @@ fn register(
             .and_then(|t| now.checked_add(t))
             .map(crate::registry::epoch_seconds),
         capabilities: container.capabilities,
+        seccomp: container
+            .seccomp
+            .as_ref()
+            .map_or_else(Vec::new, |f| f.to_packed()),
         namespaces: container.namespaces.bits(),
         user_namespace: container.user_namespace,
         pid_namespace,

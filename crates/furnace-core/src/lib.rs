@@ -48,6 +48,8 @@ mod resolv;
 mod resources;
 pub mod rootless;
 mod roots;
+pub mod seccomp;
+mod shell;
 mod traces;
 mod users;
 
@@ -62,4 +64,7 @@ pub use registry::{validate_name, ContainerInfo, Lifetime, Registry, MAX_NAME_LE
 pub use resolv::ResolvConf;
 pub use resources::{ResourceUsage, MIN_MEMORY};
 pub use roots::{Overlay, TmpfsOptions, Warning};
+pub use seccomp::{
+    ArgCondition, ArgOp, Seccomp, SeccompAction, SeccompFilters, SeccompProfile, SyscallRule,
+};
 pub use users::User;

@@ -119,6 +119,10 @@ pub(crate) struct State {
     /// Seconds since the epoch.
     pub expires: Option<u64>,
     pub capabilities: Option<u64>,
+    /// The compiled seccomp filters, each instruction packed in a `u64`
+    /// ([`SeccompFilters::to_packed`](crate::SeccompFilters)); empty when unconfined.
+    #[serde(default)]
+    pub seccomp: Vec<Vec<u64>>,
     /// The namespaces PID 1 has of its own (bits of [`furnace_sys::Namespaces`]).
     pub namespaces: u32,
     /// Started in a user namespace: attach through `attach.sock`.
@@ -672,6 +676,7 @@ mod tests {
             created: epoch_seconds(SystemTime::now()),
             expires: None,
             capabilities: None,
+            seccomp: Vec::new(),
             namespaces: 0,
             user_namespace: false,
             pid_namespace: 0,

@@ -8,9 +8,9 @@ pub mod forksafe;
 
 pub use rustix::fs::{AtFlags, FileType, Mode, Stat};
 
-/// Reads a small text file whose size the kernel reports as 0 (`/proc`, `/sys`) with reads of
-/// a page: `std::fs::read_to_string` starts with a 32-byte probe and grows from there, six
-/// `read` calls for a `/proc/<pid>/stat` where this makes two.
+/// `open(path)`, then `read(2)` a page at a time: a small text file whose size the kernel
+/// reports as 0 (`/proc`, `/sys`). `std::fs::read_to_string` starts with a 32-byte probe and
+/// grows from there, six `read` calls for a `/proc/<pid>/stat` where this makes two.
 ///
 /// ```
 /// let stat = furnace_sys::fs::read_small_text("/proc/self/stat")?;

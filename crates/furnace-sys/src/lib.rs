@@ -59,6 +59,7 @@ pub mod net;
 pub mod ns;
 pub mod process;
 pub mod pty;
+pub mod seccomp;
 pub mod signal;
 pub mod userns;
 

@@ -70,15 +70,17 @@ pub fn set_window_size(fd: impl AsFd, rows: u16, columns: u16) -> Result<()> {
     rustix::termios::tcsetwinsize(fd, size).map_err(|e| Error::new("ioctl", "TIOCSWINSZ", e))
 }
 
-/// Whether the calling process's group is the foreground process group of terminal `fd`
-/// (`false` when `fd` is no terminal, or is not this session's).
+/// `tcgetpgrp(fd) == getpgrp()`: whether the calling process's group is the foreground
+/// process group of terminal `fd` (`false` when `fd` is no terminal, or is not this
+/// session's).
 ///
 /// See `tcgetpgrp(3)`.
 pub fn has_foreground(fd: impl AsFd) -> bool {
     rustix::termios::tcgetpgrp(fd.as_fd()).is_ok_and(|group| group == rustix::process::getpgrp())
 }
 
-/// Makes the calling process's group the foreground process group of terminal `fd` again,
+/// `tcsetpgrp(fd, getpgrp())`: makes the calling process's group the foreground process group
+/// of terminal `fd` again,
 /// after a command that took it ([`forksafe::lead_process_group`]) stopped or ended; nothing
 /// when `fd` is not a terminal or its foreground group is already ours. `SIGTTOU` is blocked
 /// meanwhile (we are a background group until then).
@@ -95,8 +97,8 @@ pub fn take_back_foreground(fd: impl AsFd) -> Result<()> {
         .map_err(|e| Error::new("tcsetpgrp", "the terminal", e))
 }
 
-/// Makes process group `group` the foreground process group of terminal `fd` (a command of
-/// ours continued after a stop), with `SIGTTOU` blocked meanwhile.
+/// `tcsetpgrp(fd, group)`: makes process group `group` the foreground process group of
+/// terminal `fd` (a command of ours continued after a stop), with `SIGTTOU` blocked meanwhile.
 ///
 /// See `tcsetpgrp(3)`.
 pub fn give_foreground(fd: impl AsFd, group: u32) -> Result<()> {

@@ -75,6 +75,9 @@ pub(crate) struct BindOp {
     /// Skip when the destination cannot be resolved or created, reporting it as a warning
     /// (the host's `resolv.conf` in [`ResolvConf::Auto`](crate::ResolvConf::Auto)).
     pub optional: bool,
+    /// Make the bind `nodev` (recursively): the caller's binds in the hardened profile, whose
+    /// only usable devices are furnace's own `/dev` nodes.
+    pub nodev: bool,
 }
 
 /// A fresh tmpfs at a destination of the caller's.
@@ -158,6 +161,9 @@ pub(crate) enum Before {
     /// Mount an overlay over the root (after the bind sources are cloned, so that a source
     /// inside the root is the root's own).
     Overlay(OverlayOp),
+    /// Make the root and every mount below it `nodev` (the hardened profile), before the
+    /// container's own `/dev` is mounted.
+    NodevRoot,
     /// Mount a fresh filesystem in the root before the pivot (`proc`, `sysfs`): the kernel
     /// refuses these in a user namespace once the old root, where the host's are visible, is
     /// detached. The target is resolved beneath the root.
@@ -314,6 +320,10 @@ impl Plan {
         // Rootless: the host's device nodes are bound in (mknod is refused), and without a
         // network namespace of its own the host's /sys is bound read-only (a fresh sysfs is
         // refused).
+        if config.hardened {
+            // The caller's binds (and the host's resolv.conf): device nodes there stay files.
+            binds.iter_mut().for_each(|b| b.nodev = true);
+        }
         let devices = rootless.map(|_| {
             let first = binds.len();
             binds.extend(
@@ -334,6 +344,9 @@ impl Plan {
                 facts,
                 rootless.is_some(),
             )));
+        }
+        if config.hardened {
+            before.push(Before::NodevRoot);
         }
         let layout = Layout {
             loop_devices: &facts.loop_devices,

@@ -45,6 +45,13 @@ impl fmt::Display for ShowStep<'_> {
             Step::Before(Before::SelfBindRoot) => {
                 write!(f, "bind {} onto itself", show(&self.plan.root))
             }
+            Step::Before(Before::NodevRoot) => {
+                write!(
+                    f,
+                    "make {} and the mounts below it nodev",
+                    show(&self.plan.root)
+                )
+            }
             Step::Before(Before::CloneBind(i)) => match bind(*i) {
                 Some(b) => write!(f, "open bind source {}", show(&b.source)),
                 None => f.write_str("open a bind source"),

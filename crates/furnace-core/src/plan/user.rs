@@ -72,6 +72,7 @@ pub(super) fn mounts(
                     ),
                     read_only: *read_only,
                     optional: false,
+                    nodev: false,
                 });
                 After::AttachBind(binds.len() - 1)
             }
@@ -121,6 +122,7 @@ pub(super) fn resolv_conf(
                 dest: dest_op(dest, shown(dest), (false, *existing), candidates),
                 read_only: true,
                 optional: *optional,
+                nodev: false,
             });
             vec![After::AttachBind(binds.len() - 1)]
         }

@@ -122,7 +122,11 @@ impl Pidfd {
     /// See `waitid(2)`.
     pub fn take_stop(&self) -> Result<Option<Signal>> {
         self.raw_waitid(WaitIdOptions::STOPPED | WaitIdOptions::NOHANG)
-            .map(|status| status.and_then(|s| s.stopping_signal()).and_then(Signal::from_named_raw))
+            .map(|status| {
+                status
+                    .and_then(|s| s.stopping_signal())
+                    .and_then(Signal::from_named_raw)
+            })
     }
 
     /// Waits until the process stops or exits: `Some(signal)` when it stopped (that report is

@@ -28,7 +28,8 @@ unsafe impl Send for SharedU32 {}
 unsafe impl Sync for SharedU32 {}
 
 impl SharedU32 {
-    /// Maps one shared page holding `value`.
+    /// `mmap(NULL, 4, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)`: one shared page
+    /// holding `value`.
     ///
     /// See `mmap(2)`.
     pub fn new(value: u32) -> Result<SharedU32, Error> {
@@ -64,13 +65,16 @@ impl SharedU32 {
         unsafe { self.cell.as_ref() }
     }
 
-    /// Stores `value`. No system call, no allocation: async-signal-safe, usable in a forked
-    /// child.
+    /// Stores `value`: async-signal-safe, usable in a forked child.
+    ///
+    /// No system call.
     pub fn store(&self, value: u32) {
         self.cell().store(value, Ordering::Release);
     }
 
     /// The last value stored by this process or any process sharing the page.
+    ///
+    /// No system call.
     pub fn load(&self) -> u32 {
         self.cell().load(Ordering::Acquire)
     }

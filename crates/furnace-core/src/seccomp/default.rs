@@ -1,0 +1,203 @@
+//! furnace's default profile: every known system call but the groups below, which fail with
+//! `EPERM`; unknown ones fail with `ENOSYS`. The reasons are in
+//! [`SeccompProfile::default_profile`]'s documentation, one line per group here.
+
+use super::compile::Arch;
+use super::{ArgCondition, ArgOp, SeccompAction, SeccompProfile, SyscallRule};
+
+const EPERM: u16 = libc::EPERM as u16;
+const ENOSYS: u16 = libc::ENOSYS as u16;
+
+/// The groups refused with `EPERM`. Names a given architecture lacks are left out for it.
+pub(super) const DENIED: &[(&str, &[&str])] = &[
+    // Not namespaced: a container would share keys with the host's users of its uids.
+    ("kernel keyrings", &["keyctl", "add_key", "request_key"]),
+    // Large kernel surface; tracing shows host-wide data.
+    ("eBPF and perf", &["bpf", "perf_event_open"]),
+    // Stalls page faults at will: the usual way to widen a kernel race.
+    ("userfaultfd", &["userfaultfd"]),
+    // Code into the host's kernel, or a new kernel.
+    (
+        "kernel modules and kexec",
+        &[
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "create_module",
+            "get_kernel_syms",
+            "query_module",
+            "kexec_load",
+            "kexec_file_load",
+        ],
+    ),
+    // Opening an inode by number walks around the container's root ("shocker").
+    ("file handles", &["open_by_handle_at", "name_to_handle_at"]),
+    // Other processes' memory and files; Docker wants CAP_SYS_PTRACE.
+    (
+        "tracing other processes",
+        &[
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            "kcmp",
+            "pidfd_getfd",
+            "process_madvise",
+        ],
+    ),
+    // Host-wide state.
+    (
+        "accounting, swap, reboot",
+        &["acct", "swapon", "swapoff", "reboot", "vhangup"],
+    ),
+    // The clock is the host's; adjtimex's modifying is behind a pointer (CAP_SYS_TIME).
+    (
+        "the clock",
+        &["settimeofday", "clock_settime", "clock_adjtime"],
+    ),
+    // Changing the mount tree could uncover masked paths.
+    (
+        "mounts",
+        &[
+            "mount",
+            "umount2",
+            "pivot_root",
+            "fsopen",
+            "fsconfig",
+            "fsmount",
+            "fspick",
+            "move_mount",
+            "open_tree",
+            "open_tree_attr",
+            "mount_setattr",
+        ],
+    ),
+    // A new user namespace opens kernel code to root inside it (clone: see below).
+    ("namespaces", &["unshare", "setns"]),
+    // Direct hardware access.
+    ("port I/O", &["iopl", "ioperm"]),
+    // The kernel log, filesystem quotas, whole-filesystem watches.
+    (
+        "host logs, quotas, fanotify",
+        &["syslog", "quotactl", "quotactl_fd", "fanotify_init"],
+    ),
+    // Large, often exploited, and its operations escape seccomp.
+    (
+        "io_uring",
+        &["io_uring_setup", "io_uring_enter", "io_uring_register"],
+    ),
+    // Memory placement on the host's nodes; Docker wants CAP_SYS_NICE.
+    (
+        "NUMA placement",
+        &[
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+            "get_mempolicy",
+            "migrate_pages",
+            "move_pages",
+        ],
+    ),
+    // Obsolete or never implemented: old, little-reviewed code.
+    (
+        "obsolete calls",
+        &[
+            "lookup_dcookie",
+            "uselib",
+            "ustat",
+            "sysfs",
+            "_sysctl",
+            "nfsservctl",
+            "afs_syscall",
+            "tuxcall",
+            "security",
+            "vserver",
+            "getpmsg",
+            "putpmsg",
+            "epoll_ctl_old",
+            "epoll_wait_old",
+        ],
+    ),
+];
+
+/// The `CLONE_NEW*` flags `clone(2)` takes in its first argument (`CLONE_NEWTIME` only goes
+/// through `clone3` and `unshare`, whose low byte in `clone` is the exit signal).
+pub(super) const CLONE_NEW_FLAGS: [u64; 7] = [
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+];
+
+/// The `personality(2)` values allowed: `PER_LINUX`, `PER_LINUX32`, `UNAME26`,
+/// `PER_LINUX32 | UNAME26`, and the query.
+pub(super) const SAFE_PERSONALITIES: [u64; 5] = [0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
+
+/// The `ioctl(2)` requests refused with `EPERM`: `TIOCSTI` (0x5412) and `TIOCLINUX` (0x541c),
+/// the same numbers on x86_64 and aarch64.
+pub(super) const TERMINAL_INJECTION: [u64; 2] = [0x5412, 0x541c];
+
+/// The calls with rules of their own below.
+const SPECIAL: [&str; 3] = ["clone", "clone3", "personality"];
+
+pub(super) fn profile(arch: Arch) -> SeccompProfile {
+    let denied = |name: &str| DENIED.iter().any(|(_, names)| names.contains(&name));
+    let allowed: Vec<&str> = arch
+        .names()
+        .filter(|name| !denied(name) && !SPECIAL.contains(name))
+        .collect();
+    let mut profile = SeccompProfile::new(SeccompAction::Errno(ENOSYS))
+        .rule(SyscallRule::new(allowed, SeccompAction::Allow));
+
+    // clone: allowed without namespace flags, EPERM with any (one rule per flag: or).
+    let all_new = CLONE_NEW_FLAGS.iter().fold(0, |all, flag| all | flag);
+    profile = profile.rule(
+        SyscallRule::new(["clone"], SeccompAction::Allow)
+            .condition(ArgCondition::masked_eq(0, all_new, 0)),
+    );
+    for flag in CLONE_NEW_FLAGS {
+        profile = profile.rule(
+            SyscallRule::new(["clone"], SeccompAction::Errno(EPERM))
+                .condition(ArgCondition::masked_eq(0, flag, flag)),
+        );
+    }
+
+    // personality: the safe values allowed, any other EPERM (all of `!=`: and).
+    let mut other_personality = SyscallRule::new(["personality"], SeccompAction::Errno(EPERM));
+    for value in SAFE_PERSONALITIES {
+        profile =
+            profile.rule(
+                SyscallRule::new(["personality"], SeccompAction::Allow)
+                    .condition(ArgCondition::new(0, ArgOp::Equal, value)),
+            );
+        other_personality =
+            other_personality.condition(ArgCondition::new(0, ArgOp::NotEqual, value));
+    }
+    profile = profile.rule(other_personality);
+
+    for (_, names) in DENIED {
+        let present: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| arch.number(name).is_some())
+            .collect();
+        if !present.is_empty() {
+            profile = profile.rule(SyscallRule::new(present, SeccompAction::Errno(EPERM)));
+        }
+    }
+
+    // Terminal input injection (TIOCSTI) and the console's TIOCLINUX: typing into a terminal
+    // the container was handed pushes commands into whoever reads it next. The kernel takes
+    // the command as 32 bits, so only those are compared (high bits set must not slip past).
+    for request in TERMINAL_INJECTION {
+        profile = profile.rule(
+            SyscallRule::new(["ioctl"], SeccompAction::Errno(EPERM))
+                .condition(ArgCondition::masked_eq(1, 0xffff_ffff, request)),
+        );
+    }
+
+    // clone3's flags are in memory, out of seccomp's sight: ENOSYS makes glibc use clone.
+    profile.rule(SyscallRule::new(["clone3"], SeccompAction::Errno(ENOSYS)))
+}
