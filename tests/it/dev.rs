@@ -305,3 +305,69 @@ fn loop_devices_and_mounts_left_inside_vanish_with_the_container() {
     );
     leaks.assert_clean();
 }
+
+/// Issue 15: a loop device attached inside with `losetup -f FILE` — no autoclear, nothing
+/// mounted, so nothing of the kernel's detaches it — is detached when the container ends;
+/// one the host attached meanwhile, to a file of its own, stays.
+#[test]
+fn a_loop_device_attached_inside_is_detached_at_teardown() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let image_name = format!("{}.img", unique_name("losetup"));
+    let attached = |name: &str| {
+        attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(name))
+    };
+    let c = start(&scratch.root());
+    sh_ok(
+        &c,
+        &format!(
+            "set -e; dd if=/dev/zero of=/tmp/{image_name} bs=1M count=4 2>/dev/null; \
+             losetup -f /tmp/{image_name}"
+        ),
+    );
+    assert!(attached(&image_name), "{:?}", attached_loop_devices());
+    // The host's own, attached while the container runs: not the container's.
+    let host_file = scratch
+        .dir()
+        .join(format!("{}.img", unique_name("host-loop")));
+    std::fs::write(&host_file, vec![0u8; 1 << 20]).expect("write the host's image");
+    let host = HostLoop::attach(&host_file);
+    drop(c);
+    wait_until(
+        Duration::from_secs(5),
+        "the loop device attached inside is detached",
+        || !attached(&image_name),
+    );
+    assert!(
+        attached(&host_file.to_string_lossy()),
+        "the host's loop device was detached: {:?}",
+        attached_loop_devices()
+    );
+    drop(host);
+    leaks.assert_clean();
+}
+
+/// A loop device the test attaches on the host (`losetup -f --show`), detached on drop.
+struct HostLoop(String);
+
+impl HostLoop {
+    fn attach(file: &std::path::Path) -> HostLoop {
+        let out = std::process::Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(file)
+            .output()
+            .expect("run losetup");
+        assert!(out.status.success(), "losetup: {out:?}");
+        HostLoop(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for HostLoop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.0])
+            .status();
+    }
+}

@@ -310,6 +310,20 @@ fn open_by_handle_at_fails() {
         .bind_ro(src.join("bound-file"), "/mnt/bound-file")
         .start()
         .expect("start");
+    // The seccomp filter refuses both calls.
+    let out = probe(&c, &["handle-escape", "/mnt/bound-file"]).stdout;
+    assert!(
+        out.starts_with("name_to_handle_at err EPERM"),
+        "the filter refuses name_to_handle_at: {out}"
+    );
+    drop(c);
+    // Without it, the capabilities alone (no CAP_DAC_READ_SEARCH) stop open_by_handle_at.
+    let c = Container::builder(scratch.root())
+        .hardened(true)
+        .seccomp(furnace_core::Seccomp::Unconfined)
+        .bind_ro(src.join("bound-file"), "/mnt/bound-file")
+        .start()
+        .expect("start");
     let out = probe(&c, &["handle-escape", "/mnt/bound-file"]).stdout;
     assert!(
         out.starts_with("open_by_handle_at "),
@@ -612,15 +626,28 @@ fn kernel_global_knobs_fail_under_the_hardened_profile() {
             expect: denied_if("CONFIG_X86_IOPL_IOPERM"),
         });
     }
-    let c = start_hardened(&scratch.root());
+    // Each layer alone holds: the capabilities with the seccomp filter off (the errnos above),
+    // and the filter, which answers EPERM for every one of these calls.
     let mut wrong = Vec::new();
-    for knob in &knobs {
-        let answer = probe_answer(&c, &["knob", knob.name]);
-        if !answer.errno().is_some_and(|e| knob.expect.contains(&e)) {
-            wrong.push(format!(
-                "{}: {answer:?}, expected {:?}",
-                knob.name, knob.expect
-            ));
+    for filtered in [false, true] {
+        let c = Container::builder(scratch.root())
+            .hardened(true)
+            .seccomp(if filtered {
+                furnace_core::Seccomp::Default
+            } else {
+                furnace_core::Seccomp::Unconfined
+            })
+            .start()
+            .expect("start");
+        for knob in &knobs {
+            let expect: &[&str] = if filtered { &["EPERM"] } else { &knob.expect };
+            let answer = probe_answer(&c, &["knob", knob.name]);
+            if !answer.errno().is_some_and(|e| expect.contains(&e)) {
+                wrong.push(format!(
+                    "{} (filter: {filtered}): {answer:?}, expected {expect:?}",
+                    knob.name
+                ));
+            }
         }
     }
     assert!(

@@ -21,8 +21,9 @@ pub fn completions(args: &CompletionsArgs) -> u8 {
 /// man --dir DIR`: every page written into DIR (`furnace.1`, `furnace-run.1`, …), their paths
 /// on stdout.
 pub fn man(args: &ManArgs) -> u8 {
-    let mut command = Cli::command();
-    // Every sub-command's options (deferred until built: `cli::Deferred`).
+    // Every sub-command's options (deferred until built: `cli::Deferred`); clap's own `help`
+    // sub-command gets no page.
+    let mut command = Cli::command().disable_help_subcommand(true);
     command.build();
     if let Some(dir) = &args.dir {
         return match write_pages(command, dir) {

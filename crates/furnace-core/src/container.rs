@@ -279,6 +279,13 @@ impl Container {
             // Everything at once, so that nothing can fork past the kill.
             let _ = cgroups.kill_all();
         }
+        // Loop devices the container attached, recognised while its mount namespace is there.
+        let loops = match (&self.extras.loops, ended_before) {
+            (Some(snapshot), false) => {
+                crate::loops::the_containers(&self.init, snapshot.attached_since())
+            }
+            _ => Vec::new(),
+        };
         if !ended_before {
             // ESRCH means init died just now: nothing to kill, still something to reap.
             let _ = self.init.send_signal(Signal::KILL);
@@ -309,6 +316,8 @@ impl Container {
         // Everything inside is gone and reaped: the cgroups are empty, and nothing is mounted
         // on what the start made in the root any more.
         self.remove_traces();
+        // Their mounts inside are gone with the namespace: nothing holds them any more.
+        crate::loops::detach(&loops);
         let removed = self.cgroups.take().map_or(Ok(()), |c| c.remove());
         // A detached container that had ended (its timeout passed) is simply gone.
         let detached = self.detached.take();
@@ -387,6 +396,9 @@ impl Container {
 pub(crate) struct Extras {
     pub warnings: Vec<Warning>,
     pub traces: Option<Traces>,
+    /// The host's loop devices at the start (privileged profile), to detach what the
+    /// container attached ([`crate::loops`]).
+    pub loops: Option<crate::loops::Snapshot>,
 }
 
 /// How long stopping a detached container waits for its PID 1 to be gone.

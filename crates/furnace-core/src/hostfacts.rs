@@ -36,6 +36,9 @@ pub(crate) struct HostFacts {
     pub root_is_mount_point: bool,
     /// `loop-control` and every `/dev/loopN` (privileged profile only; empty otherwise).
     pub loop_devices: Vec<LoopDevice>,
+    /// The `diskseq` of the host's loop devices at the start, when the container gets them
+    /// (to detach what it attached, [`crate::loops`]).
+    pub loop_snapshot: Option<crate::loops::Snapshot>,
     /// `/sys/devices/system/cpu/cpu*/thermal_throttle` (masked by the hardened profile).
     pub throttle_dirs: Vec<PathBuf>,
     /// What is done about `/etc/resolv.conf`.
@@ -104,14 +107,16 @@ impl HostFacts {
             tty_gid_mapped: furnace_sys::userns::is_mapped(&ns.gids, 5),
             root_writable: rustix::fs::access(&config.root, rustix::fs::Access::WRITE_OK).is_ok(),
         });
+        let loop_devices = if config.hardened || rootless.is_some() {
+            Vec::new()
+        } else {
+            loop_devices()
+        };
         Ok(HostFacts {
             root_is_mount_point,
+            loop_snapshot: (!loop_devices.is_empty()).then(crate::loops::Snapshot::take),
             // A user namespace can neither create device nodes nor use the host's loop devices.
-            loop_devices: if config.hardened || rootless.is_some() {
-                Vec::new()
-            } else {
-                loop_devices()
-            },
+            loop_devices,
             throttle_dirs: if config.hardened {
                 thermal_throttle_dirs()
             } else {

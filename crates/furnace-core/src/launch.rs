@@ -271,6 +271,7 @@ fn launch_with(
             Ok((namespace_files, root_fd)) => {
                 Failpoint::hit(failpoint, "ready-received");
                 let extras = Extras {
+                    loops: plan.loop_snapshot.clone(),
                     warnings: records.warnings(&plan),
                     traces: traces.take().map(|mut t| {
                         records.made.iter().for_each(|&n| t.record(n));

@@ -3,7 +3,7 @@
 //! The calls for a forked child, on C strings and fds with a bare errno as their error, are in
 //! [`forksafe`].
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
 use rustix::fs::{FileType, Mode, OFlags, CWD};
@@ -96,6 +96,54 @@ pub fn device_number(path: impl AsRef<Path>) -> Result<(DeviceKind, u32, u32)> {
         };
         Error::new("fstat", detail, e).with_path(path)
     })
+}
+
+/// `ioctl(LOOP_GET_STATUS64)` on the loop device at `path`: the device number (`st_dev`) and
+/// inode of the file it is attached to, or `None` when it is attached to nothing.
+///
+/// See `loop(4)`.
+pub fn loop_backing_file(path: impl AsRef<Path>) -> Result<Option<(u64, u64)>> {
+    let path = path.as_ref();
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::new("open", DisplayPath(path).to_string(), e))?;
+    // struct loop_info64 (linux/loop.h): lo_device and lo_inode lead it; 232 bytes in all.
+    let mut info = [0u64; 29];
+    const LOOP_GET_STATUS64: libc::c_ulong = 0x4c05;
+    // SAFETY: the buffer is 232 bytes, the size of struct loop_info64, and lives across the
+    // call; the kernel writes at most that much into it.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), LOOP_GET_STATUS64, info.as_mut_ptr()) };
+    if ret == 0 {
+        return Ok(Some((info[0], info[1])));
+    }
+    match crate::error::last_errno() {
+        crate::Errno::NXIO => Ok(None),
+        errno => Err(Error::new(
+            "ioctl",
+            format!("{} LOOP_GET_STATUS64", DisplayPath(path)),
+            errno,
+        )),
+    }
+}
+
+/// `ioctl(LOOP_CLR_FD)` on the loop device at `path`: detaches it from its file; when it is
+/// still open or mounted somewhere, the kernel detaches it on the last close (autoclear).
+///
+/// See `loop(4)`.
+pub fn loop_detach(path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::new("open", DisplayPath(path).to_string(), e))?;
+    const LOOP_CLR_FD: libc::c_ulong = 0x4c01;
+    // SAFETY: LOOP_CLR_FD takes no argument; the fd is a loop device we opened.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), LOOP_CLR_FD, 0) };
+    if ret == 0 {
+        return Ok(());
+    }
+    Err(Error::new(
+        "ioctl",
+        format!("{} LOOP_CLR_FD", DisplayPath(path)),
+        crate::error::last_errno(),
+    ))
 }
 
 #[cfg(test)]

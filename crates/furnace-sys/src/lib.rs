@@ -53,6 +53,7 @@ pub mod dev;
 mod error;
 pub mod fd;
 pub mod fs;
+pub mod idmap;
 pub mod mount;
 pub mod mountinfo;
 pub mod net;

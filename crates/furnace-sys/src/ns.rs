@@ -251,6 +251,19 @@ impl From<NsFd> for OwnedFd {
     }
 }
 
+/// `unshare(CLONE_FS)`: the calling thread gets a root, working directory and umask of its
+/// own, no longer shared with the process's other threads — which joining a mount namespace
+/// (`setns(CLONE_NEWNS)`) requires of a thread. Its root and directory stay where they were
+/// until it moves.
+///
+/// See `unshare(2)`.
+pub fn unshare_fs() -> Result<()> {
+    // SAFETY: CLONE_FS only gives this thread its own copy of the filesystem context; no
+    // memory or file descriptor is shared differently afterwards.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }
+        .map_err(|e| Error::new("unshare", "CLONE_FS", e))
+}
+
 /// `setns(pidfd, namespaces)`: moves the calling thread into several namespaces of the
 /// process that `pidfd` refers to, all at once (Linux ≥ 5.8).
 ///

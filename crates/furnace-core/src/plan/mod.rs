@@ -248,6 +248,8 @@ pub(crate) struct Plan {
     pub root_not_writable: bool,
     /// In a user namespace: PID 1 sends fds of its namespaces for commands to join through.
     pub send_namespaces: bool,
+    /// The host's loop devices when the container started, if it gets them.
+    pub loop_snapshot: Option<crate::loops::Snapshot>,
 }
 
 /// One step of the plan, numbered from 1 in the order PID 1 runs them; the numbers are those
@@ -376,6 +378,7 @@ impl Plan {
             binds,
             made: candidates.made,
             root_fd: facts.root_fd.clone(),
+            loop_snapshot: facts.loop_snapshot.clone(),
             warnings: facts.warnings.clone(),
             process_strings: facts.process_strings,
             failpoint: crate::failpoint::Failpoint::from_env(),

@@ -1,0 +1,148 @@
+//! Loop devices a privileged container attached, detached again when it ends.
+//!
+//! The privileged profile gives a container the host's loop devices (`mount -o loop` works
+//! inside, as with the original). The kernel does not tie a loop device to whoever attached
+//! it, so furnace recognises what a container attached by two facts together:
+//!
+//! - the device was attached after the container started: its `diskseq` (which the kernel
+//!   raises at every attach) moved since the [`Snapshot`] taken at the start, or the device
+//!   is newer than all of them;
+//! - the file behind it is the container's: seen from inside the container's mount namespace,
+//!   the path the kernel reports for it names a file of the same device and inode.
+//!
+//! Such devices are detached (`LOOP_CLR_FD`) once the container is gone — its mounts, which
+//! may hold them, with it. A host process that attaches, during a container's life, a file
+//! the container also sees is the one case this cannot tell apart.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// The `diskseq` of every loop device when a container started.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    seqs: Vec<(String, u64)>,
+    max: u64,
+}
+
+/// A loop device attached since the snapshot: its name and the device and inode of its file.
+#[derive(Debug, Clone)]
+pub(crate) struct Attached {
+    name: String,
+    file: (u64, u64),
+}
+
+impl Snapshot {
+    /// The loop devices of the host now (`/sys/block/loop*/diskseq`).
+    pub(crate) fn take() -> Snapshot {
+        let seqs = loop_sequences();
+        let max = seqs.iter().map(|(_, seq)| *seq).max().unwrap_or(0);
+        Snapshot { seqs, max }
+    }
+
+    /// The loop devices attached since the snapshot (to any file).
+    pub(crate) fn attached_since(&self) -> Vec<Attached> {
+        loop_sequences()
+            .into_iter()
+            .filter(
+                |(name, seq)| match self.seqs.iter().find(|(n, _)| n == name) {
+                    Some((_, before)) => seq != before,
+                    None => *seq > self.max,
+                },
+            )
+            .filter_map(|(name, _)| {
+                let file = furnace_sys::dev::loop_backing_file(dev_path(&name))
+                    .ok()
+                    .flatten()?;
+                Some(Attached { name, file })
+            })
+            .collect()
+    }
+}
+
+/// Of `attached`, those whose file the container sees at the path the kernel reports for it
+/// from inside the container's mount namespace (PID 1's, through `init`): looked at from a
+/// thread of its own that leaves the process's shared filesystem context (`unshare(CLONE_FS)`)
+/// and joins that namespace, so the calling thread's root never changes.
+pub(crate) fn the_containers(init: &furnace_sys::Pidfd, attached: Vec<Attached>) -> Vec<String> {
+    if attached.is_empty() {
+        return Vec::new();
+    }
+    let Ok(pidfd) = furnace_sys::fd::dup_above_stdio(init) else {
+        return Vec::new();
+    };
+    let look = move || -> Vec<String> {
+        if furnace_sys::ns::unshare_fs().is_err() {
+            return Vec::new();
+        }
+        if furnace_sys::ns::setns_pidfd(pidfd.as_fd(), furnace_sys::Namespaces::MNT).is_err() {
+            return Vec::new();
+        }
+        attached
+            .into_iter()
+            .filter(seen_inside)
+            .map(|a| a.name)
+            .collect()
+    };
+    std::thread::Builder::new()
+        .name("furnace-loops".into())
+        .spawn(look)
+        .ok()
+        .and_then(|t| t.join().ok())
+        .unwrap_or_default()
+}
+
+/// Detaches the loop devices named, now that the container is gone. Best effort: one that
+/// something still holds is detached by the kernel on its last close.
+pub(crate) fn detach(names: &[String]) {
+    for name in names {
+        let _ = furnace_sys::dev::loop_detach(dev_path(name));
+    }
+}
+
+/// Whether the file behind `a`, as this thread's mount namespace shows it, is `a`'s file.
+fn seen_inside(a: &Attached) -> bool {
+    let link = Path::new("/sys/block")
+        .join(&a.name)
+        .join("loop/backing_file");
+    let Ok(text) = furnace_sys::fs::read_small_text(&link) else {
+        return false;
+    };
+    let path = PathBuf::from(text.trim_end_matches('\n'));
+    let Ok(stat) = rustix::fs::stat(&path) else {
+        return false;
+    };
+    same_device(stat.st_dev, a.file.0) && stat.st_ino == a.file.1
+}
+
+/// Whether two device numbers name the same device (`stat`'s and `LOOP_GET_STATUS64`'s
+/// encodings agree on major and minor).
+fn same_device(a: u64, b: u64) -> bool {
+    rustix::fs::major(a) == rustix::fs::major(b) && rustix::fs::minor(a) == rustix::fs::minor(b)
+}
+
+/// The host's node of loop device `name`.
+fn dev_path(name: &str) -> PathBuf {
+    Path::new("/dev").join(name)
+}
+
+/// Every loop device of `/sys/block` with its `diskseq`.
+fn loop_sequences() -> Vec<(String, u64)> {
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let number = name.strip_prefix("loop")?;
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let seq = furnace_sys::fs::read_small_text(format!("/sys/block/{name}/diskseq"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((name, seq))
+        })
+        .collect()
+}
