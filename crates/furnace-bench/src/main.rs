@@ -18,6 +18,7 @@
 //! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
 
 mod exec;
+mod hardened;
 mod limits;
 mod peers;
 mod report;
@@ -132,6 +133,9 @@ pub(crate) struct Results {
     pub lifecycle_isolated: Vec<(String, Samples)>,
     /// The lifecycle with cgroup limits against without (host network).
     pub limits: Vec<(String, Samples)>,
+    /// The lifecycle in the hardened profile against the default, and bubblewrap's sandbox
+    /// (see [`hardened`]).
+    pub hardened: hardened::Hardened,
     pub spawn: Vec<(String, Samples)>,
     pub memory_kib: Vec<(String, u64)>,
     pub scale: Option<Scale>,
@@ -216,6 +220,11 @@ fn run(opts: &Options) -> Result<Results, String> {
     }
     results.limits = limits::lifecycle(&opts.root, &opts.cli, plan)?;
     report_progress("lifecycle, limits against none", &results.limits);
+    results.hardened = hardened::measure(&opts.root, &opts.cli, plan)?;
+    report_progress(
+        "lifecycle, hardened against default",
+        &results.hardened.rows,
+    );
     results.spawn = spawn(&opts.root, &peers, plan)?;
     report_progress("spawn in a running container", &results.spawn);
     results.exec = exec::measure(&opts.root, &opts.cli, opts.cli_dynamic.as_deref(), plan)?;

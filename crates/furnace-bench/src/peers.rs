@@ -309,7 +309,34 @@ pub(crate) fn bwrap_args(root: &Path, isolated: bool) -> Vec<OsString> {
     if isolated {
         args.push("--unshare-net".into());
     }
-    args.extend(["--bind".into(), root.into(), "/".into()]);
+    args.extend(bwrap_file_systems(root));
+    args.extend(["--die-with-parent", "/bin/true"].map(OsString::from));
+    args
+}
+
+/// bubblewrap's sandbox, the hardened rows' peer: every namespace but the network (a user
+/// namespace too, `--unshare-all`'s `--unshare-user-try`, which as root maps root to itself),
+/// a session of its own, no capability, and the root-mode row's file systems.
+pub(crate) fn bwrap_sandbox_args(root: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--unshare-all",
+        "--share-net",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
+    .map(OsString::from)
+    .into();
+    args.extend(bwrap_file_systems(root));
+    args.push("/bin/true".into());
+    args
+}
+
+/// The root bound at `/`, `/proc`, `/dev`, the host's `/sys` read-only, a tmpfs on `/run`, and
+/// the hostname: what every bubblewrap row mounts.
+fn bwrap_file_systems(root: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--bind".into(), root.into(), "/".into()];
     args.extend(
         [
             "--proc",
@@ -323,8 +350,6 @@ pub(crate) fn bwrap_args(root: &Path, isolated: bool) -> Vec<OsString> {
             "/run",
             "--hostname",
             "localhost",
-            "--die-with-parent",
-            "/bin/true",
         ]
         .map(OsString::from),
     );

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::hardened;
 use crate::limits;
 use crate::peers::{CLI, CLI_DYNAMIC};
 use crate::rootless::{self, Rootless};
@@ -31,7 +32,7 @@ fn table(out: &mut String, title: &str, rows: &[(String, Samples)], reference: &
 }
 
 /// A table without its heading: medians, spreads, runs and the ratio to `reference`.
-fn table_rows(out: &mut String, rows: &[(String, Samples)], reference: &str) {
+pub(crate) fn table_rows(out: &mut String, rows: &[(String, Samples)], reference: &str) {
     let base = rows
         .iter()
         .find(|(name, _)| name == reference)
@@ -95,6 +96,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
         "furnace (library)",
     );
     limits_table(&mut out, &results.limits);
+    hardened::markdown(&mut out, &results.hardened);
     table(
         &mut out,
         "One more `/bin/true` in a running container, against the host",
@@ -315,6 +317,7 @@ fn summary(out: &mut String, results: &Results) {
             );
         }
     }
+    hardened::summary(out, &results.hardened);
     match &results.rootless {
         None => {}
         Some(Rootless::Refused(_)) => {
@@ -370,6 +373,18 @@ pub(crate) fn svg(results: &Results) -> String {
             .filter(|(name, _)| [limits::LIB_LIMITS, limits::CLI_LIMITS].contains(&name.as_str()))
             .map(|(name, s)| (name.as_str(), s.median(), f64::NAN)),
     );
+    rows.extend(
+        (results.hardened.rows.iter())
+            .filter(|(name, _)| {
+                [
+                    hardened::LIB_HARDENED,
+                    hardened::CLI_HARDENED,
+                    hardened::BWRAP,
+                ]
+                .contains(&name.as_str())
+            })
+            .map(|(name, s)| (name.as_str(), s.median(), f64::NAN)),
+    );
     if let Some(Rootless::Measured { lifecycle, .. }) = &results.rootless {
         rows.extend(
             lifecycle
@@ -387,11 +402,16 @@ pub(crate) fn svg(results: &Results) -> String {
         * 1.25;
     // Room on the left for the longest names ("furnace (CLI), rootless, subordinate ids").
     let (left, width, bar, gap) = (250.0, 380.0, 14.0, 12.0);
-    let captions = if results.limits.is_empty() {
-        58.0
+    // One line each: the spawn ratio, the rootless note, then the limits' and the hardened
+    // profile's when measured.
+    let limits_line = if results.limits.is_empty() { 0.0 } else { 18.0 };
+    let hardened_caption = hardened::caption(&results.hardened);
+    let hardened_line = if hardened_caption.is_some() {
+        18.0
     } else {
-        76.0
+        0.0
     };
+    let captions = 58.0 + limits_line + hardened_line;
     let height = 70.0 + rows.len() as f64 * (2.0 * bar + gap) + captions;
     let mut out = String::new();
     let _ = writeln!(
@@ -476,6 +496,13 @@ pub(crate) fn svg(results: &Results) -> String {
             added(limits::CLI, limits::CLI_LIMITS),
             added(limits::LIB_PAUSED, limits::LIB_LIMITS_PAUSED),
             added(limits::CLI_PAUSED, limits::CLI_LIMITS_PAUSED),
+        );
+    }
+    if let Some(caption) = hardened_caption {
+        let _ = writeln!(
+            out,
+            r#"<text x="10" y="{}">{caption}</text>"#,
+            y + 52.0 + limits_line
         );
     }
     out.push_str("</svg>\n");

@@ -16,6 +16,8 @@
 //! first and then exits (the difference of the two is the cost of entering: a user namespace
 //! and its maps; there is no re-execution), and `--rootless-library ROOT N` enters likewise
 //! and then times N library lifecycles in-process, printing nanoseconds, one per line.
+//!
+//! The hardened rows ([`crate::hardened`]) borrow [`User`] for their unprivileged bubblewrap row.
 
 use std::fs;
 use std::io;
@@ -277,7 +279,7 @@ fn has_subids(name: &str) -> bool {
 }
 
 /// A program and its arguments.
-type Argv = (PathBuf, Vec<std::ffi::OsString>);
+pub(crate) type Argv = (PathBuf, Vec<std::ffi::OsString>);
 
 fn program_with<'a>(program: &Path, args: impl IntoIterator<Item = &'a std::ffi::OsStr>) -> Argv {
     (
@@ -297,7 +299,7 @@ enum Row {
 
 /// Whether the kernel lets the user make a user namespace, asked of a tool that is not
 /// furnace: `unshare --user --map-root-user /bin/true`. `Some(why)` when it refuses.
-fn user_namespaces_refused(user: &User) -> Result<Option<String>, String> {
+pub(crate) fn user_namespaces_refused(user: &User) -> Result<Option<String>, String> {
     let Some(unshare) = find_program("unshare") else {
         eprintln!("[bench] rootless: no `unshare` to ask whether user namespaces are allowed");
         return Ok(None);
@@ -332,7 +334,7 @@ fn user_namespaces_refused(user: &User) -> Result<Option<String>, String> {
 
 /// Fails unless every directory on the way to `path` (itself included) can be searched by
 /// anyone: the user is neither its owner nor in its group.
-fn check_reachable(path: &Path, what: &str) -> Result<(), String> {
+pub(crate) fn check_reachable(path: &Path, what: &str) -> Result<(), String> {
     let path = fs::canonicalize(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
     for dir in path.ancestors() {
         let meta = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -351,7 +353,7 @@ fn check_reachable(path: &Path, what: &str) -> Result<(), String> {
 }
 
 /// Finds an executable on `PATH` or in the usual system directories.
-fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(
@@ -401,9 +403,9 @@ fn administer(program: &str, args: &[&str]) -> Result<(), String> {
 
 /// A throw-away unprivileged user, removed when dropped.
 #[derive(Debug)]
-struct User {
-    name: String,
-    uid: u32,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) uid: u32,
     gid: u32,
     removed: bool,
 }
@@ -411,7 +413,7 @@ struct User {
 impl User {
     /// `fnb-<pid>` without subordinate ids, or `fnb-<pid>-s` with the ranges `useradd -F`
     /// gives it.
-    fn create(subids: bool) -> Result<User, String> {
+    pub(crate) fn create(subids: bool) -> Result<User, String> {
         let name = format!(
             "{USER_PREFIX}{}{}",
             std::process::id(),
@@ -446,7 +448,7 @@ impl User {
 
     /// A command run as the user: its ids (no supplementary groups), a clean environment, `/`
     /// as working directory, stdin on `/dev/null`.
-    fn command(&self, program: &Path) -> Command {
+    pub(crate) fn command(&self, program: &Path) -> Command {
         let mut command = Command::new(program);
         command
             .uid(self.uid)
@@ -460,7 +462,7 @@ impl User {
     }
 
     /// Runs `argv` as the user once; its duration, or why it failed.
-    fn time(&self, name: &str, (program, args): &Argv) -> Result<Duration, String> {
+    pub(crate) fn time(&self, name: &str, (program, args): &Argv) -> Result<Duration, String> {
         let mut command = self.command(program);
         command
             .args(args)
@@ -507,7 +509,7 @@ impl User {
     }
 
     /// Removes the user, reporting failures.
-    fn finish(mut self) -> Result<(), String> {
+    pub(crate) fn finish(mut self) -> Result<(), String> {
         self.remove()
     }
 
