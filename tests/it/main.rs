@@ -21,6 +21,7 @@
 //! | [`net`] | the host's network or an isolated one, `resolv.conf` |
 //! | [`isolation`] | namespaces: what a container sees of the host and the caller, and back |
 //! | [`hardened`] | the hardened profile's capabilities, masks and escapes |
+//! | [`hardened_host`] | issue 15: device nodes from outside (`nodev`), the host's keyrings and the default seccomp filter, real userlands under it, callers' profiles, `kill 0` |
 //! | [`failure`] | failures at every stage (failpoints, injected system call errors) |
 //! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
 //! | [`load`] | many containers, zombie floods, a fenced fork bomb |
@@ -44,6 +45,7 @@ mod dev;
 mod failure;
 mod fds_cwd;
 mod hardened;
+mod hardened_host;
 mod harness;
 mod input;
 mod isolation;

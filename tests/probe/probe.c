@@ -53,6 +53,36 @@
  *                             clock_settime, iopl, acct, bpf-socket-filter, bpf-kprobe,
  *                             perf-cpu-wide
  *   probe sethostname NAME    sethostname(NAME)
+ *   probe user-key DESC       keyctl(KEYCTL_SEARCH) of the user keyring for a "user" key
+ *                             described DESC (linked into the probe's own thread keyring,
+ *                             which ends with it, so that it is possessed), then KEYCTL_READ
+ *                             of it: "ok PAYLOAD", or "search err NAME" / "read err NAME"
+ *   probe add-user-key DESC PAYLOAD   add_key("user", DESC, PAYLOAD) to the user keyring
+ *                             (run on the host by the test that plants a key): "ok ID"
+ *   probe unlink-user-key ID  KEYCTL_INVALIDATE of key ID (when permitted), then KEYCTL_UNLINK
+ *                             of it from the user keyring: "ok" when either worked
+ *   probe syscall NAME...     for each NAME, in a child of its own (so that no attempt
+ *                             changes the next): one harmless call that the default seccomp
+ *                             profile refuses or allows, answered on a line of its own as
+ *                             "NAME ok ..." or "NAME err E" ("NAME err killed-by-N" when the
+ *                             child died of signal N). Allowed: uname, getpid, fork-wait (fork,
+ *                             the child exits 7, waitpid sees 7), tmp-write (create, write,
+ *                             read back and unlink a file in /tmp). Refused: keyctl (the
+ *                             session keyring's id), add-key (a "user" key in a new thread
+ *                             keyring), request-key (an absent key), bpf
+ *                             (BPF_OBJ_GET_INFO_BY_FD of fd -1), perf-event-open (a task clock
+ *                             of itself, user space only), userfaultfd (UFFD_USER_MODE_ONLY),
+ *                             io-uring (a one-entry ring), name-to-handle (of /dev: a tmpfs),
+ *                             process-vm-readv (of its own memory), unshare-user,
+ *                             unshare-mount, clone-newuser and clone-newns (raw clone with
+ *                             SIGCHLD; the child exits at once), clone3 (no flags; the child
+ *                             exits at once), setns-uts (its own uts namespace), mount-tmpfs
+ *                             (on /mnt), fsopen (tmpfs), tiocsti-own-tty,
+ *                             tiocsti-own-tty-highbits and tioclinux-own-tty (on a pty of the
+ *                             container's own devpts that the child, after setsid, made its
+ *                             controlling terminal: TIOCSTI of one byte, the same with bit 32
+ *                             of the request set, TIOCLINUX subcode 6), personality=VALUE
+ *                             (personality(VALUE), C notation; "ok PREVIOUS" in hex)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -63,14 +93,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/bpf.h>
+#include <linux/io_uring.h>
 #include <linux/kexec.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
+#include <linux/userfaultfd.h>
 #include <mqueue.h>
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/acct.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/swap.h>
@@ -80,6 +113,8 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -502,6 +537,286 @@ static int cmd_knob(const char *knob)
     return answer(rc >= 0, err);
 }
 
+static int cmd_user_key(const char *desc)
+{
+    /* KEYCTL_SEARCH (10) of KEY_SPEC_USER_KEYRING (-4), linking what it finds into
+     * KEY_SPEC_THREAD_KEYRING (-1): found through a special keyring the key is possessed, and
+     * the link keeps it so for the read (the command's own session keyring does not hold the
+     * user keyring). The thread keyring, and the link, end with the probe. */
+    long id = syscall(SYS_keyctl, 10, -4, "user", desc, -1);
+    if (id < 0) {
+        printf("search ");
+        return answer(0, errno);
+    }
+    char payload[4096];
+    long n = syscall(SYS_keyctl, 11 /* KEYCTL_READ */, id, payload, sizeof payload - 1);
+    if (n < 0) {
+        printf("read ");
+        return answer(0, errno);
+    }
+    if (n > (long)sizeof payload - 1)
+        n = sizeof payload - 1;
+    payload[n] = 0;
+    printf("ok %s\n", payload);
+    return 0;
+}
+
+static int cmd_add_user_key(const char *desc, const char *payload)
+{
+    long id = syscall(SYS_add_key, "user", desc, payload, strlen(payload), -4);
+    if (id < 0)
+        return answer(0, errno);
+    printf("ok %ld\n", id);
+    return 0;
+}
+
+static int cmd_unlink_user_key(long id)
+{
+    /* KEYCTL_INVALIDATE (21) needs search permission, which only a possessor has; unlinking
+     * (9) from KEY_SPEC_USER_KEYRING (-4) needs only write permission on that keyring, and
+     * drops the key's last link. */
+    long invalidated = syscall(SYS_keyctl, 21, id);
+    long unlinked = syscall(SYS_keyctl, 9, id, -4);
+    return answer(invalidated == 0 || unlinked == 0, errno);
+}
+
+/* The arguments of clone3(2) as of CLONE_ARGS_SIZE_VER0 (64 bytes). */
+struct probe_clone_args {
+    unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+/* A raw clone (or clone3) whose child exits at once; the parent reaps it. */
+static long clone_and_reap(unsigned long flags, int use_clone3)
+{
+    long pid;
+    if (use_clone3) {
+        struct probe_clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = flags;
+        args.exit_signal = SIGCHLD;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+    } else {
+        pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+    }
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0) {
+        int status;
+        waitpid(pid, &status, 0);
+        return 0;
+    }
+    return -1;
+}
+
+/* A pty of the container's own devpts, made the controlling terminal of this process (which
+ * must lead a new session first): the slave's fd, or -1 with errno set. */
+static int own_controlling_tty(void)
+{
+    if (setsid() < 0)
+        return -1;
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+        return -1;
+    char *name = ptsname(master);
+    if (!name)
+        return -1;
+    return open(name, O_RDWR | O_CLOEXEC); /* no O_NOCTTY: it becomes the controlling tty */
+}
+
+/* One attempt of `probe syscall`, in a child of its own; returns the call's result (< 0 with
+ * errno set on failure) and may print an extra word after "ok" through *extra. */
+static long one_syscall(const char *name, char *extra, size_t extra_size)
+{
+    if (!strcmp(name, "uname")) {
+        struct utsname u;
+        long rc = uname(&u);
+        if (rc == 0)
+            snprintf(extra, extra_size, "%s", u.sysname);
+        return rc;
+    }
+    if (!strcmp(name, "getpid")) {
+        long pid = syscall(SYS_getpid);
+        if (pid > 0)
+            snprintf(extra, extra_size, "%ld", pid);
+        return pid > 0 ? 0 : -1;
+    }
+    if (!strcmp(name, "fork-wait")) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0)
+            _exit(7);
+        int status;
+        if (waitpid(pid, &status, 0) < 0)
+            return -1;
+        snprintf(extra, extra_size, "%d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+    }
+    if (!strcmp(name, "tmp-write")) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/furnace-probe-%d", (int)getpid());
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return -1;
+        char back[8] = {0};
+        long rc = write(fd, "written", 7) == 7 && pread(fd, back, 7, 0) == 7 ? 0 : -1;
+        int err = errno;
+        close(fd);
+        unlink(path);
+        errno = err;
+        if (rc == 0)
+            snprintf(extra, extra_size, "%s", back);
+        return rc;
+    }
+    if (!strcmp(name, "keyctl"))
+        /* KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), not created. */
+        return syscall(SYS_keyctl, 0, -3, 0) < 0 ? -1 : 0;
+    if (!strcmp(name, "add-key"))
+        /* Into KEY_SPEC_THREAD_KEYRING (-1): a keyring of this thread, gone when it exits. */
+        return syscall(SYS_add_key, "user", "furnace-probe", "x", 1, -1) < 0 ? -1 : 0;
+    if (!strcmp(name, "request-key"))
+        return syscall(SYS_request_key, "user", "furnace-probe-absent", NULL, 0) < 0 ? -1 : 0;
+    if (!strcmp(name, "bpf")) {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.info.bpf_fd = (unsigned int)-1;
+        return syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof attr) < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "perf-event-open")) {
+        struct perf_event_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.size = sizeof attr;
+        attr.config = PERF_COUNT_SW_TASK_CLOCK;
+        attr.disabled = 1;
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+        long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        return fd < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "userfaultfd")) {
+        long fd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+        if (fd >= 0)
+            close(fd);
+        return fd < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "io-uring")) {
+        struct io_uring_params params;
+        memset(&params, 0, sizeof params);
+        long fd = syscall(SYS_io_uring_setup, 1, &params);
+        if (fd >= 0)
+            close(fd);
+        return fd < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "name-to-handle")) {
+        struct {
+            struct file_handle fh;
+            unsigned char bytes[MAX_HANDLE_SZ];
+        } h;
+        int mount_id;
+        h.fh.handle_bytes = MAX_HANDLE_SZ;
+        return name_to_handle_at(AT_FDCWD, "/dev", &h.fh, &mount_id, 0);
+    }
+    if (!strcmp(name, "process-vm-readv")) {
+        static long source = 42;
+        long copy = 0;
+        struct iovec local = {&copy, sizeof copy}, remote = {&source, sizeof source};
+        long n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        return n == (long)sizeof copy && copy == 42 ? 0 : -1;
+    }
+    if (!strcmp(name, "unshare-user"))
+        return unshare(CLONE_NEWUSER);
+    if (!strcmp(name, "unshare-mount"))
+        return unshare(CLONE_NEWNS);
+    if (!strcmp(name, "clone-newuser"))
+        return clone_and_reap(CLONE_NEWUSER, 0);
+    if (!strcmp(name, "clone-newns"))
+        return clone_and_reap(CLONE_NEWNS, 0);
+    if (!strcmp(name, "clone3"))
+        return clone_and_reap(0, 1);
+    if (!strcmp(name, "setns-uts")) {
+        int fd = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        return setns(fd, CLONE_NEWUTS);
+    }
+    if (!strcmp(name, "mount-tmpfs"))
+        return mount("furnace-probe", "/mnt", "tmpfs", 0, "size=64k");
+    if (!strcmp(name, "fsopen")) {
+        long fd = syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+        if (fd >= 0)
+            close(fd);
+        return fd < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "tiocsti-own-tty") || !strcmp(name, "tiocsti-own-tty-highbits")) {
+        int tty = own_controlling_tty();
+        if (tty < 0) {
+            snprintf(extra, extra_size, "(no tty)");
+            return -1;
+        }
+        unsigned long request = TIOCSTI;
+        if (strstr(name, "highbits"))
+            request |= 1UL << 32;
+        return syscall(SYS_ioctl, tty, request, "x");
+    }
+    if (!strcmp(name, "tioclinux-own-tty")) {
+        int tty = own_controlling_tty();
+        if (tty < 0) {
+            snprintf(extra, extra_size, "(no tty)");
+            return -1;
+        }
+        char subcode = 6; /* TIOCL_GETSHIFTSTATE: reads only */
+        return syscall(SYS_ioctl, tty, TIOCLINUX, &subcode);
+    }
+    if (!strncmp(name, "personality=", 12)) {
+        long previous = syscall(SYS_personality, strtoul(name + 12, NULL, 0));
+        if (previous >= 0)
+            snprintf(extra, extra_size, "%#lx", previous);
+        return previous < 0 ? -1 : 0;
+    }
+    errno = 0;
+    return -2;
+}
+
+static int cmd_syscall(int n, char **names)
+{
+    for (int i = 0; i < n; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+            return answer(0, errno);
+        if (pid == 0) {
+            char extra[256] = "";
+            errno = 0;
+            long rc = one_syscall(names[i], extra, sizeof extra);
+            int err = errno;
+            if (rc == -2) {
+                fprintf(stderr, "probe syscall: unknown call %s\n", names[i]);
+                _exit(2);
+            }
+            printf("%s ", names[i]);
+            if (rc >= 0 && extra[0])
+                printf("ok %s\n", extra);
+            else if (rc >= 0)
+                printf("ok\n");
+            else
+                answer(0, err);
+            fflush(stdout);
+            _exit(0);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0)
+            return answer(0, errno);
+        if (WIFSIGNALED(status))
+            printf("%s err killed-by-%d\n", names[i], WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0)
+            return WEXITSTATUS(status);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -572,6 +887,14 @@ int main(int argc, char **argv)
         return cmd_knob(argv[2]);
     if (!strcmp(cmd, "sethostname") && argc == 3)
         return syscall_answer(sethostname(argv[2], strlen(argv[2])));
+    if (!strcmp(cmd, "user-key") && argc == 3)
+        return cmd_user_key(argv[2]);
+    if (!strcmp(cmd, "add-user-key") && argc == 4)
+        return cmd_add_user_key(argv[2], argv[3]);
+    if (!strcmp(cmd, "unlink-user-key") && argc == 3)
+        return cmd_unlink_user_key(atol(argv[2]));
+    if (!strcmp(cmd, "syscall") && argc >= 3)
+        return cmd_syscall(argc - 2, argv + 2);
 usage:
     fprintf(stderr, "usage: probe fds|status|cwd|open-ro P|open-wo P|mknod-blk P MAJ MIN|"
                     "read-dev P N|mount-proc D|mount-bind S D|mount-cgroup D|remount-rw D|umount D|"
@@ -579,6 +902,7 @@ usage:
                     "create P|handle-escape F|ptrace PID|tiocsti[-highbits] FD STR|orphans N|"
                     "forkbomb BUDGET|kill PID SIG|shm-create KEY BYTES|shm-get KEY|"
                     "mq-create NAME|mq-open NAME|ptmx-exhaust BOUND|knob NAME|"
-                    "sethostname NAME\n");
+                    "sethostname NAME|user-key DESC|add-user-key DESC PAYLOAD|"
+                    "unlink-user-key ID|syscall NAME...\n");
     return 2;
 }
