@@ -362,9 +362,11 @@ fn a_pid1_killed_from_outside_is_stale_and_cleaned() {
     let c = named.start(over(&scratch.root()).pids_max(32), "victim");
     let pid = c.init_pid();
     let paths = c.cgroup_paths();
-    drop(c);
+    // The handle is kept until PID 1 has ended, so that this test, not the reaper a dropped
+    // handle leaves behind, reaps it and sees how it ended.
     sigkill(pid).expect("SIGKILL PID 1");
     assert_eq!(named.wait_exit(pid), Some(ExitKind::Signaled(9)));
+    drop(c);
     assert!(named.registry().list().expect("list").is_empty());
     assert!(
         !named.entry("victim").exists(),

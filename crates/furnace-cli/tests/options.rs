@@ -654,7 +654,9 @@ fn bash_on_a_terminal_has_the_furnace_prompt() {
     std::thread::sleep(Duration::from_millis(300));
     tmux.keys(&["C-z"]);
     tmux.expect("Stopped");
-    tmux.type_line("kill -9 %1; wait; echo job-gone");
+    // bash learns of the kill when it next looks at its jobs: until then `wait` (and `exit`)
+    // may still take the job for a stopped one.
+    tmux.type_line(r#"kill -9 %1; until [ -z "$(jobs -p)" ]; do sleep 0.1; done; echo job-gone"#);
     tmux.expect("job-gone");
     tmux.type_line("exit");
     tmux.expect("host$");
