@@ -22,6 +22,7 @@
 //! | [`isolation`] | namespaces: what a container sees of the host and the caller, and back |
 //! | [`hardened`] | the hardened profile's capabilities, masks and escapes |
 //! | [`hardened_host`] | issue 15: device nodes from outside (`nodev`), the host's keyrings and the default seccomp filter, real userlands under it, callers' profiles, `kill 0` |
+//! | [`hardened_userns`] | issue 15: the hardened profile with a user namespace of its own (`private_users`): the id range, idmapped roots, layers and binds, ids outside, stdio, setuid, attach |
 //! | [`failure`] | failures at every stage (failpoints, injected system call errors) |
 //! | [`input`] | bad roots, binds and hostnames get typed errors and leave nothing |
 //! | [`load`] | many containers, zombie floods, a fenced fork bomb |
@@ -46,6 +47,7 @@ mod failure;
 mod fds_cwd;
 mod hardened;
 mod hardened_host;
+mod hardened_userns;
 mod harness;
 mod input;
 mod isolation;

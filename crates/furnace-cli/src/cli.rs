@@ -294,6 +294,12 @@ pub struct ContainerArgs {
     /// terminal [default: the privileged profile, root inside is root on the host]
     #[arg(long)]
     pub hardened: bool,
+    /// With --hardened, as root: a user namespace of the container's own, its root a free
+    /// range of 65,536 host ids, with the root and binds idmapped — root inside is nobody
+    /// outside. ROOTFS must be on a filesystem that can be idmapped (ext4, xfs, btrfs, tmpfs;
+    /// not overlayfs)
+    #[arg(long, requires = "hardened")]
+    pub private_users: bool,
     /// Bind-mount host SRC at DST inside the container (repeatable). SRC may be relative to the
     /// current directory; DST is a path inside the container and is created when missing.
     /// `\:` is a colon and `\\` a backslash in either path; `--bind SRC DST` (two words) when

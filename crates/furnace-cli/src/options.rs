@@ -19,6 +19,7 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
     builder
         .isolate_network(args.isolate_net)
         .hardened(args.hardened)
+        .private_users(args.private_users)
         .hostname(args.hostname.clone());
     for arg in &args.mounts {
         builder.mount(crate::binds::bind_mount(arg)?);

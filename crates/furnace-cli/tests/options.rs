@@ -704,3 +704,41 @@ fn bind_paths_with_colons() {
     );
     assert_eq!(text(&out.stdout), "written\n", "{out:?}");
 }
+
+/// Issue 15: `--hardened --private-users` gives the container a user namespace of its own, its
+/// root a range of the pool on the host, and what root writes inside lands root-owned on
+/// disk; without `--hardened` the option is refused (exit 125).
+#[test]
+fn private_users_maps_root_to_a_range_of_its_own() {
+    let t = TestRoot::new();
+    let out = output(&mut t.run(
+        &["--hardened", "--private-users"],
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; id -u; echo x > /made-inside",
+        ],
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    let fields: Vec<u64> = stdout
+        .lines()
+        .next()
+        .expect("a uid_map line")
+        .split_whitespace()
+        .map(|f| f.parse().expect("a number"))
+        .collect();
+    assert_eq!(fields[0], 0, "{stdout}");
+    assert!(
+        (0x7000_0000..0x7ffe_0000).contains(&fields[1]),
+        "the range is the pool's: {stdout}"
+    );
+    assert_eq!(fields[2], 65536, "{stdout}");
+    assert_eq!(stdout.lines().nth(1), Some("0"), "root inside: {stdout}");
+    let made = fs::metadata(t.root().join("made-inside")).expect("the file is on disk");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((made.uid(), made.gid()), (0, 0), "lands root-owned on disk");
+    let out = output(&mut t.run(&["--private-users"], &["true"]));
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(text(&out.stderr).contains("--hardened"), "{out:?}");
+}

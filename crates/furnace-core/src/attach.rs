@@ -76,6 +76,8 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
         memory_max: state.memory_max,
         detached: Some(entry),
         user_namespace: state.user_namespace,
+        private_users: state.private_users,
+        id_lock: None,
         extras: crate::container::Extras::default(),
     })
 }

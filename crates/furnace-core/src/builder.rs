@@ -107,6 +107,7 @@ pub struct ContainerBuilder {
     pub(crate) read_only_root: bool,
     pub(crate) resolv_conf: ResolvConf,
     seccomp: Option<crate::Seccomp>,
+    private_users: bool,
 }
 
 /// A mount of the caller's, as added to the builder.
@@ -142,6 +143,7 @@ impl ContainerBuilder {
             read_only_root: false,
             resolv_conf: ResolvConf::Auto,
             seccomp: None,
+            private_users: false,
         }
     }
 
@@ -217,6 +219,23 @@ impl ContainerBuilder {
     /// ```
     pub fn hardened(&mut self, hardened: bool) -> &mut Self {
         self.hardened = hardened;
+        self
+    }
+
+    /// In the hardened profile started as root: gives the container a user namespace of its
+    /// own whose root is a free range of 65,536 host ids (picked from a pool and locked for the
+    /// container's life), so that root inside is nobody outside (default: off; issue 15).
+    ///
+    /// The root, the overlay's layers and the caller's binds are idmapped mounts: files owned
+    /// by root on disk belong to the container's root, and what it writes lands owned by root
+    /// on disk. The root (and the lower layer) must be on a filesystem that can be idmapped
+    /// (ext4, xfs, btrfs, tmpfs, …; not overlayfs, whose own mounts the kernel refuses to
+    /// idmap: use [`overlay`](ContainerBuilder::overlay) over its layers instead), else the
+    /// start fails. `/dev`'s nodes are the host's, bound in, as without root. Without root
+    /// (the container is in the caller's user namespace already) and in the privileged
+    /// profile it changes nothing.
+    pub fn private_users(&mut self, private: bool) -> &mut Self {
+        self.private_users = private;
         self
     }
 
@@ -371,6 +390,7 @@ impl ContainerBuilder {
             overlay,
             read_only_root: self.read_only_root,
             resolv_conf: self.resolv_conf,
+            private_users: self.private_users && self.hardened,
         })
     }
 }
@@ -398,6 +418,8 @@ pub(crate) struct Config {
     pub overlay: Option<ValidOverlay>,
     pub read_only_root: bool,
     pub resolv_conf: ResolvConf,
+    /// The hardened profile with a user namespace of its own ([`ContainerBuilder::private_users`]).
+    pub private_users: bool,
 }
 
 /// What a detached container is started with.

@@ -97,6 +97,7 @@ impl Container {
                 groups: None,
                 setgroups_denied: crate::rootless::user_namespace()
                     .is_some_and(|ns| ns.setgroups_denied),
+                become_root: self.private_users.is_some(),
                 report: -1,
                 failpoint: self.failpoint.clone(),
             }),
@@ -433,6 +434,18 @@ impl Command<'_> {
         }
         if let Some(ns) = crate::rootless::user_namespace() {
             self.check_ids(ns)?;
+        } else if let Some(start) = self.container.private_users {
+            // The container's own user namespace maps ids 0–65535.
+            let map = vec![furnace_sys::userns::IdMap::new(
+                0,
+                start,
+                crate::idrange::RANGE_SIZE,
+            )];
+            self.check_ids(&crate::rootless::UserNamespace {
+                uids: map.clone(),
+                gids: map,
+                setgroups_denied: false,
+            })?;
         }
         // The child, forked into the container's pid namespace, cannot see our process group:
         // whether we have the terminal's foreground is found out here.

@@ -64,6 +64,12 @@ pub struct Container {
     pub(crate) detached: Option<crate::registry::Entry>,
     /// PID 1 runs in a user namespace (the container was started without root).
     pub(crate) user_namespace: bool,
+    /// The hardened profile started as root with a user namespace of its own: the first host
+    /// id of its range (container root outside); commands become root in it.
+    pub(crate) private_users: Option<u32>,
+    /// The lock of that range, held until PID 1 is reaped (`None` for an attached handle:
+    /// PID 1 holds its own copy for its whole life).
+    pub(crate) id_lock: Option<crate::idrange::IdRangeLock>,
     /// The seccomp filters commands run under, compiled; `None` when unconfined.
     pub(crate) seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
     /// What the start found out ([`Extras`]); empty for a handle from
@@ -176,6 +182,13 @@ impl Container {
     /// Whether the container runs the hardened profile.
     pub fn is_hardened(&self) -> bool {
         self.capabilities.is_some()
+    }
+
+    /// With a user namespace of the container's own
+    /// ([`ContainerBuilder::private_users`]): the host id that is root inside, the first of
+    /// the 65,536 ids (users and groups alike) the container's ids 0–65535 are outside.
+    pub fn id_range_start(&self) -> Option<u32> {
+        self.private_users
     }
 
     /// Whether PID 1 is still alive: it has neither exited nor begun to (a PID 1 killed from
@@ -313,8 +326,10 @@ impl Container {
             });
             wait_any(&self.init, &spawned, Duration::from_millis(100))?;
         }
-        // Everything inside is gone and reaped: the cgroups are empty, and nothing is mounted
-        // on what the start made in the root any more.
+        // Everything inside is gone and reaped: the id range is free again (PID 1's copy of
+        // the lock went with it), the cgroups are empty, and nothing is mounted on what the
+        // start made in the root any more.
+        self.id_lock = None;
         self.remove_traces();
         // Their mounts inside are gone with the namespace: nothing holds them any more.
         crate::loops::detach(&loops);
@@ -363,6 +378,7 @@ impl Container {
         // PID 1 is gone; reap it if it is our child (a detached container this process
         // started), so that no zombie stays with a long-lived caller.
         let _ = self.init.try_wait();
+        self.id_lock = None;
         self.remove_traces();
         // Empty now (the pid namespace held every process of them); the kill-all is a net.
         let removed = self.cgroups.take().map_or(Ok(()), |c| {

@@ -62,6 +62,10 @@ pub(crate) struct Entry {
     /// The user namespace denies `setgroups` (a single id mapped): the supplementary groups
     /// cannot be cleared.
     pub setgroups_denied: bool,
+    /// The container has a user namespace of its own, joined with the others: become its
+    /// root (no groups, gid 0, uid 0) right after joining, before anything else is done as
+    /// the host's root, which is not mapped there.
+    pub become_root: bool,
     /// The write end of this spawn's report pipe (close-on-exec, numbered 3 or above), set
     /// just before each spawn.
     pub report: RawFd,
@@ -160,6 +164,10 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
         // `Command` borrows the container (the child has its own copy of the fd table).
         let file = unsafe { BorrowedFd::borrow_raw(fd) };
         ns::setns(file, kind).map_err(at(SpawnStep::JoinNamespaces))?;
+    }
+    if entry.become_root {
+        cred::set_identity(Some(Uid::ROOT), Some(Gid::ROOT), Some(&[]), false)
+            .map_err(at(SpawnStep::SetIds))?;
     }
     // Joining the mount namespace set root and cwd to the container's root.
     if let Some(cwd) = &entry.cwd {

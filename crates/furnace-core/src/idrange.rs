@@ -1,7 +1,7 @@
 //! A range of 65,536 host user and group ids for a container's own user namespace: picked
 //! from a pool that nothing else on the machine uses, and locked for the container's life, as
 //! `systemd-nspawn --private-users=pick` does. Building block of the hardened profile's user
-//! namespace (issue 15); nothing starts a container with it yet.
+//! namespace (issue 15), used by [`crate::idmapped`].
 //!
 //! # The pool
 //!
@@ -55,8 +55,7 @@
 //! ([`IdRangeLock::record_holder`]), and a picker that gets a lock whose file names a process
 //! that still exists and is not yet a zombie skips that range.
 
-// Nothing starts a container with a range yet: until the hardened profile's start path uses
-// it, only the tests do.
+// `pick_in`, `Pool::new` and `into_fd` serve the tests.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;

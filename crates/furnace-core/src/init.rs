@@ -28,9 +28,11 @@ use furnace_sys::{Errno, Namespaces, Signal};
 use crate::failpoint::Failpoint;
 
 mod fds;
+mod own_userns;
 
 use crate::plan::{After, Before, CopyOp, DestOp, MountOp, OverlayOp, Plan};
-pub(crate) use fds::{DetachedFds, InitFds, NAMESPACE_FILES};
+pub(crate) use fds::{DetachedFds, InitFds, OwnUserns, Premade, NAMESPACE_FILES};
+use own_userns::RootState;
 
 /// What PID 1 writes on the ready pipe, in records of this size: the failed step's number
 /// (or [`READY`]) and an errno, after any number of [`MADE`] and [`SKIPPED`] records.
@@ -71,9 +73,26 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         cgroup_procs,
         cgroup_leave,
         detached,
+        own,
     } = fds;
     if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
         report_and_exit(&ready, 0, errno);
+    }
+    // A user namespace of its own: the maps written, the root directory opened, root in it.
+    let (mut keep_more, mut premade, root_dir) = match own {
+        Some(OwnUserns { go, keep, premade }) => match own_userns::enter(plan, go) {
+            Ok(dir) => (keep, Some(premade), Some(dir)),
+            Err(errno) => report_and_exit(&ready, 0, errno),
+        },
+        None => (Default::default(), None, None),
+    };
+    if let Some(dir) = &root_dir {
+        use std::os::fd::AsRawFd;
+        // The parent left room for it.
+        if keep_more.len() == keep_more.capacity() {
+            report_and_exit(&ready, 0, Errno::INVAL);
+        }
+        keep_more.push(dir.as_raw_fd());
     }
     if let Some(strings) = &plan.process_strings {
         // SAFETY: the ranges were read from our parent, whose memory this process is a copy
@@ -92,15 +111,23 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         timer.unwrap_or(&ready),
         released.unwrap_or(&ready),
     ];
-    if let Err(errno) = prepare_process(keep, devnull) {
+    if let Err(errno) = prepare_process(keep, &keep_more, devnull) {
         report_and_exit(&ready, 0, errno);
     }
     let failpoint = plan.failpoint.as_ref();
     Failpoint::hit(failpoint, "pid1-start");
     let mut step = 0u32;
-    if let Err(errno) = set_up(plan, trees, (progress, &ready), &mut step) {
+    let mut state = RootState {
+        own: root_dir.as_ref().zip(premade.as_mut()),
+        attached: None,
+    };
+    if let Err(errno) = set_up(plan, trees, (progress, &ready), &mut step, &mut state) {
         report_and_exit(&ready, step, errno);
     }
+    // The idmapped trees are attached (or unused): PID 1 holds none of them, nor the root
+    // directory of the host's tree.
+    drop(state);
+    drop((premade, root_dir));
     // Set up: the namespace files and the new root are PID 1's own now.
     if let Some(socket) = &namespaces {
         if let Err(errno) = send_namespaces(plan.namespaces, false, socket) {
@@ -143,6 +170,7 @@ fn set_up(
     trees: &mut Vec<OwnedFd>,
     (progress, ready): (&SharedU32, &OwnedFd),
     step: &mut u32,
+    state: &mut RootState<'_>,
 ) -> Result<(), Errno> {
     let out = |step: u32| Records(ready.as_fd(), step);
     let failpoint = plan.failpoint.as_ref();
@@ -155,10 +183,10 @@ fn set_up(
     *step = 1;
     record(*step);
     for op in &plan.before {
-        before(op, plan, trees, out(*step))?;
+        before(op, plan, trees, out(*step), state)?;
         next(step);
     }
-    let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+    let root = state.open(plan)?;
     next(step);
     let root = pivot(root)?;
     next(step);
@@ -175,7 +203,7 @@ fn set_up(
 }
 
 /// Signal dispositions, dumpability, name, umask, stdio and fds of PID 1.
-fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
+fn prepare_process(keep: [&OwnedFd; 6], more: &[RawFd], devnull: OwnedFd) -> Result<(), Errno> {
     let [ready, owner, socket, listener, timer, released] = keep;
     // During set-up the starting thread is blocked in `start`, waiting for our report, so its
     // death means the owner's: a set-up step that hangs must not keep PID 1 alive after it.
@@ -211,7 +239,7 @@ fn prepare_process(keep: [&OwnedFd; 6], devnull: OwnedFd) -> Result<(), Errno> {
     ];
     // SAFETY: the fds closed are copies of the caller's, inherited through the fork; no
     // `OwnedFd` of this process that is used again refers to them (those PID 1 uses are kept).
-    unsafe { fd::close_all_except(&kept) }
+    unsafe { fd::close_all_except_and(&kept, more) }
 }
 
 /// Standard fd `which`, borrowed.
@@ -404,16 +432,23 @@ fn before(
     plan: &Plan,
     trees: &mut Vec<OwnedFd>,
     out: Records<'_>,
+    state: &mut RootState<'_>,
 ) -> Result<(), Errno> {
     match op {
         Before::MakeRootSlave => mnt::set_propagation(c"/", Propagation::Slave, true),
         Before::LoopbackUp => net::loopback_up(),
         Before::SelfBindRoot => mnt::bind_recursive(&plan.root, &plan.root),
+        Before::AttachRoot => state.attach_root(),
         Before::CloneBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
             // Trees are pushed in bind order, into room the parent reserved.
             if trees.len() != *index || trees.len() == trees.capacity() {
                 return Err(Errno::INVAL);
+            }
+            if own_userns::is_premade(plan, *index) {
+                // Idmapped, read-only and nodev as asked, by the parent.
+                trees.push(state.premade_bind(*index).ok_or(Errno::INVAL)?);
+                return Ok(());
             }
             let tree = mnt::open_tree_clone(CWD, &bind.source, true)?;
             if bind.read_only {
@@ -425,13 +460,11 @@ fn before(
             trees.push(tree);
             Ok(())
         }
+        Before::Overlay(o) if plan.own_userns => state.overlay(o),
         Before::Overlay(o) => overlay(o, &plan.root),
-        Before::NodevRoot => {
-            let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-            mnt::make_tree_nodev(root.as_fd())
-        }
+        Before::NodevRoot => mnt::make_tree_nodev(state.open(plan)?.as_fd()),
         Before::Mount(m) => {
-            let root = fd::open(&plan.root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+            let root = state.open(plan)?;
             let target = mount_point_beneath(&root, m, out)?;
             Failpoint::hit_suffixed(plan.failpoint.as_ref(), "mount-verified:", &m.target);
             attach_filesystem(m, &target)

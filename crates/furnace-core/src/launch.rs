@@ -211,6 +211,13 @@ fn launch_with(
     } else {
         plan.namespaces
     };
+    // A user namespace of its own: the range and the idmapped trees, made before the fork.
+    let (own_parent, own_child) = if plan.own_userns {
+        let (parent, child) = crate::idmapped::prepare(&config, &plan)?;
+        (Some(parent), Some(child))
+    } else {
+        (None, None)
+    };
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
     let failpoint = plan.failpoint.as_ref();
@@ -232,6 +239,7 @@ fn launch_with(
                 cgroup_procs,
                 cgroup_leave,
                 detached,
+                own: own_child,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -243,7 +251,7 @@ fn launch_with(
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop((ready_w, owner, devnull, namespaces_w, detached));
+    drop((ready_w, owner, devnull, namespaces_w, detached, own_child));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
@@ -261,6 +269,13 @@ fn launch_with(
             }
         },
     };
+    if let Some(parent) = &own_parent {
+        if let Err(error) = crate::idmapped::release(parent, pid) {
+            let _ = init.send_signal(Signal::KILL);
+            let _ = init.wait();
+            return Err(error);
+        }
+    }
     let mut records = Records::default();
     let failure = match read_report(&ready_r, deadline, &mut records) {
         Report::Ready => match namespace_files(&plan, namespaces_r.as_ref()) {
@@ -294,6 +309,8 @@ fn launch_with(
                     child: true,
                     detached: None,
                     user_namespace: plan.send_namespaces,
+                    private_users: own_parent.as_ref().map(|p| p.lock.range().start()),
+                    id_lock: own_parent.map(|p| p.lock),
                     extras,
                 };
                 return match pending {
@@ -374,6 +391,7 @@ fn register(
             .map_or_else(Vec::new, |f| f.to_packed()),
         namespaces: container.namespaces.bits(),
         user_namespace: container.user_namespace,
+        private_users: container.private_users,
         pid_namespace,
         memory_max: container.memory_max,
         cgroups: container.cgroups.as_ref().map(|c| c.record()),

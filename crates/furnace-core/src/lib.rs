@@ -39,6 +39,7 @@ mod failpoint;
 mod hardening;
 pub mod host;
 mod hostfacts;
+mod idmapped;
 mod idrange;
 mod init;
 mod launch;

@@ -127,6 +127,10 @@ pub(crate) struct State {
     pub namespaces: u32,
     /// Started in a user namespace: attach through `attach.sock`.
     pub user_namespace: bool,
+    /// The hardened profile with a user namespace of its own: the first host id of its range
+    /// (commands join the user namespace through the pidfd and become root in it).
+    #[serde(default)]
+    pub private_users: Option<u32>,
     /// The inode of PID 1's pid namespace, to count the processes in it.
     pub pid_namespace: u64,
     pub memory_max: Option<u64>,
@@ -679,6 +683,7 @@ mod tests {
             seccomp: Vec::new(),
             namespaces: 0,
             user_namespace: false,
+            private_users: None,
             pid_namespace: 0,
             memory_max: None,
             cgroups: None,

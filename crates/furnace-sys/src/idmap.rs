@@ -190,6 +190,67 @@ fn hold(parent: rustix::process::Pid) -> ! {
     }
 }
 
+/// `open(/proc/PID)`, `write(/proc/PID/uid_map)`, (`write(/proc/PID/setgroups, "deny")`),
+/// `write(/proc/PID/gid_map)`: gives the user namespace of the process `pid` its maps, as
+/// a process that started it in a new user namespace (`clone3(CLONE_NEWUSER)`) does before
+/// that process may use its ids.
+///
+/// `pid` must be an unreaped child of the caller (so that no other process can hold the pid
+/// meanwhile). Each map is written in one `write`; an empty map is not written. Errors name
+/// the file: `EPERM` for ids this process may not map, `EPERM` for a map already written.
+///
+/// See `user_namespaces(7)`.
+pub fn write_child_maps(
+    pid: u32,
+    uids: &[IdMap],
+    gids: &[IdMap],
+    setgroups: SetGroups,
+) -> Result<()> {
+    let dir_path = format!("/proc/{pid}");
+    let dir = fd::open(
+        &CString::new(dir_path.clone()).map_err(|_| Error::new("open", "", Errno::INVAL))?,
+        OFlags::DIRECTORY | OFlags::RDONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::new("open", dir_path.clone(), e).with_path(dir_path.clone()))?;
+    write_maps_at(&dir, &dir_path, &map_text(uids), &map_text(gids), setgroups)
+}
+
+/// Writes the map files in the `/proc/PID` directory `dir` (whose path is `dir_path`).
+fn write_maps_at(
+    dir: &OwnedFd,
+    dir_path: &str,
+    uids: &str,
+    gids: &str,
+    setgroups: SetGroups,
+) -> Result<()> {
+    let fail = |call: &'static str, what: &str, e: Errno| {
+        let path = format!("{dir_path}/{what}");
+        Error::new(call, path.clone(), e).with_path(path)
+    };
+    let c = |s: &str| CString::new(s).map_err(|_| Error::new("open", s, Errno::INVAL));
+    let write = |name: &str, text: &str| -> Result<()> {
+        let file = fd::openat(dir.as_fd(), &c(name)?, OFlags::WRONLY, Mode::empty())
+            .map_err(|e| fail("open", name, e))?;
+        // A map is taken in one write or not at all: a short write is an error.
+        match rustix::io::write(&file, text.as_bytes()) {
+            Ok(n) if n == text.len() => Ok(()),
+            Ok(_) => Err(fail("write", name, Errno::INVAL)),
+            Err(e) => Err(fail("write", name, e)),
+        }
+    };
+    if !uids.is_empty() {
+        write(IdKind::User.map_file(), uids)?;
+    }
+    if setgroups == SetGroups::Deny {
+        write("setgroups", "deny")?;
+    }
+    if !gids.is_empty() {
+        write(IdKind::Group.map_file(), gids)?;
+    }
+    Ok(())
+}
+
 impl Holder {
     fn write_maps(&self, uids: &str, gids: &str, setgroups: SetGroups) -> Result<OwnedFd> {
         let pid = self.pidfd.pid();
@@ -210,30 +271,14 @@ impl Holder {
         if self.pidfd.has_exited()? {
             return Err(fail("open", "", Errno::SRCH));
         }
-        let write = |name: &str, text: &str| -> Result<()> {
-            let file = fd::openat(dir.as_fd(), &c(name)?, OFlags::WRONLY, Mode::empty())
-                .map_err(|e| fail("open", name, e))?;
-            // A map is taken in one write or not at all: a short write is an error.
-            match rustix::io::write(&file, text.as_bytes()) {
-                Ok(n) if n == text.len() => Ok(()),
-                Ok(_) => Err(fail("write", name, Errno::INVAL)),
-                Err(e) => Err(fail("write", name, e)),
-            }
-        };
-        if !uids.is_empty() {
-            write(IdKind::User.map_file(), uids)?;
-        }
-        if setgroups == SetGroups::Deny {
-            write("setgroups", "deny")?;
-        }
-        if !gids.is_empty() {
-            write(IdKind::Group.map_file(), gids)?;
-        }
+        write_maps_at(&dir, &dir_path, uids, gids, setgroups)?;
         let ns = fd::openat(dir.as_fd(), c"ns/user", OFlags::RDONLY, Mode::empty())
             .map_err(|e| fail("open", "ns/user", e))?;
         crate::fd::above_stdio(ns)
     }
+}
 
+impl Holder {
     /// Kills the child and reaps it.
     fn release(mut self) {
         self.finish();

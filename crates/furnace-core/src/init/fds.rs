@@ -35,6 +35,46 @@ pub(crate) struct InitFds<'a> {
     /// cgroup, so that the OOM killer never picks it (its size counts the memory it shares
     /// with the caller).
     pub cgroup_leave: Option<RawFd>,
+    /// The hardened profile with a user namespace of its own (PID 1 was created in it).
+    pub own: Option<OwnUserns>,
+}
+
+/// What PID 1 created in a user namespace of the container's own is handed.
+pub(crate) struct OwnUserns {
+    /// A socket on which the parent sends one byte once it has written PID 1's id maps.
+    pub go: OwnedFd,
+    /// The fds PID 1 keeps through its close-all besides its own: the trees below, the id
+    /// range's lock (PID 1 holds the range for its whole life), `go`; with room for one more,
+    /// the root directory PID 1 opens (so pushing allocates nothing).
+    pub keep: Vec<RawFd>,
+    /// The detached, idmapped trees the parent made.
+    pub premade: Premade,
+}
+
+/// Detached trees the parent (root of the host) idmapped with the container's map: PID 1,
+/// inside its user namespace, can attach them but not make them.
+#[derive(Default)]
+pub(crate) struct Premade {
+    /// The root (without an overlay).
+    pub root: Option<OwnedFd>,
+    /// The root as the overlay's lower layer.
+    pub lower: Option<OwnedFd>,
+    /// The directory holding the caller's upper and work directories.
+    pub layers: Option<OwnedFd>,
+    /// The first [`Plan::user_binds`](crate::plan::Plan::user_binds) binds, by index.
+    pub binds: Vec<Option<OwnedFd>>,
+}
+
+impl Premade {
+    /// The fds, for [`OwnUserns::keep`].
+    pub(crate) fn raw_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        use std::os::fd::AsRawFd;
+        [&self.root, &self.lower, &self.layers]
+            .into_iter()
+            .chain(self.binds.iter())
+            .flatten()
+            .map(|fd| fd.as_raw_fd())
+    }
 }
 
 /// What PID 1 of a detached container waits on instead of its owner.

@@ -133,6 +133,10 @@ pub(crate) struct OverlayOp {
     pub root_owner: (u32, u32),
     /// `ephemeral`, or the upper and work directories, for messages.
     pub shown: String,
+    /// With a user namespace of the container's own ([`Plan::own_userns`]) and upper and work
+    /// directories of the caller's: the host directory holding both, which the parent
+    /// idmaps and PID 1 attaches at `layers` in its tmpfs (the options name `layers/…`).
+    pub layers: Option<PathBuf>,
 }
 
 /// Something PID 1 may create in the root directory itself.
@@ -155,6 +159,10 @@ pub(crate) enum Before {
     LoopbackUp,
     /// Bind the root onto itself (`pivot_root` needs a mount point).
     SelfBindRoot,
+    /// With a user namespace of the container's own: attach the idmapped copy of the root
+    /// the parent made onto the root directory (every later step reaches the root through
+    /// it).
+    AttachRoot,
     /// Clone bind number N's source (with its submounts) into a detached mount, read-only if
     /// asked. It is attached after the pivot.
     CloneBind(usize),
@@ -248,6 +256,15 @@ pub(crate) struct Plan {
     pub root_not_writable: bool,
     /// In a user namespace: PID 1 sends fds of its namespaces for commands to join through.
     pub send_namespaces: bool,
+    /// The hardened profile started as root with a user namespace of its own
+    /// ([`ContainerBuilder::private_users`](crate::ContainerBuilder::private_users)): PID 1 is
+    /// created in it, the parent writes its maps and idmaps the root, the overlay's layers
+    /// and the first [`Plan::user_binds`] binds.
+    pub own_userns: bool,
+    /// How many of [`Plan::binds`] are the caller's (and `resolv.conf`): those the parent
+    /// idmaps with a user namespace of the container's own; the host's devices and `/sys`
+    /// after them are cloned by PID 1.
+    pub user_binds: usize,
     /// The host's loop devices when the container started, if it gets them.
     pub loop_snapshot: Option<crate::loops::Snapshot>,
 }
@@ -294,6 +311,10 @@ impl Plan {
             | Namespaces::UTS
             | Namespaces::IPC
             | Namespaces::CGROUP;
+        let own_userns = config.private_users && facts.rootless.is_none();
+        if own_userns {
+            namespaces |= Namespaces::USER;
+        }
         let mut before = vec![Before::MakeRootSlave];
         if config.isolate_network {
             namespaces |= Namespaces::NET;
@@ -304,7 +325,9 @@ impl Plan {
         // is always bound onto itself (the bind is the container's own). An overlay is the
         // container's own mount point already.
         let self_bind = !facts.root_is_mount_point || facts.rootless.is_some();
-        if self_bind && config.overlay.is_none() {
+        if own_userns && config.overlay.is_none() {
+            before.push(Before::AttachRoot);
+        } else if self_bind && config.overlay.is_none() {
             before.push(Before::SelfBindRoot);
         }
         let mut candidates = Candidates {
@@ -326,7 +349,10 @@ impl Plan {
             // The caller's binds (and the host's resolv.conf): device nodes there stay files.
             binds.iter_mut().for_each(|b| b.nodev = true);
         }
-        let devices = rootless.map(|_| {
+        let user_binds = binds.len();
+        // As without root: mknod is refused in a user namespace.
+        let in_userns = rootless.is_some() || own_userns;
+        let devices = in_userns.then(|| {
             let first = binds.len();
             binds.extend(
                 standard::DEVICES
@@ -335,7 +361,7 @@ impl Plan {
             );
             first
         });
-        let sys_bind = (rootless.is_some() && !config.isolate_network).then(|| {
+        let sys_bind = (in_userns && !config.isolate_network).then(|| {
             binds.push(standard::sys_bind());
             binds.len() - 1
         });
@@ -345,6 +371,7 @@ impl Plan {
                 overlay,
                 facts,
                 rootless.is_some(),
+                own_userns,
             )));
         }
         if config.hardened {
@@ -384,6 +411,8 @@ impl Plan {
             failpoint: crate::failpoint::Failpoint::from_env(),
             root_not_writable: rootless.is_some_and(|r| !r.root_writable),
             send_namespaces: rootless.is_some(),
+            own_userns,
+            user_binds,
         }
     }
 

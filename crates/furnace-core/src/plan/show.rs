@@ -45,6 +45,9 @@ impl fmt::Display for ShowStep<'_> {
             Step::Before(Before::SelfBindRoot) => {
                 write!(f, "bind {} onto itself", show(&self.plan.root))
             }
+            Step::Before(Before::AttachRoot) => {
+                write!(f, "attach the idmapped {}", show(&self.plan.root))
+            }
             Step::Before(Before::NodevRoot) => {
                 write!(
                     f,

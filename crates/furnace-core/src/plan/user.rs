@@ -140,11 +140,25 @@ pub(super) fn resolv_conf(
 /// The overlay step: layers named relative to PID 1's tmpfs (`lower`, and `upper`, `work` when
 /// ephemeral) or by the caller's absolute paths; `userxattr` in a user namespace, where the
 /// `trusted.` attributes overlayfs otherwise keeps are out of reach.
-pub(super) fn overlay_op(overlay: &ValidOverlay, facts: &HostFacts, rootless: bool) -> OverlayOp {
+pub(super) fn overlay_op(
+    overlay: &ValidOverlay,
+    facts: &HostFacts,
+    rootless: bool,
+    own_userns: bool,
+) -> OverlayOp {
+    // With a user namespace of its own, PID 1 reaches the caller's upper and work directories
+    // through the idmapped copy of the directory holding both, attached at `layers`.
+    let layers = match (&overlay.upper, &overlay.work) {
+        (Some(upper), Some(work)) if own_userns => Some(common_dir(upper, work)),
+        _ => None,
+    };
     let layer = |key: &str, path: Option<&PathBuf>, inside: &str| {
-        let value = match path {
-            Some(path) => cstring(path),
-            None => cstring(inside),
+        let value = match (path, &layers) {
+            (Some(path), Some(common)) => cstring(
+                std::path::Path::new("layers").join(path.strip_prefix(common).unwrap_or(path)),
+            ),
+            (Some(path), None) => cstring(path),
+            (None, _) => cstring(inside),
         };
         (cstring(key), Some(value))
     };
@@ -153,7 +167,7 @@ pub(super) fn overlay_op(overlay: &ValidOverlay, facts: &HostFacts, rootless: bo
         layer("upperdir", overlay.upper.as_ref(), "upper"),
         layer("workdir", overlay.work.as_ref(), "work"),
     ];
-    if rootless {
+    if rootless || own_userns {
         options.push((cstring("userxattr"), None));
     }
     OverlayOp {
@@ -162,5 +176,15 @@ pub(super) fn overlay_op(overlay: &ValidOverlay, facts: &HostFacts, rootless: bo
         root_mode: facts.root_mode,
         root_owner: facts.root_owner,
         shown: overlay.to_string(),
+        layers,
     }
+}
+
+/// The deepest directory holding both `a` and `b` (absolute, canonical paths).
+fn common_dir(a: &std::path::Path, b: &std::path::Path) -> PathBuf {
+    a.components()
+        .zip(b.components())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect()
 }

@@ -70,13 +70,35 @@ pub unsafe fn close_range(first: u32, last: u32) -> Result<(), Errno> {
 /// See `close_range(2)`.
 #[inline]
 pub unsafe fn close_all_except(keep: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    // SAFETY: forwarded from the caller.
+    unsafe { close_all_except_and(keep, &[]) }
+}
+
+/// `close_range(…)` over every gap between the fds in `keep` and the numbers in `more`:
+/// [`close_all_except`], with a second list of fds to keep given by number (a list built
+/// before a fork, of fds the child inherits; negative numbers are ignored).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// # Safety
+///
+/// As for [`close_range`]: no owner of a closed fd may use or drop it afterwards.
+///
+/// See `close_range(2)`.
+#[inline]
+pub unsafe fn close_all_except_and(
+    keep: &[BorrowedFd<'_>],
+    more: &[std::os::fd::RawFd],
+) -> Result<(), Errno> {
     let mut next = 0u32;
     loop {
         // The lowest kept fd at or above `next`. `keep` is a handful of fds, so scanning it
         // once per gap is cheaper than any sort, and needs no buffer.
         let kept = keep
             .iter()
-            .map(|fd| fd.as_raw_fd() as u32)
+            .map(|fd| fd.as_raw_fd())
+            .chain(more.iter().copied())
+            .filter_map(|fd| u32::try_from(fd).ok())
             .filter(|&fd| fd >= next)
             .min();
         match kept {
