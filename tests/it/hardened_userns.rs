@@ -62,7 +62,10 @@ fn the_map_is_a_range_of_the_pool_distinct_per_container_and_freed_at_teardown()
     let a = ephemeral();
     let b = ephemeral();
     let start = a.id_range_start().expect("a range");
-    assert!(POOL.contains(&start) && start.is_multiple_of(65536), "{start:#x}");
+    assert!(
+        POOL.contains(&start) && start.is_multiple_of(65536),
+        "{start:#x}"
+    );
     for (c, kind) in [(&a, "uid_map"), (&a, "gid_map"), (&b, "uid_map")] {
         let text = sh_ok(c, &format!("cat /proc/self/{kind}"));
         assert_eq!(

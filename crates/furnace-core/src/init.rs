@@ -211,7 +211,9 @@ fn prepare_process(keep: [&OwnedFd; 6], more: &[RawFd], devnull: OwnedFd) -> Res
     if owner_is_gone(owner) {
         process::exit(1);
     }
-    signal::reset_signals()?;
+    // `clone3` reset every handled signal (`CLONE_CLEAR_SIGHAND`); what the caller ignores
+    // stays ignored, harmless for PID 1, which execs nothing. The mask is ours to clear.
+    signal::unblock_all_signals()?;
     // Orphans reparented to PID 1 are reaped by the kernel as they exit: no zombie stays.
     signal::autoreap_children()?;
     // Non-dumpable: processes in the container cannot ptrace PID 1 or open its /proc files

@@ -4,24 +4,25 @@
 //! inside, as with the original). The kernel does not tie a loop device to whoever attached
 //! it, so furnace recognises what a container attached by two facts together:
 //!
-//! - the device was attached after the container started: its `diskseq` (which the kernel
-//!   raises at every attach) moved since the [`Snapshot`] taken at the start, or the device
-//!   is newer than all of them;
+//! - the device is attached now and was not when the container started, or to a file of
+//!   another size (the [`Snapshot`]: the loop devices `/proc/partitions` lists — the attached
+//!   ones, with their sizes — one read at the start and one at the end);
 //! - the file behind it is the container's: seen from inside the container's mount namespace,
 //!   the path the kernel reports for it names a file of the same device and inode.
 //!
 //! Such devices are detached (`LOOP_CLR_FD`) once the container is gone — its mounts, which
-//! may hold them, with it. A host process that attaches, during a container's life, a file
-//! the container also sees is the one case this cannot tell apart.
+//! may hold them, with it. Cases this cannot tell: a host process that attaches, during a
+//! container's life, a file the container also sees (it is detached too); a device the host
+//! had attached at the start that the container detached and attached again to a file of the
+//! same size, and a device attached to an empty file (both stay).
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-/// The `diskseq` of every loop device when a container started.
+/// The host's attached loop devices, with their sizes, when a container started.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
-    seqs: Vec<(String, u64)>,
-    max: u64,
+    attached: Vec<(String, u64)>,
 }
 
 /// A loop device attached since the snapshot: its name and the device and inode of its file.
@@ -32,23 +33,19 @@ pub(crate) struct Attached {
 }
 
 impl Snapshot {
-    /// The loop devices of the host now (`/sys/block/loop*/diskseq`).
+    /// The attached loop devices now.
     pub(crate) fn take() -> Snapshot {
-        let seqs = loop_sequences();
-        let max = seqs.iter().map(|(_, seq)| *seq).max().unwrap_or(0);
-        Snapshot { seqs, max }
+        Snapshot {
+            attached: attached_loops(),
+        }
     }
 
-    /// The loop devices attached since the snapshot (to any file).
+    /// The loop devices attached now that were not at the snapshot, or to a file of another
+    /// size.
     pub(crate) fn attached_since(&self) -> Vec<Attached> {
-        loop_sequences()
+        attached_loops()
             .into_iter()
-            .filter(
-                |(name, seq)| match self.seqs.iter().find(|(n, _)| n == name) {
-                    Some((_, before)) => seq != before,
-                    None => *seq > self.max,
-                },
-            )
+            .filter(|device| !self.attached.contains(device))
             .filter_map(|(name, _)| {
                 let file = furnace_sys::dev::loop_backing_file(dev_path(&name))
                     .ok()
@@ -125,24 +122,24 @@ fn dev_path(name: &str) -> PathBuf {
     Path::new("/dev").join(name)
 }
 
-/// Every loop device of `/sys/block` with its `diskseq`.
-fn loop_sequences() -> Vec<(String, u64)> {
-    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+/// The loop devices `/proc/partitions` lists (the attached ones: it leaves out empty disks),
+/// with their sizes in KiB.
+fn attached_loops() -> Vec<(String, u64)> {
+    let Ok(text) = furnace_sys::fs::read_small_text("/proc/partitions") else {
         return Vec::new();
     };
-    entries
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            let number = name.strip_prefix("loop")?;
-            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let seq = furnace_sys::fs::read_small_text(format!("/sys/block/{name}/diskseq"))
-                .ok()?
-                .trim()
-                .parse()
-                .ok()?;
-            Some((name, seq))
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().skip(2);
+            let blocks = fields.next()?.parse().ok()?;
+            let name = fields.next()?;
+            is_loop(name).then(|| (name.to_owned(), blocks))
         })
         .collect()
+}
+
+/// Whether `name` is a loop device's (`loop` and a number).
+fn is_loop(name: &str) -> bool {
+    name.strip_prefix("loop")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -29,10 +29,12 @@ pub enum Forked {
     Child,
 }
 
-/// `clone3({CLONE_PIDFD | namespaces, exit_signal = SIGCHLD})`: `fork` into new `namespaces`,
-/// returning a pidfd of the child.
+/// `clone3({CLONE_PIDFD | CLONE_CLEAR_SIGHAND | namespaces, exit_signal = SIGCHLD})`: `fork`
+/// into new `namespaces`, returning a pidfd of the child.
 ///
 /// The child gets `SIGCHLD` as its exit signal, so the parent can wait for it like any child.
+/// Every signal the parent handles is back to its default action in the child (ignored ones
+/// stay ignored): no handler of the parent's code can run in the copy.
 /// The call itself is async-signal-safe: no allocation, no locks.
 ///
 /// # Safety
@@ -46,6 +48,8 @@ pub enum Forked {
 /// See `clone3(2)`.
 #[inline]
 pub unsafe fn clone3(namespaces: Namespaces) -> Result<Forked, Errno> {
+    /// `CLONE_CLEAR_SIGHAND` (Linux 5.5): not in the libc crate.
+    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
     #[repr(C)]
     #[derive(Default)]
     struct CloneArgs {
@@ -63,7 +67,7 @@ pub unsafe fn clone3(namespaces: Namespaces) -> Result<Forked, Errno> {
     }
     let mut pidfd: libc::c_int = -1;
     let args = CloneArgs {
-        flags: u64::from(namespaces.bits()) | libc::CLONE_PIDFD as u64,
+        flags: u64::from(namespaces.bits()) | libc::CLONE_PIDFD as u64 | CLONE_CLEAR_SIGHAND,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
