@@ -376,14 +376,15 @@ impl ContainerBuilder {
             hardened: self.hardened,
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
-            seccomp: {
-                let chosen = self.seccomp.clone().unwrap_or(if self.hardened {
-                    crate::Seccomp::Default
-                } else {
-                    crate::Seccomp::Unconfined
-                });
-                let filters = chosen.compile()?;
-                (!filters.is_empty()).then(|| std::sync::Arc::new(filters))
+            seccomp: match (&self.seccomp, self.hardened) {
+                (Some(crate::Seccomp::Default), _) | (None, true) => {
+                    Some(crate::seccomp::default_filters()?)
+                }
+                (Some(chosen), _) => {
+                    let filters = chosen.compile()?;
+                    (!filters.is_empty()).then(|| std::sync::Arc::new(filters))
+                }
+                (None, false) => None,
             },
             limits: self.limits.clone(),
             detached,
