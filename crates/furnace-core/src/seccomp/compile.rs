@@ -52,10 +52,18 @@ impl Arch {
 
     /// The system call's number, if this architecture has it.
     pub(crate) fn number(self, name: &str) -> Option<i64> {
-        self.table()
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|&(_, nr)| nr)
+        type Index = std::sync::OnceLock<std::collections::HashMap<&'static str, i64>>;
+        static X86_64: Index = std::sync::OnceLock::new();
+        static AARCH64: Index = std::sync::OnceLock::new();
+        let index = match self {
+            Arch::X86_64 => &X86_64,
+            Arch::Aarch64 => &AARCH64,
+        };
+        // A profile names hundreds of calls: one lookup each, not a walk of the table.
+        index
+            .get_or_init(|| self.table().iter().copied().collect())
+            .get(name)
+            .copied()
     }
 
     /// The names of all its system calls.

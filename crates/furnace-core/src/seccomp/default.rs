@@ -143,11 +143,12 @@ pub(super) const TERMINAL_INJECTION: [u64; 2] = [0x5412, 0x541c];
 const SPECIAL: [&str; 3] = ["clone", "clone3", "personality"];
 
 pub(super) fn profile(arch: Arch) -> SeccompProfile {
-    let denied = |name: &str| DENIED.iter().any(|(_, names)| names.contains(&name));
-    let allowed: Vec<&str> = arch
-        .names()
-        .filter(|name| !denied(name) && !SPECIAL.contains(name))
+    let denied: std::collections::HashSet<&str> = DENIED
+        .iter()
+        .flat_map(|(_, names)| names.iter().copied())
+        .chain(SPECIAL)
         .collect();
+    let allowed: Vec<&str> = arch.names().filter(|name| !denied.contains(name)).collect();
     let mut profile = SeccompProfile::new(SeccompAction::Errno(ENOSYS))
         .rule(SyscallRule::new(allowed, SeccompAction::Allow));
 
