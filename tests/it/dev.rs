@@ -371,3 +371,40 @@ impl Drop for HostLoop {
             .status();
     }
 }
+
+/// Issue 15: a detached container stopped through its registry (another handle, as `furnace
+/// stop` does) detaches the loop device it attached too.
+#[test]
+fn a_detached_container_stopped_from_elsewhere_detaches_its_loop_device() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let image_name = format!("{}.img", unique_name("detached-losetup"));
+    let state = TempDir::new("dev-registry");
+    let registry = furnace_core::Registry::at(state.path());
+    let c = furnace_core::Container::builder(scratch.root())
+        .name("dev-loop")
+        .registry(registry.clone())
+        .start()
+        .expect("start");
+    sh_ok(
+        &c,
+        &format!(
+            "set -e; dd if=/dev/zero of=/tmp/{image_name} bs=1M count=4 2>/dev/null; \
+             losetup -f /tmp/{image_name}"
+        ),
+    );
+    let attached = || {
+        attached_loop_devices()
+            .iter()
+            .any(|(_, file)| file.contains(&image_name))
+    };
+    assert!(attached(), "{:?}", attached_loop_devices());
+    drop(c);
+    assert!(registry.stop("dev-loop").expect("stop"), "it was running");
+    wait_until(
+        Duration::from_secs(5),
+        "the loop device attached inside is detached",
+        || !attached(),
+    );
+    leaks.assert_clean();
+}

@@ -78,7 +78,10 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
         user_namespace: state.user_namespace,
         private_users: state.private_users,
         id_lock: None,
-        extras: crate::container::Extras::default(),
+        extras: crate::container::Extras {
+            loops: state.loops.clone(),
+            ..crate::container::Extras::default()
+        },
     })
 }
 

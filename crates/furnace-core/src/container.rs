@@ -354,6 +354,13 @@ impl Container {
         // a command dies of this stop only once PID 1 is exiting, and whoever waits for one
         // sees the container gone (`is_running` false). Killing through the cgroups too would
         // race PID 1's own signal and let a command die while PID 1 still looks alive.
+        // First the loop devices it attached, recognised while its mount namespace is there.
+        let loops = match &self.extras.loops {
+            Some(snapshot) if !self.init.has_exited().unwrap_or(true) => {
+                crate::loops::the_containers(&self.init, snapshot.attached_since())
+            }
+            _ => Vec::new(),
+        };
         let _ = self.init.send_signal(Signal::KILL);
         let mut spawned =
             std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
@@ -380,6 +387,7 @@ impl Container {
         let _ = self.init.try_wait();
         self.id_lock = None;
         self.remove_traces();
+        crate::loops::detach(&loops);
         // Empty now (the pid namespace held every process of them); the kill-all is a net.
         let removed = self.cgroups.take().map_or(Ok(()), |c| {
             let _ = c.kill_all();

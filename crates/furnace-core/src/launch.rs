@@ -385,6 +385,7 @@ fn register(
             .and_then(|t| now.checked_add(t))
             .map(crate::registry::epoch_seconds),
         capabilities: container.capabilities,
+        loops: container.extras.loops.clone(),
         seccomp: container
             .seccomp
             .as_ref()

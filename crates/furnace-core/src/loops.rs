@@ -19,8 +19,9 @@
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-/// The host's attached loop devices, with their sizes, when a container started.
-#[derive(Debug, Clone, Default)]
+/// The host's attached loop devices, with their sizes, when a container started (kept in a
+/// detached container's `state.json`, for whoever stops it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Snapshot {
     attached: Vec<(String, u64)>,
 }

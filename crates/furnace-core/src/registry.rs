@@ -119,6 +119,10 @@ pub(crate) struct State {
     /// Seconds since the epoch.
     pub expires: Option<u64>,
     pub capabilities: Option<u64>,
+    /// The host's loop devices at the start (privileged profile), to detach what the container
+    /// attached when it is stopped.
+    #[serde(default)]
+    pub loops: Option<crate::loops::Snapshot>,
     /// The compiled seccomp filters, each instruction packed in a `u64`
     /// ([`SeccompFilters::to_packed`](crate::SeccompFilters)); empty when unconfined.
     #[serde(default)]
@@ -681,6 +685,7 @@ mod tests {
             expires: None,
             capabilities: None,
             seccomp: Vec::new(),
+            loops: None,
             namespaces: 0,
             user_namespace: false,
             private_users: None,
