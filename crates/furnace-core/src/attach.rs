@@ -65,6 +65,7 @@ pub(crate) fn handle(entry: Entry, state: State) -> Result<Container> {
         root: state.root,
         namespaces: Namespaces::from_bits_truncate(state.namespaces),
         capabilities: state.capabilities,
+        seccomp_default: state.seccomp_default,
         seccomp: (!state.seccomp.is_empty())
             .then(|| std::sync::Arc::new(crate::SeccompFilters::from_packed(&state.seccomp))),
         failpoint: None,

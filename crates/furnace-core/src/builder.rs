@@ -376,6 +376,10 @@ impl ContainerBuilder {
             hardened: self.hardened,
             start_timeout: self.start_timeout,
             capabilities: self.hardened.then(hardened_capability_mask),
+            seccomp_default: matches!(
+                (&self.seccomp, self.hardened),
+                (Some(crate::Seccomp::Default), _) | (None, true)
+            ),
             seccomp: match (&self.seccomp, self.hardened) {
                 (Some(crate::Seccomp::Default), _) | (None, true) => {
                     Some(crate::seccomp::default_filters()?)
@@ -411,6 +415,9 @@ pub(crate) struct Config {
     pub capabilities: Option<u64>,
     /// The seccomp filters commands run under, compiled; `None` when unconfined.
     pub seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
+    /// The filters are furnace's default profile, which a command given capabilities gets
+    /// relaxed ([`SeccompProfile::default_for`](crate::SeccompProfile::default_for)).
+    pub seccomp_default: bool,
     /// Resource limits (and whether to make cgroups at all).
     pub limits: crate::resources::Limits,
     /// A detached container's name, registry and timeout.

@@ -447,6 +447,16 @@ impl Command<'_> {
                 setgroups_denied: false,
             })?;
         }
+        // The default profile lets through what the command's capabilities govern, as Docker's
+        // does: a command given CAP_SYS_ADMIN may mount (compiled once per set, in the parent).
+        if self.container.seccomp_default {
+            let capabilities = self
+                .entry
+                .capabilities
+                .unwrap_or_else(furnace_sys::cred::CapabilitySet::all);
+            self.entry.seccomp =
+                Some(crate::seccomp::default_filters_for(capabilities).map_err(io::Error::from)?);
+        }
         // The child, forked into the container's pid namespace, cannot see our process group:
         // whether we have the terminal's foreground is found out here.
         let asked_foreground = self.entry.foreground;

@@ -72,6 +72,8 @@ pub struct Container {
     pub(crate) id_lock: Option<crate::idrange::IdRangeLock>,
     /// The seccomp filters commands run under, compiled; `None` when unconfined.
     pub(crate) seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
+    /// They are the default profile: a command given capabilities gets it relaxed for them.
+    pub(crate) seccomp_default: bool,
     /// What the start found out ([`Extras`]); empty for a handle from
     /// [`Registry::attach`](crate::Registry::attach).
     pub(crate) extras: Extras,

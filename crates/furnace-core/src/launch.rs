@@ -299,6 +299,7 @@ fn launch_with(
                     namespaces: plan.namespaces,
                     capabilities: config.capabilities,
                     seccomp: config.seccomp.clone(),
+                    seccomp_default: config.seccomp_default,
                     failpoint: plan.failpoint.clone(),
                     spawned: Mutex::new(Vec::new()),
                     stopped: false,
@@ -386,6 +387,7 @@ fn register(
             .map(crate::registry::epoch_seconds),
         capabilities: container.capabilities,
         loops: container.extras.loops.clone(),
+        seccomp_default: container.seccomp_default,
         seccomp: container
             .seccomp
             .as_ref()

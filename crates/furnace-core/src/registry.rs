@@ -123,6 +123,9 @@ pub(crate) struct State {
     /// attached when it is stopped.
     #[serde(default)]
     pub loops: Option<crate::loops::Snapshot>,
+    /// The filters are furnace's default profile (relaxed for a command's capabilities).
+    #[serde(default)]
+    pub seccomp_default: bool,
     /// The compiled seccomp filters, each instruction packed in a `u64`
     /// ([`SeccompFilters::to_packed`](crate::SeccompFilters)); empty when unconfined.
     #[serde(default)]
@@ -685,6 +688,7 @@ mod tests {
             expires: None,
             capabilities: None,
             seccomp: Vec::new(),
+            seccomp_default: false,
             loops: None,
             namespaces: 0,
             user_namespace: false,

@@ -101,6 +101,32 @@ pub(crate) fn default_filters() -> Result<std::sync::Arc<SeccompFilters>> {
     Ok(DEFAULT.get_or_init(|| filters).clone())
 }
 
+/// The default filters for a command holding `capabilities`: the container's own when none of
+/// them relaxes the default profile, else [`SeccompProfile::default_for`] compiled (once per
+/// set of capabilities in this process).
+pub(crate) fn default_filters_for(
+    capabilities: CapabilitySet,
+) -> Result<std::sync::Arc<SeccompFilters>> {
+    let relaxing = capabilities & default::relaxing();
+    if relaxing.is_empty() {
+        return default_filters();
+    }
+    type Cache = std::sync::Mutex<Vec<(u64, std::sync::Arc<SeccompFilters>)>>;
+    static CACHE: Cache = std::sync::Mutex::new(Vec::new());
+    if let Some((_, filters)) = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(bits, _)| *bits == relaxing.bits())
+    {
+        return Ok(filters.clone());
+    }
+    let filters = std::sync::Arc::new(SeccompProfile::default_for(&relaxing).compile()?);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.push((relaxing.bits(), filters.clone()));
+    Ok(filters)
+}
+
 /// What the kernel does with a system call (`SCMP_ACT_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeccompAction {
@@ -411,6 +437,17 @@ impl SeccompProfile {
     /// ```
     pub fn default_profile() -> Self {
         default::profile(Arch::native().unwrap_or(Arch::X86_64))
+    }
+
+    /// [`default_profile`](SeccompProfile::default_profile) for a process holding
+    /// `capabilities`, as Docker relaxes its default for a container given them: each of
+    /// `CAP_SYS_ADMIN` (mounts, `unshare`, `setns`, `clone` with namespace flags, `clone3`, …),
+    /// `CAP_SYS_PTRACE`, `CAP_SYS_TIME`, `CAP_SYS_MODULE`, `CAP_SYS_BOOT`, `CAP_SYS_PACCT`,
+    /// `CAP_SYS_RAWIO`, `CAP_SYS_NICE`, `CAP_SYS_TTY_CONFIG`, `CAP_SYSLOG`,
+    /// `CAP_DAC_READ_SEARCH`, `CAP_BPF` and `CAP_PERFMON` lets through the calls it governs.
+    /// A command given one (`Command::cap_add`) runs under this profile.
+    pub fn default_for(capabilities: &CapabilitySet) -> Self {
+        default::profile_for(Arch::native().unwrap_or(Arch::X86_64), *capabilities)
     }
 
     /// Reads a profile in the OCI runtime-spec's `linux.seccomp` format or in Docker's.

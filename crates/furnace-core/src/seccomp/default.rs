@@ -4,6 +4,8 @@
 
 use super::compile::Arch;
 use super::{ArgCondition, ArgOp, SeccompAction, SeccompProfile, SyscallRule};
+use furnace_sys::caps::Cap;
+use furnace_sys::cred::CapabilitySet;
 
 const EPERM: u16 = libc::EPERM as u16;
 const ENOSYS: u16 = libc::ENOSYS as u16;
@@ -143,26 +145,125 @@ pub(super) const TERMINAL_INJECTION: [u64; 2] = [0x5412, 0x541c];
 const SPECIAL: [&str; 3] = ["clone", "clone3", "personality"];
 
 pub(super) fn profile(arch: Arch) -> SeccompProfile {
+    profile_for(arch, CapabilitySet::empty())
+}
+
+/// What each capability lets through, as Docker's default profile does for a container given
+/// it: a process that may mount, trace or set the clock anyway loses nothing to the filter.
+pub(super) const ALLOWED_BY: &[(Cap, &[&str])] = &[
+    (
+        Cap::CAP_SYS_ADMIN,
+        &[
+            "bpf",
+            "fanotify_init",
+            "fsconfig",
+            "fsmount",
+            "fsopen",
+            "fspick",
+            "lookup_dcookie",
+            "mount",
+            "mount_setattr",
+            "move_mount",
+            "name_to_handle_at",
+            "open_tree",
+            "open_tree_attr",
+            "perf_event_open",
+            "pivot_root",
+            "quotactl",
+            "quotactl_fd",
+            "setns",
+            "syslog",
+            "umount2",
+            "unshare",
+        ],
+    ),
+    (Cap::CAP_DAC_READ_SEARCH, &["open_by_handle_at"]),
+    (Cap::CAP_SYS_BOOT, &["reboot"]),
+    (
+        Cap::CAP_SYS_MODULE,
+        &["init_module", "finit_module", "delete_module"],
+    ),
+    (Cap::CAP_SYS_PACCT, &["acct"]),
+    (
+        Cap::CAP_SYS_PTRACE,
+        &[
+            "kcmp",
+            "pidfd_getfd",
+            "process_madvise",
+            "process_vm_readv",
+            "process_vm_writev",
+            "ptrace",
+        ],
+    ),
+    (Cap::CAP_SYS_RAWIO, &["iopl", "ioperm"]),
+    (
+        Cap::CAP_SYS_TIME,
+        &["settimeofday", "clock_settime", "clock_adjtime"],
+    ),
+    (Cap::CAP_SYS_TTY_CONFIG, &["vhangup"]),
+    (
+        Cap::CAP_SYS_NICE,
+        &[
+            "get_mempolicy",
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+        ],
+    ),
+    (Cap::CAP_SYSLOG, &["syslog"]),
+    (Cap::CAP_BPF, &["bpf"]),
+    (Cap::CAP_PERFMON, &["perf_event_open"]),
+];
+
+/// The capabilities of [`ALLOWED_BY`], as a set.
+pub(super) fn relaxing() -> CapabilitySet {
+    ALLOWED_BY
+        .iter()
+        .fold(CapabilitySet::empty(), |set, (cap, _)| {
+            set | CapabilitySet::from_bits_retain(cap.bitmask())
+        })
+}
+
+/// The default profile for a process holding `capabilities`: each one of [`ALLOWED_BY`] lets
+/// its calls through, and `CAP_SYS_ADMIN` also `clone` with namespace flags and `clone3`.
+pub(super) fn profile_for(arch: Arch, capabilities: CapabilitySet) -> SeccompProfile {
+    let holds = |cap: Cap| capabilities.contains(CapabilitySet::from_bits_retain(cap.bitmask()));
+    let allowed_by_caps: std::collections::HashSet<&str> = ALLOWED_BY
+        .iter()
+        .filter(|(cap, _)| holds(*cap))
+        .flat_map(|(_, names)| names.iter().copied())
+        .collect();
+    let namespaces = holds(Cap::CAP_SYS_ADMIN);
     let denied: std::collections::HashSet<&str> = DENIED
         .iter()
         .flat_map(|(_, names)| names.iter().copied())
+        .filter(|name| !allowed_by_caps.contains(name))
         .chain(SPECIAL)
         .collect();
-    let allowed: Vec<&str> = arch.names().filter(|name| !denied.contains(name)).collect();
+    let mut allowed: Vec<&str> = arch.names().filter(|name| !denied.contains(name)).collect();
+    if namespaces {
+        allowed.extend(
+            ["clone", "clone3"]
+                .iter()
+                .filter(|n| arch.number(n).is_some()),
+        );
+    }
     let mut profile = SeccompProfile::new(SeccompAction::Errno(ENOSYS))
         .rule(SyscallRule::new(allowed, SeccompAction::Allow));
 
     // clone: allowed without namespace flags, EPERM with any (one rule per flag: or).
-    let all_new = CLONE_NEW_FLAGS.iter().fold(0, |all, flag| all | flag);
-    profile = profile.rule(
-        SyscallRule::new(["clone"], SeccompAction::Allow)
-            .condition(ArgCondition::masked_eq(0, all_new, 0)),
-    );
-    for flag in CLONE_NEW_FLAGS {
+    if !namespaces {
+        let all_new = CLONE_NEW_FLAGS.iter().fold(0, |all, flag| all | flag);
         profile = profile.rule(
-            SyscallRule::new(["clone"], SeccompAction::Errno(EPERM))
-                .condition(ArgCondition::masked_eq(0, flag, flag)),
+            SyscallRule::new(["clone"], SeccompAction::Allow)
+                .condition(ArgCondition::masked_eq(0, all_new, 0)),
         );
+        for flag in CLONE_NEW_FLAGS {
+            profile = profile.rule(
+                SyscallRule::new(["clone"], SeccompAction::Errno(EPERM))
+                    .condition(ArgCondition::masked_eq(0, flag, flag)),
+            );
+        }
     }
 
     // personality: the safe values allowed, any other EPERM (all of `!=`: and).
@@ -182,7 +283,7 @@ pub(super) fn profile(arch: Arch) -> SeccompProfile {
         let present: Vec<&str> = names
             .iter()
             .copied()
-            .filter(|name| arch.number(name).is_some())
+            .filter(|name| arch.number(name).is_some() && !allowed_by_caps.contains(name))
             .collect();
         if !present.is_empty() {
             profile = profile.rule(SyscallRule::new(present, SeccompAction::Errno(EPERM)));
@@ -200,5 +301,9 @@ pub(super) fn profile(arch: Arch) -> SeccompProfile {
     }
 
     // clone3's flags are in memory, out of seccomp's sight: ENOSYS makes glibc use clone.
-    profile.rule(SyscallRule::new(["clone3"], SeccompAction::Errno(ENOSYS)))
+    if namespaces {
+        profile
+    } else {
+        profile.rule(SyscallRule::new(["clone3"], SeccompAction::Errno(ENOSYS)))
+    }
 }

@@ -417,6 +417,52 @@ fn default_profile_refuses_and_allows_what_it_says() {
     }
 }
 
+/// Docker's relaxation: each capability lets through the calls it governs, and only those;
+/// `CAP_SYS_ADMIN` also `clone` with namespace flags and `clone3`.
+#[test]
+fn the_default_profile_relaxes_for_the_capabilities_held() {
+    use furnace_sys::caps::Cap;
+    use furnace_sys::cred::CapabilitySet;
+    let set = |caps: &[Cap]| {
+        caps.iter().fold(CapabilitySet::empty(), |s, c| {
+            s | CapabilitySet::from_bits_retain(c.bitmask())
+        })
+    };
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        let admin = compile(
+            &super::default::profile_for(arch, set(&[Cap::CAP_SYS_ADMIN])),
+            arch,
+        )
+        .unwrap();
+        let k = |name, args: &[u64]| kernel(&admin, &Call::new(arch, name, args));
+        for name in ["mount", "umount2", "unshare", "setns", "fsopen", "clone3"] {
+            assert_eq!(k(name, &[]), RET_ALLOW, "CAP_SYS_ADMIN: {name}");
+        }
+        let newns = libc::CLONE_NEWNS as u64 | libc::SIGCHLD as u64;
+        assert_eq!(k("clone", &[newns]), RET_ALLOW);
+        for name in ["ptrace", "keyctl", "reboot", "init_module"] {
+            assert_eq!(k(name, &[]), RET_ERRNO | EPERM, "CAP_SYS_ADMIN: {name}");
+        }
+        let ptrace = compile(
+            &super::default::profile_for(arch, set(&[Cap::CAP_SYS_PTRACE])),
+            arch,
+        )
+        .unwrap();
+        let k = |name, args: &[u64]| kernel(&ptrace, &Call::new(arch, name, args));
+        assert_eq!(k("ptrace", &[]), RET_ALLOW);
+        assert_eq!(k("process_vm_readv", &[]), RET_ALLOW);
+        assert_eq!(k("mount", &[]), RET_ERRNO | EPERM);
+        assert_eq!(k("clone", &[newns]), RET_ERRNO | EPERM);
+        assert_eq!(k("clone3", &[]), RET_ERRNO | ENOSYS);
+        // Capabilities that govern nothing the profile refuses change nothing.
+        let plain = super::default::profile_for(arch, set(&[Cap::CAP_CHOWN, Cap::CAP_KILL]));
+        assert_eq!(
+            compile(&plain, arch).unwrap(),
+            compile(&super::default::profile(arch), arch).unwrap()
+        );
+    }
+}
+
 #[test]
 fn default_profile_names_only_real_system_calls() {
     for (group, names) in DENIED {
