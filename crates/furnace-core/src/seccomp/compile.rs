@@ -66,7 +66,17 @@ impl Arch {
             .copied()
     }
 
+    /// The highest system call number of its table.
+    pub(crate) fn highest(self) -> u32 {
+        self.table()
+            .iter()
+            .map(|&(_, nr)| nr)
+            .max()
+            .map_or(0, |nr| nr as u32)
+    }
+
     /// The names of all its system calls.
+    #[cfg(test)]
     pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
         self.table().iter().map(|&(name, _)| name)
     }
@@ -143,7 +153,7 @@ struct Resolved {
 pub(super) fn compile(profile: &SeccompProfile, arch: Arch) -> Result<SeccompFilters> {
     check_action(profile.default_action, "default_action")?;
     let rules = resolve(profile, arch)?;
-    let mut programs = vec![guard(arch)];
+    let mut programs = vec![guard(arch, profile.unknown_enosys)];
     if profile.default_action != SeccompAction::Allow {
         programs.push(filter(
             rules.iter(),
@@ -337,22 +347,34 @@ fn filter<'a>(
 /// The first filter: kills a call of another architecture or of the x32 ABI (whose numbers
 /// would otherwise miss every rule, and so pass a profile whose default is `ALLOW`), allows
 /// the rest. `nr == -1` is left to the other filters, as libseccomp does.
-fn guard(arch: Arch) -> BpfProgram {
+fn guard(arch: Arch, unknown_enosys: bool) -> BpfProgram {
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
+    const JGT_K: u16 = 0x25;
     const JGE_K: u16 = 0x35;
     const RET_K: u16 = 0x06;
     const OFFSET_NR: u32 = 0;
     const OFFSET_ARCH: u32 = 4;
     let insn = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    vec![
+    let mut program = vec![
         insn(LD_W_ABS, 0, 0, OFFSET_ARCH),
         insn(JEQ_K, 1, 0, arch.audit_arch()),
         insn(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
         insn(LD_W_ABS, 0, 0, OFFSET_NR),
-        insn(JEQ_K, 2, 0, u32::MAX),
+        insn(JEQ_K, if unknown_enosys { 4 } else { 2 }, 0, u32::MAX),
         insn(JGE_K, 0, 1, X32_SYSCALL_BIT),
         insn(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
-        insn(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-    ]
+    ];
+    if unknown_enosys {
+        // Above the table's highest number: a call furnace does not know.
+        program.push(insn(JGT_K, 0, 1, arch.highest()));
+        program.push(insn(
+            RET_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        ));
+    }
+    program.push(insn(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW));
+    program
 }

@@ -128,6 +128,9 @@ fn meaning(profile: &SeccompProfile, arch: Arch, call: &Call) -> u32 {
     if call.arch != arch.audit_arch() || (call.nr >= 0x4000_0000 && call.nr != u32::MAX) {
         return RET_KILL_PROCESS;
     }
+    if profile.unknown_enosys && call.nr != u32::MAX && call.nr > arch.highest() {
+        return RET_ERRNO | ENOSYS;
+    }
     let matching = profile.rules.iter().filter(|rule| {
         rule.names
             .iter()
@@ -474,10 +477,9 @@ fn default_profile_names_only_real_system_calls() {
         }
     }
     let profile = SeccompProfile::default_profile();
-    assert_eq!(
-        profile.default_action(),
-        SeccompAction::Errno(ENOSYS as u16)
-    );
+    // Everything allowed but the refusals, and a call above the table ENOSYS.
+    assert_eq!(profile.default_action(), SeccompAction::Allow);
+    assert!(profile.unknown_enosys);
     assert!(Seccomp::Default.compile().unwrap().len() >= 3);
     assert_eq!(
         Seccomp::Profile(profile.clone()).compile().unwrap(),
