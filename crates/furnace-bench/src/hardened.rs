@@ -469,17 +469,8 @@ pub(crate) fn markdown(out: &mut String, section: &Hardened) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::tests::rows;
     use crate::Results;
-
-    fn rows(rows: &[(&str, u64)]) -> Vec<(String, Samples)> {
-        rows.iter()
-            .map(|&(name, us)| {
-                let mut samples = Samples::default();
-                samples.push(Duration::from_micros(us));
-                (name.to_owned(), samples)
-            })
-            .collect()
-    }
 
     fn seen(no_new_privs: bool, cap_eff: u64, uid_map: (u64, u64, u64)) -> Seen {
         Seen {

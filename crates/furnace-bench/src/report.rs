@@ -510,12 +510,13 @@ pub(crate) fn svg(results: &Results) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    fn rows(rows: &[(&str, u64)]) -> Vec<(String, Samples)> {
+    /// Rows of one sample each, for the report tests of every section.
+    pub(crate) fn rows(rows: &[(&str, u64)]) -> Vec<(String, Samples)> {
         rows.iter()
             .map(|&(name, us)| {
                 let mut samples = Samples::default();

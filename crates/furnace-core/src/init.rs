@@ -28,10 +28,12 @@ use furnace_sys::{Errno, Namespaces, Signal};
 use crate::failpoint::Failpoint;
 
 mod fds;
+mod overlay;
 mod own_userns;
 
-use crate::plan::{After, Before, CopyOp, DestOp, MountOp, OverlayOp, Plan};
+use crate::plan::{After, Before, CopyOp, DestOp, MountOp, Plan};
 pub(crate) use fds::{DetachedFds, InitFds, OwnUserns, Premade, NAMESPACE_FILES};
+use overlay::overlay;
 use own_userns::RootState;
 
 /// What PID 1 writes on the ready pipe, in records of this size: the failed step's number
@@ -491,43 +493,6 @@ fn mount_point_beneath(root: &OwnedFd, m: &MountOp, out: Records<'_>) -> Result<
         }
         other => other,
     }
-}
-
-/// Mounts the overlay of [`OverlayOp`] over the root `root` (a path of the caller's tree).
-fn overlay(o: &OverlayOp, root: &CStr) -> Result<(), Errno> {
-    let lower = mnt::open_tree_clone(CWD, root, true)?;
-    let target = fd::open(root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-    // A tmpfs of PID 1's own over the root: where the layers are reached from (by relative
-    // names, from inside it), and the ephemeral upper layer itself.
-    let scratch = mnt::fsmount(
-        c"tmpfs",
-        [(c"mode", Some(c"0700"))],
-        MountFlags::empty().mount_attrs(),
-    )?;
-    fs::mkdirat(scratch.as_fd(), c"lower", Mode::from_raw_mode(0o700))?;
-    if o.ephemeral {
-        fs::mkdirat(scratch.as_fd(), c"upper", Mode::from_raw_mode(o.root_mode))?;
-        // Best effort: in a user namespace the root's owner may not be mapped.
-        let (uid, gid) = o.root_owner;
-        let _ = fs::chown_at(scratch.as_fd(), c"upper", uid, gid);
-        fs::mkdirat(scratch.as_fd(), c"work", Mode::from_raw_mode(0o700))?;
-    }
-    mnt::move_mount(scratch.as_fd(), target.as_fd())?;
-    let at = fd::openat(
-        scratch.as_fd(),
-        c"lower",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )?;
-    mnt::move_mount(lower.as_fd(), at.as_fd())?;
-    fs::fchdir(scratch.as_fd())?;
-    let options = o
-        .options
-        .iter()
-        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
-    let merged = mnt::fsmount(c"overlay", options, MountFlags::empty().mount_attrs());
-    fs::chdir(c"/")?;
-    mnt::move_mount(merged?.as_fd(), scratch.as_fd())
 }
 
 fn after(

@@ -78,20 +78,7 @@ impl RootState<'_> {
     pub(super) fn overlay(&mut self, o: &OverlayOp) -> Result<(), Errno> {
         let (dir, premade) = self.own.as_mut().ok_or(Errno::INVAL)?;
         let lower = premade.lower.take().ok_or(Errno::INVAL)?;
-        let scratch = mnt::fsmount(
-            c"tmpfs",
-            [(c"mode", Some(c"0700"))],
-            MountFlags::empty().mount_attrs(),
-        )?;
-        fs::mkdirat(scratch.as_fd(), c"lower", Mode::from_raw_mode(0o700))?;
-        if o.ephemeral {
-            fs::mkdirat(scratch.as_fd(), c"upper", Mode::from_raw_mode(o.root_mode))?;
-            // The root directory's owner as the idmapped root shows it (best effort: an id
-            // past the container's 65,536 is not mapped).
-            let (uid, gid) = o.root_owner;
-            let _ = fs::chown_at(scratch.as_fd(), c"upper", uid, gid);
-            fs::mkdirat(scratch.as_fd(), c"work", Mode::from_raw_mode(0o700))?;
-        }
+        let scratch = super::overlay::overlay_scratch(o)?;
         if o.layers.is_some() {
             fs::mkdirat(scratch.as_fd(), c"layers", Mode::from_raw_mode(0o700))?;
         }

@@ -138,25 +138,7 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), Errno> {
 /// See `mount_setattr(2)`.
 #[inline]
 pub fn make_tree_read_only(tree: BorrowedFd<'_>) -> Result<(), Errno> {
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the path is a valid NUL-terminated empty string, and `attr` a valid mount_attr
-    // of the size passed; the kernel only reads them.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    })
-    .map(drop)
+    set_attributes(tree, libc::MOUNT_ATTR_RDONLY, true)
 }
 
 /// `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, {MOUNT_ATTR_NODEV})`: device nodes
@@ -167,25 +149,7 @@ pub fn make_tree_read_only(tree: BorrowedFd<'_>) -> Result<(), Errno> {
 /// See `mount_setattr(2)`.
 #[inline]
 pub fn make_tree_nodev(tree: BorrowedFd<'_>) -> Result<(), Errno> {
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_NODEV,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the path is a valid NUL-terminated empty string, and `attr` a valid mount_attr
-    // of the size passed; the kernel only reads them.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    })
-    .map(drop)
+    set_attributes(tree, libc::MOUNT_ATTR_NODEV, true)
 }
 
 /// `mount_setattr(mnt, "", AT_EMPTY_PATH, {MOUNT_ATTR_RDONLY})`: makes the one mount `mnt`
@@ -198,25 +162,7 @@ pub fn make_tree_nodev(tree: BorrowedFd<'_>) -> Result<(), Errno> {
 /// See `mount_setattr(2)`.
 #[inline]
 pub fn make_mount_read_only(mnt: BorrowedFd<'_>) -> Result<(), Errno> {
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the path is a valid NUL-terminated empty string, and `attr` a valid mount_attr
-    // of the size passed; the kernel only reads them.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    })
-    .map(drop)
+    set_attributes(mnt, libc::MOUNT_ATTR_RDONLY, false)
 }
 
 /// `open_tree(dir, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE] [|
@@ -313,4 +259,33 @@ pub fn empty_read_only_tmpfs() -> Result<OwnedFd, Errno> {
             | MountAttrFlags::MOUNT_ATTR_NODEV
             | MountAttrFlags::MOUNT_ATTR_NOEXEC,
     )
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})`: sets `attr_set` on the
+/// mount `fd` refers to (and the mounts below it when `recursive`), keeping the rest.
+#[inline]
+fn set_attributes(fd: BorrowedFd<'_>, attr_set: u64, recursive: bool) -> Result<(), Errno> {
+    let attr = libc::mount_attr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: the path is a valid NUL-terminated empty string, and `attr` a valid mount_attr
+    // of the size passed; the kernel only reads them.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })
+    .map(drop)
 }
