@@ -238,7 +238,7 @@ fn a_user_of_the_root_runs_with_its_groups() {
 /// One `Command` spawned twice, changed in between, applies the new settings.
 #[test]
 fn one_command_spawned_again_after_changes_applies_the_new_settings() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     for hardened in [false, true] {
         let c = Container::builder(scratch.root())
             .hardened(hardened)

@@ -72,7 +72,7 @@ fn standard_filesystems_and_devices_are_there() {
 /// device, no `loop-control`.
 #[test]
 fn dev_has_exactly_the_promised_nodes() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let c = start_hardened(&scratch.root());
     let listing = sh_ok(&c, "ls -A /dev");
     let mut names: Vec<&str> = listing.lines().collect();
@@ -149,7 +149,7 @@ const PTY_BOUND: u32 = 5000;
 #[test]
 fn pty_exhaustion_inside_leaves_the_host_its_ptys() {
     // Exclusive: ptys are a machine-wide resource.
-    let scratch = Scratch::exclusive();
+    let scratch = Scratch::exclusive_idmappable();
     install_probe(&scratch);
     let pts_before = host_pts_entries();
     let nr = || -> u32 { sysctl("kernel/pty/nr").parse().expect("pty.nr") };

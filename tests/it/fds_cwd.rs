@@ -499,7 +499,7 @@ fn current_dir_through_a_callers_fd_is_refused() {
 /// *non-directory* fds; runc documents such fds as escape vectors.
 #[test]
 fn host_directory_passed_as_stdio_does_not_reach_the_host() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let outside = Outside::new("outside-stdio");
     let c = start_hardened(&scratch.root());
     let open_path = |flags: i32| -> File {

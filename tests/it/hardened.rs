@@ -75,7 +75,7 @@ fn assert_fails(answer: &Answer, errnos: &[&str], what: &str) {
 /// `no_new_privs`; PID 1 keeps none.
 #[test]
 fn capability_sets_are_reduced_and_no_new_privs_is_set() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let mask = HARDENED_CAPABILITIES
         .iter()
@@ -129,7 +129,7 @@ fn capability_sets_are_reduced_and_no_new_privs_is_set() {
 /// empty and read-only, read-only paths refuse writes.
 #[test]
 fn masked_paths_read_empty_and_read_only_paths_refuse_writes() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let c = start_hardened(&scratch.root());
     // Masked files: present on this kernel → the container's /dev/null (1:3), reading empty.
@@ -234,7 +234,7 @@ fn image_device() -> (u32, u32) {
 /// F02: mknod of a block device (a disk, the image's device) fails.
 #[test]
 fn mknod_of_a_block_device_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let c = start_hardened(&scratch.root());
     let (major, minor) = image_device();
@@ -259,7 +259,7 @@ fn mknod_of_a_block_device_fails() {
 /// a procfs from a new user namespace all fail.
 #[test]
 fn remounting_proc_sys_and_mounting_procfs_or_binds_fail() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let c = start_hardened(&scratch.root());
     sh_ok(&c, "mkdir -p /mnt/p /mnt/b /mnt/s");
@@ -301,7 +301,7 @@ fn remounting_proc_sys_and_mounting_procfs_or_binds_fail() {
 /// F03: `open_by_handle_at` ("shocker") from a bound file fails.
 #[test]
 fn open_by_handle_at_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let src = TempDir::new("handle-src");
     std::fs::write(src.join("bound-file"), "a host file\n").expect("write");
@@ -335,7 +335,7 @@ fn open_by_handle_at_fails() {
 /// F04, C07: PID 1 cannot be ptraced, nor its executable, memory or environment opened.
 #[test]
 fn ptrace_of_pid1_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let c = start_hardened(&scratch.root());
     assert_fails(
@@ -356,7 +356,7 @@ fn ptrace_of_pid1_fails() {
 /// F06: mounting a cgroup v1 hierarchy fails.
 #[test]
 fn cgroup_v1_mount_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let c = start_hardened(&scratch.root());
     sh_ok(&c, "mkdir -p /tmp/cg");
@@ -422,7 +422,7 @@ impl Pty {
 /// F07: `TIOCSTI` into the caller's terminal fails, and nothing reaches its input.
 #[test]
 fn tiocsti_into_the_callers_terminal_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let pty = Pty::open();
     let c = start_hardened(&scratch.root());
@@ -440,7 +440,7 @@ fn tiocsti_into_the_callers_terminal_fails() {
 /// Twenty hardened containers, stopped or dropped with a command running, leave nothing.
 #[test]
 fn hardened_containers_leave_nothing() {
-    let scratch = Scratch::exclusive();
+    let scratch = Scratch::exclusive_idmappable();
     install_probe(&scratch);
     let src = TempDir::new("hardened-src");
     std::fs::write(src.join("payload"), "payload\n").expect("write");
@@ -549,7 +549,7 @@ struct Knob {
 /// permission check.
 #[test]
 fn kernel_global_knobs_fail_under_the_hardened_profile() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let config = kernel_config();
     // EPERM when the kernel has the call, ENOSYS when it is built without (both when the
@@ -664,13 +664,26 @@ fn kernel_global_knobs_fail_under_the_hardened_profile() {
 /// start, rather than bind-mount the link's target writable into the container.
 #[test]
 fn a_mask_source_swapped_during_set_up_is_refused() {
-    let scratch = Scratch::exclusive();
+    // With the default user namespace the swap is made from inside it (`nsenter --user`), as
+    // the host's root is no one in the container's /dev; without one, as the host's root.
+    for own_userns in [true, false] {
+        mask_source_swap(own_userns);
+    }
+}
+
+fn mask_source_swap(own_userns: bool) {
+    let scratch = Scratch::exclusive_idmappable();
     let root = scratch.root();
     let leaks = LeakCheck::snapshot();
+    let mut args = vec!["--hardened"];
+    if !own_userns {
+        args.push("--private-users-off");
+    }
     let mut child = Command::new(HELPER)
         .arg("run-with")
         .arg(&root)
-        .args(["--hardened", "--", "/bin/true"])
+        .args(&args)
+        .args(["--", "/bin/true"])
         .env("FURNACE_FAILPOINT", "before-mask:delay")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -680,19 +693,55 @@ fn a_mask_source_swapped_during_set_up_is_refused() {
     // Find the container's PID 1 (a child of the helper) and wait until its /dev is there.
     let helper = child.id();
     let deadline = Instant::now() + DEADLINE;
-    let null = loop {
+    let (init, null) = loop {
         let init = all_processes()
             .into_iter()
             .find(|p| p.ppid == helper && p.comm == "furnace-init");
         if let Some(init) = init {
             let null = in_root_of(init.pid, "/dev/null");
             if std::fs::symlink_metadata(&null).is_ok() {
-                break null;
+                break (init.pid, null);
             }
         }
         assert!(Instant::now() < deadline, "PID 1 never populated /dev");
         std::thread::sleep(Duration::from_millis(5));
     };
+    if own_userns {
+        // In its own user namespace the container's /dev/null is the host's node bound in: a
+        // process holding CAP_SYS_ADMIN over the container's namespaces (entered here, as PID
+        // 1 is not dumpable and its root cannot be reached through /proc from inside) cannot
+        // unmount (EBUSY), remove or replace it. The start then goes on and masks with the
+        // real node.
+        let tried = Command::new("nsenter")
+            .args(["--user", "--mount", "--target", &init.to_string(), "--"])
+            .args([
+                "/bin/sh",
+                "-c",
+                "umount /dev/null || rm /dev/null || ln -sf /proc/sys/kernel/core_pattern \
+                 /dev/null; echo; stat -c %t:%T /dev/null",
+            ])
+            .output()
+            .expect("run the swap");
+        let said = String::from_utf8_lossy(&tried.stderr);
+        assert!(
+            said.contains("can't unmount /dev/null") && said.contains("can't remove '/dev/null'"),
+            "unmounting and removing /dev/null are refused: {tried:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&tried.stdout).ends_with("1:3\n"),
+            "/dev/null is still the 1:3 node: {tried:?}"
+        );
+        let status = wait_child(&mut child, "before-mask:delay");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "the start goes on and the command runs"
+        );
+        drop(child);
+        let_init_reap();
+        leaks.assert_clean();
+        return;
+    }
     std::fs::remove_file(&null).expect("remove the container's /dev/null");
     std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", &null).expect("plant the symlink");
     let status = wait_child(&mut child, "before-mask:delay");
@@ -702,7 +751,7 @@ fn a_mask_source_swapped_during_set_up_is_refused() {
     assert_eq!(
         status.code(),
         Some(3),
-        "the start must fail; stderr: {stderr}"
+        "the start must fail (own user namespace: {own_userns}); stderr: {stderr}"
     );
     assert!(
         stderr.contains("(mask /proc/") && stderr.contains("ENODEV"),

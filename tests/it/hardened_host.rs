@@ -14,7 +14,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use furnace_core::{Container, Overlay, Seccomp, SeccompProfile, HARDENED_CAPABILITIES};
+use furnace_core::{
+    Container, Overlay, PrivateUsers, Seccomp, SeccompProfile, HARDENED_CAPABILITIES,
+};
 use furnace_sys::cred::CapabilitySet;
 use furnace_sys::dev::{mknod, DeviceKind};
 use furnace_tests::probe::*;
@@ -75,25 +77,21 @@ fn make_node(path: &Path, kind: DeviceKind, major: u32, minor: u32) {
 /// answer `EACCES`, while furnace's own `/dev` keeps working. The privileged profile, which
 /// issue 15 left as it was, still reads the disk (the contrast shows the nodes are real).
 ///
-/// The nodes are made on the host before the start (through the scratch's merged directory,
-/// so they land in its upper layer, and in a bind source), and the scratch and the bind
-/// source's removal take them away, which the test checks at its end.
+/// The nodes are made on the host before the start (in the scratch's root, a copy of the image
+/// on a tmpfs, and in a bind source), and the scratch and the bind source's removal take them
+/// away, which the test checks at its end.
 #[test]
 fn device_nodes_from_outside_cannot_be_opened_in_the_hardened_profile() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let (major, minor) = image_device();
     let root_disk = scratch.host_path("/opt-disk");
     let root_null = scratch.host_path("/opt-null");
     make_node(&root_disk, DeviceKind::Block, major, minor);
     make_node(&root_null, DeviceKind::Char, 1, 3);
-    let upper_nodes = [
-        scratch.upper().join("opt-disk"),
-        scratch.upper().join("opt-null"),
-    ];
-    for node in &upper_nodes {
+    for node in [&root_disk, &root_null] {
         let kind = std::fs::symlink_metadata(node)
-            .unwrap_or_else(|e| panic!("{} is in the upper layer: {e}", node.display()))
+            .unwrap_or_else(|e| panic!("{} is in the root: {e}", node.display()))
             .file_type();
         assert!(kind.is_block_device() || kind.is_char_device(), "{node:?}");
     }
@@ -157,7 +155,7 @@ fn device_nodes_from_outside_cannot_be_opened_in_the_hardened_profile() {
     let dir = scratch.dir().to_path_buf();
     drop(devs);
     drop(scratch);
-    for node in upper_nodes.iter().chain([&bound_disk, &root_disk]) {
+    for node in [&bound_disk, &root_disk, &root_null] {
         assert!(
             std::fs::symlink_metadata(node).is_err(),
             "{} was removed",
@@ -220,16 +218,17 @@ impl Drop for UserKey {
     }
 }
 
-/// The hole: kernel keyrings are not namespaced. A container's root is uid 0 of the host's
-/// user namespace, so `KEY_SPEC_USER_KEYRING` inside is the host root's own user keyring —
+/// The hole: kernel keyrings are not namespaced. Where a container's root is uid 0 of the
+/// host's user namespace, `KEY_SPEC_USER_KEYRING` inside is the host root's own user keyring —
 /// before issue 15 any hardened command could search it and read the keys the host's root
-/// processes keep there (credentials, tokens), or plant its own. The default seccomp filter
-/// refuses `keyctl`, `add_key` and `request_key` with `EPERM`. The same probe in the
-/// privileged profile, and in the hardened profile without the filter, finds and reads the
-/// key: the hole is real, and the filter is what closes it.
+/// processes keep there (credentials, tokens), or plant its own. Two defenses close it, each
+/// alone: the default seccomp filter refuses `keyctl`, `add_key` and `request_key` with
+/// `EPERM`, and the default user namespace makes root inside another uid outside, whose user
+/// keyring is not root's. The same probe in the privileged profile, and in the hardened
+/// profile with neither defense, finds and reads the key: the hole is real.
 #[test]
 fn the_host_roots_user_keyring_is_out_of_reach() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let description = unique_name("user-key");
     let payload = format!("secret-of-{}", std::process::id());
@@ -250,15 +249,41 @@ fn the_host_roots_user_keyring_is_out_of_reach() {
             "the privileged profile reads the host root's key"
         );
         drop(privileged);
+        // Each of the two defenses closes it alone: without the filter, the default user
+        // namespace (root inside is another uid outside, whose user keyring is its own);
+        // without the user namespace, the filter (checked above through both).
         let unfiltered = Container::builder(scratch.root())
             .hardened(true)
             .seccomp(Seccomp::Unconfined)
             .start()
             .expect("start hardened, unconfined");
+        assert_errno(
+            &probe_answer(&unfiltered, &["user-key", &description]),
+            "ENOKEY",
+            "the hardened profile without the filter, in its user namespace",
+        );
+        drop(unfiltered);
+        let filtered_only = Container::builder(scratch.root())
+            .hardened(true)
+            .private_users(PrivateUsers::Off)
+            .start()
+            .expect("start hardened without a user namespace of its own");
+        assert_errno(
+            &probe_answer(&filtered_only, &["user-key", &description]),
+            "EPERM",
+            "the hardened profile without its user namespace, under the filter",
+        );
+        drop(filtered_only);
+        let neither = Container::builder(scratch.root())
+            .hardened(true)
+            .seccomp(Seccomp::Unconfined)
+            .private_users(PrivateUsers::Off)
+            .start()
+            .expect("start hardened, unconfined, without a user namespace of its own");
         assert_eq!(
-            probe_answer(&unfiltered, &["user-key", &description]),
+            probe_answer(&neither, &["user-key", &description]),
             Answer::Ok(payload.clone()),
-            "the hardened profile without the filter reads the host root's key"
+            "the hardened profile with neither defense reads the host root's key"
         );
     }
     // The guard took the key away.
@@ -330,7 +355,7 @@ const fn row(call: &'static str, filtered: &'static str, unfiltered: &'static st
 /// than the user one) are refused by missing capabilities as well; the filter doubles them.
 #[test]
 fn the_default_filter_refuses_the_kernels_unnamespaced_surface() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     // The unfiltered answers of three calls follow the machine's settings.
     let perf_unfiltered = if sysctl("kernel/perf_event_paranoid").parse::<i32>().unwrap() <= 2 {
@@ -490,7 +515,7 @@ impl Drop for HostRootBind {
 /// they fail.
 #[test]
 fn a_debian_userland_and_busybox_work_under_the_default_filter() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     for program in ["dpkg", "gcc", "sh", "grep"] {
         require_host_program(program);
     }
@@ -541,7 +566,7 @@ fn a_debian_userland_and_busybox_work_under_the_default_filter() {
 /// in the privileged profile, the other one in the hardened profile.
 #[test]
 fn a_callers_oci_or_docker_profile_is_honoured() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let oci = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#;
     let oci_profile =
@@ -646,7 +671,7 @@ fn a_callers_oci_or_docker_profile_is_honoured() {
 /// signal the command died of; died itself of SIGTERM, it would show signal 15.
 #[test]
 fn kill_0_in_a_command_spares_the_library_caller() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     for hardened in [false, true] {
         let mut cmd = Command::new(HELPER);
         cmd.arg("run-with").arg(scratch.root());

@@ -1,5 +1,5 @@
-//! Issue 15, root inside is nobody outside: the hardened profile started as root with a user
-//! namespace of its own (`ContainerBuilder::private_users(true)`): the id map is a free range of
+//! Issue 15, root inside is nobody outside: the hardened profile started as root has a user
+//! namespace of its own by default (`PrivateUsers::Pick`): the id map is a free range of
 //! the pool, different for two containers and free again after teardown; files written inside
 //! land root-owned on disk (idmapped root, overlay layers and binds); commands are the range's
 //! first id outside; host files handed as stdio cannot be reopened for writing; a setuid-root
@@ -7,15 +7,18 @@
 //! limits keep working.
 //!
 //! The roots are the image itself (ext4, read-only, which can be idmapped) with an overlay of
-//! furnace's own, or a plain directory on the host's disk: an overlayfs mount (a `Scratch`)
-//! cannot be idmapped, and starting over one fails (checked too).
+//! furnace's own, or a plain directory on the host's disk. An overlayfs mount (a `Scratch`)
+//! cannot be idmapped: starting over one fails before anything is made, runs read-only with
+//! `PrivateUsers::PickOrReadOnly`, and runs as before with `PrivateUsers::Off` (checked too).
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
 
-use furnace_core::{Container, ContainerBuilder, Lifetime, Overlay, Registry};
+use furnace_core::{
+    Container, ContainerBuilder, Error, Lifetime, Overlay, PrivateUsers, Registry, Warning,
+};
 use furnace_tests::probe::PROBE_BINARY;
 use furnace_tests::*;
 
@@ -24,7 +27,7 @@ const POOL: std::ops::Range<u32> = 0x7000_0000..0x7FFE_0000;
 
 fn builder(root: &Path) -> ContainerBuilder {
     let mut b = Container::builder(root);
-    b.hardened(true).private_users(true);
+    b.hardened(true);
     b
 }
 
@@ -269,11 +272,130 @@ fn a_setuid_root_program_inside_gains_nothing() {
     assert_eq!(owner(&dir.join("upper/tmp/by-root")), (0, 0));
 }
 
+/// The default (`Pick`): an overlayfs root, or a bind source on overlayfs, fails the start
+/// with `Error::NotIdmappable` naming it and its filesystem, before any namespace is made:
+/// no process, mount or id range is left.
 #[test]
-fn an_overlayfs_root_is_refused_with_a_clear_error() {
-    let scratch = Scratch::new();
+fn an_overlayfs_root_or_bind_is_refused_before_anything_is_made() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
     let err = builder(&scratch.root()).start().unwrap_err();
-    assert!(err.to_string().contains("idmap the root"), "{err}");
+    match &err {
+        Error::NotIdmappable {
+            what, filesystem, ..
+        } => assert_eq!((*what, filesystem.as_str()), ("root", "overlay"), "{err}"),
+        other => panic!("expected NotIdmappable, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(&scratch.root().display().to_string()),
+        "{text}"
+    );
+    assert!(text.contains("PrivateUsers::PickOrReadOnly"), "{text}");
+    // A bind source on the overlay, the root idmappable.
+    let err = builder(&image())
+        .overlay(Overlay::Ephemeral)
+        .bind(scratch.root().join("etc"), "/mnt")
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::NotIdmappable {
+                what: "bind source",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    leaks.assert_clean();
+}
+
+/// `PickOrReadOnly`: an overlayfs root runs read-only and not idmapped, with a warning; root
+/// inside is still the range's first id outside, the root's files are nobody's inside, and
+/// nothing inside can write the root. A bind source on overlayfs likewise.
+#[test]
+fn the_read_only_fallback_runs_an_overlayfs_root_read_only_as_nobody() {
+    let scratch = Scratch::new();
+    let src = Scratch::new();
+    let c = builder(&scratch.root())
+        .private_users(PrivateUsers::PickOrReadOnly)
+        .bind(src.root().join("etc"), "/mnt")
+        .start()
+        .expect("start with the read-only fallback");
+    let start = c.id_range_start().expect("a range");
+    assert!(POOL.contains(&start), "{start:#x}");
+    let warned = c.warnings();
+    assert!(
+        warned
+            .iter()
+            .any(|w| matches!(w, Warning::NotIdmapped { what: "root", .. }))
+            && warned.iter().any(|w| matches!(
+                w,
+                Warning::NotIdmapped {
+                    what: "bind source",
+                    ..
+                }
+            )),
+        "{warned:?}"
+    );
+    let map = sh_ok(&c, "cat /proc/self/uid_map");
+    assert_eq!(map_of(&map), (0, start, 65536), "{map}");
+    assert_eq!(
+        sh_ok(&c, "stat -c %u:%g /etc/passwd /mnt/passwd"),
+        "65534:65534\n65534:65534\n"
+    );
+    let (status, _, err) = sh(&c, "echo x > /etc/passwd");
+    assert!(!status.success(), "wrote the root: {err}");
+    let (status, _, err) = sh(&c, "touch /new-file");
+    assert!(!status.success() && err.contains("Read-only"), "{err}");
+    let (status, _, err) = sh(&c, "touch /mnt/new-file");
+    assert!(!status.success() && err.contains("Read-only"), "{err}");
+    drop(c);
+    assert!(!scratch.host_path("/new-file").exists());
+    assert!(!src.host_path("/etc/new-file").exists());
+}
+
+/// `Off`: no user namespace of its own — root inside is root outside, and an overlayfs root
+/// runs writable as before issue 15.
+#[test]
+fn off_keeps_root_inside_root_outside() {
+    let scratch = Scratch::new();
+    let c = builder(&scratch.root())
+        .private_users(PrivateUsers::Off)
+        .start()
+        .expect("start without a user namespace of its own");
+    assert_eq!(c.id_range_start(), None);
+    let map = sh_ok(&c, "cat /proc/self/uid_map");
+    assert_eq!(map_of(&map), (0, 0, u32::MAX), "{map}");
+    sh_ok(&c, "echo x > /by-root");
+    assert_eq!(owner(&scratch.host_path("/by-root")), (0, 0));
+}
+
+/// A terminal of the container's devpts opened by furnace (`Container::open_pty`, behind
+/// `furnace shell` and `run -t`) is its root's and `tty`'s inside, as in the privileged
+/// profile — not the host's root, who is no one there — so programs inside may reopen it.
+#[test]
+fn the_containers_terminals_are_its_roots() {
+    let c = ephemeral();
+    let start = c.id_range_start().expect("a range");
+    let pty = c.open_pty().expect("open a terminal of the container");
+    let meta = rustix::fs::fstat(&pty.peer).expect("fstat the terminal");
+    assert_eq!((meta.st_uid, meta.st_gid), (start, start + 5));
+    let out = c
+        .command("sh")
+        .args([
+            "-c",
+            "stat -L -c %u:%g /proc/self/fd/0; exec 3<>\"$(tty)\" && echo reopened",
+        ])
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(pty.peer)))
+        .output()
+        .expect("run a command on the terminal");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0:5\nreopened\n",
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -175,7 +175,7 @@ const INSIDE_SEGMENT: u64 = 32 << 20;
 #[test]
 fn ipc_objects_stay_on_their_side_and_die_with_the_container() {
     // Exclusive: the freed segment is seen in the machine's Shmem.
-    let scratch = Scratch::exclusive();
+    let scratch = Scratch::exclusive_idmappable();
     install_probe(&scratch);
     let host_shm = HostShm::create();
     let host_mq = HostMq::create();
@@ -318,7 +318,7 @@ impl Drop for HostSleeper {
 /// while PID 1 inside answers; a spawned command is in every namespace of PID 1.
 #[test]
 fn host_processes_are_invisible_and_commands_join_every_namespace_of_pid_1() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let me = std::process::id();
     let host_sleeper = HostSleeper(
@@ -407,7 +407,7 @@ fn cgroup_paths(text: &str) -> Vec<&str> {
 /// whichever cgroups the caller is in on the host.
 #[test]
 fn proc_self_cgroup_shows_only_root_paths() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let host = fs::read_to_string("/proc/self/cgroup").expect("read our /proc/self/cgroup");
     for hardened in [false, true] {
         let p = profile(hardened);
@@ -504,7 +504,7 @@ impl Drop for HostnameGuard {
 /// The host's hostname is unchanged either way.
 #[test]
 fn sethostname_inside_changes_only_the_containers_name() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     let host = HostnameGuard::new();
     let name = "furnace-catalogue";
@@ -545,7 +545,7 @@ fn commands_get_a_session_keyring_of_their_own() {
         );
         id.to_string()
     };
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     install_probe(&scratch);
     for hardened in [true, false] {
         // keyctl(2) is the probe's way to name the keyring, which the hardened profile's

@@ -267,7 +267,7 @@ const TMPFS_CAP: u64 = 64 << 20;
 #[test]
 fn tmpfs_mounts_stop_at_64_mib_and_give_the_memory_back() {
     // Exclusive: Shmem is the whole machine's.
-    let scratch = Scratch::exclusive();
+    let scratch = Scratch::exclusive_idmappable();
     for hardened in [false, true] {
         let p = profile(hardened);
         let before = shmem_kib();

@@ -577,7 +577,7 @@ fn status_fields(status: &str) -> Vec<(String, u64)> {
 /// starting handle does.
 #[test]
 fn the_commands_of_an_attached_hardened_container_have_reduced_capabilities() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let named = Named::new();
     let mask = HARDENED_CAPABILITIES
         .iter()

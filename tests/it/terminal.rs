@@ -44,7 +44,7 @@ fn write(master: &OwnedFd, text: &str) {
 /// `tty` names the container's own `/dev/pts/N`, `/proc/self/stat` has a terminal, and the
 /// exit status comes back as usual.
 fn the_pty_is_the_commands_controlling_terminal(hardened: bool) {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let c = start_profile(&scratch.root(), hardened);
     let pty = c.open_pty().expect("open a pty of the container");
     let mut child = c
@@ -88,7 +88,7 @@ fn the_pty_is_the_commands_controlling_terminal_hardened() {
 /// An interactive shell on the pty: `Ctrl-C` typed at the master ends its foreground job (a
 /// `sleep`) and leaves the shell alive, which then runs what is typed next and exits.
 fn ctrl_c_reaches_the_foreground_job_not_the_shell(hardened: bool) {
-    let scratch = Scratch::new();
+    let scratch = Scratch::idmappable();
     let c = start_profile(&scratch.root(), hardened);
     let pty = c.open_pty().expect("open a pty of the container");
     let mut child = c

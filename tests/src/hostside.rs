@@ -133,13 +133,19 @@ pub struct HostMount {
 impl HostMount {
     /// Mounts a small tmpfs on `target` (an existing directory).
     pub fn tmpfs(target: impl Into<PathBuf>) -> HostMount {
+        Self::tmpfs_with(target, "1m", MountFlags::NOSUID | MountFlags::NODEV)
+    }
+
+    /// Mounts a tmpfs of at most `size` (`64m`) with `flags` on `target` (an existing
+    /// directory).
+    pub fn tmpfs_with(target: impl Into<PathBuf>, size: &str, flags: MountFlags) -> HostMount {
         let target = target.into();
         furnace_sys::mount::mount(
             Some("furnace-test"),
             &target,
             "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV,
-            Some("size=1m,mode=755"),
+            flags,
+            Some(format!("size={size},mode=755").as_str()),
         )
         .unwrap_or_else(|e| panic!("mount a tmpfs on {}: {e}", target.display()));
         HostMount {

@@ -194,7 +194,9 @@ pub fn holds_exclusive() -> bool {
 // Scratch: a throw-away overlay over the image
 
 /// A throw-away writable view of the image: an overlay (lower: the image; upper and work in a
-/// fresh `/tmp/furnace-test-scratch-*` directory) mounted on `merged` in that directory.
+/// fresh `/tmp/furnace-test-scratch-*` directory) mounted on `merged` in that directory — or,
+/// made with [`Scratch::idmappable`], a tmpfs on `merged` holding a copy of the image, for the
+/// hardened profile, whose user namespace needs a root the kernel can idmap (overlayfs is not).
 ///
 /// Dropping it unmounts the overlay (and anything left under it) and removes the directory,
 /// also when the test panics. Declare it *first* in a test, so that containers and guards
@@ -203,6 +205,8 @@ pub fn holds_exclusive() -> bool {
 pub struct Scratch {
     dir: TempDir,
     overlay: Option<OverlayMountGuard>,
+    /// The tmpfs of an idmappable scratch.
+    copy: Option<crate::hostside::HostMount>,
     // Dropped last: the gate opens once the scratch is gone.
     _token: GateToken,
 }
@@ -211,6 +215,43 @@ impl Scratch {
     /// A scratch for an ordinary test (runs alongside other tests).
     pub fn new() -> Scratch {
         Self::with_access(false)
+    }
+
+    /// A scratch whose root can be idmapped, for the hardened profile's default user namespace
+    /// (`PrivateUsers::Pick`): a fresh tmpfs on `merged` with a copy of the image (`cp -a`, a
+    /// few milliseconds), owners and modes kept. It has no upper layer: [`Scratch::upper`]
+    /// panics.
+    pub fn idmappable() -> Scratch {
+        Self::copied(false)
+    }
+
+    /// An [`idmappable`](Scratch::idmappable) scratch for a test that looks at the whole
+    /// machine (see [`Scratch::exclusive`]).
+    pub fn exclusive_idmappable() -> Scratch {
+        Self::copied(true)
+    }
+
+    fn copied(exclusive: bool) -> Scratch {
+        let mut scratch = Self::bare(exclusive);
+        let merged = scratch.root();
+        scratch.copy = Some(crate::hostside::HostMount::tmpfs_with(
+            &merged,
+            "64m",
+            furnace_sys::mount::MountFlags::empty(),
+        ));
+        let mut source = image().into_os_string();
+        source.push("/.");
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&source)
+            .arg(&merged)
+            .status()
+            .expect("run cp -a to copy the image into the scratch's tmpfs");
+        assert!(
+            status.success(),
+            "cp -a of the image into {merged:?}: {status}"
+        );
+        scratch
     }
 
     /// A scratch for a test that looks at the whole machine ([`LeakCheck`](crate::LeakCheck)): waits until no
@@ -222,22 +263,31 @@ impl Scratch {
     }
 
     fn with_access(exclusive: bool) -> Scratch {
-        let image = image();
-        let token = GateToken::enter(exclusive);
-        let dir = TempDir::new("scratch");
-        for sub in ["upper", "work", "merged"] {
+        let mut scratch = Self::bare(exclusive);
+        let dir = &scratch.dir;
+        for sub in ["upper", "work"] {
             fs::create_dir(dir.join(sub)).expect("create the overlay directories");
         }
         let overlay = OverlayMountGuard::new(
-            &[&image],
+            &[&image()],
             dir.join("upper"),
             dir.join("work"),
             dir.join("merged"),
         )
         .unwrap_or_else(|e| panic!("cannot mount the scratch overlay: {e}"));
+        scratch.overlay = Some(overlay);
+        scratch
+    }
+
+    /// The gate entered, the directory and its empty `merged` made, nothing mounted.
+    fn bare(exclusive: bool) -> Scratch {
+        let token = GateToken::enter(exclusive);
+        let dir = TempDir::new("scratch");
+        fs::create_dir(dir.join("merged")).expect("create the scratch's root directory");
         Scratch {
             dir,
-            overlay: Some(overlay),
+            overlay: None,
+            copy: None,
             _token: token,
         }
     }
@@ -247,8 +297,13 @@ impl Scratch {
         self.dir.join("merged")
     }
 
-    /// The overlay's upper directory: everything a container wrote.
+    /// The overlay's upper directory: everything a container wrote. Panics for an
+    /// [`idmappable`](Scratch::idmappable) scratch, which has no layers.
     pub fn upper(&self) -> PathBuf {
+        assert!(
+            self.overlay.is_some(),
+            "an idmappable scratch is a copy of the image on a tmpfs: it has no upper layer"
+        );
         self.dir.join("upper")
     }
 
@@ -296,6 +351,11 @@ impl Drop for Scratch {
         if let Some(overlay) = self.overlay.take() {
             if let Err(e) = overlay.unmount() {
                 eprintln!("furnace-tests: unmounting the scratch overlay: {e}");
+            }
+        }
+        if let Some(copy) = self.copy.take() {
+            if let Err(e) = copy.unmount() {
+                eprintln!("furnace-tests: unmounting the scratch's tmpfs: {e}");
             }
         }
         // The TempDir field then detaches whatever is left under it and removes it.

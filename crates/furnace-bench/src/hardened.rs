@@ -13,7 +13,8 @@
 //!
 //! Before the rounds, one untimed run of each (also a warm-up) runs [`CHECK`] in place of
 //! `/bin/true` and checks that the row is what it says: the default profile without
-//! `no_new_privs`; the hardened one with it and fewer effective capabilities than the default;
+//! `no_new_privs`; the hardened one with it, fewer effective capabilities than the default and
+//! (started as root) a user namespace of its own;
 //! bubblewrap with it, no capability and a user namespace of its own. The report shows what
 //! each saw. Issue 15's target: the hardened CLI at most [`TARGET`]× the default CLI.
 
@@ -293,7 +294,8 @@ pub(crate) fn measure(root: &Path, cli: &Path, plan: Plan) -> Result<Hardened, S
 
 /// Fails unless each row's command saw what the row says: the default profile without
 /// `no_new_privs`, the hardened one with it and fewer effective capabilities than the default of
-/// the same kind, bubblewrap's sandbox with it, no capability and a user namespace of its own.
+/// the same kind and a user namespace of its own, bubblewrap's sandbox with it, no capability
+/// and a user namespace of its own.
 pub(crate) fn check_seen(seen: &[(String, Seen)]) -> Result<(), String> {
     let find = |name| seen.iter().find(|(n, _)| n == name).map(|(_, s)| s);
     for (name, s) in seen {
@@ -303,6 +305,8 @@ pub(crate) fn check_seen(seen: &[(String, Seen)]) -> Result<(), String> {
                 let default = find(if name == LIB_HARDENED { LIB } else { CLI });
                 if !s.no_new_privs {
                     Some("no no_new_privs in the hardened profile")
+                } else if !s.own_user_namespace() {
+                    Some("no user namespace of its own in the hardened profile")
                 } else if default
                     .is_some_and(|d| s.cap_eff & !d.cap_eff != 0 || s.cap_eff == d.cap_eff)
                 {
@@ -495,7 +499,10 @@ mod tests {
             ]),
             seen: vec![
                 (LIB.to_owned(), seen(false, FULL, HOST_UID_MAP)),
-                (LIB_HARDENED.to_owned(), seen(true, NINE, HOST_UID_MAP)),
+                (
+                    LIB_HARDENED.to_owned(),
+                    seen(true, NINE, (0, 0x7000_0000, 65_536)),
+                ),
                 (CLI.to_owned(), seen(false, FULL, HOST_UID_MAP)),
                 (
                     CLI_HARDENED.to_owned(),
@@ -532,8 +539,13 @@ mod tests {
         };
         let e = with(CLI_HARDENED, seen(false, NINE, HOST_UID_MAP)).unwrap_err();
         assert!(e.contains("no no_new_privs in the hardened profile"), "{e}");
-        let e = with(LIB_HARDENED, seen(true, FULL, HOST_UID_MAP)).unwrap_err();
+        let e = with(LIB_HARDENED, seen(true, FULL, (0, 0x7000_0000, 65_536))).unwrap_err();
         assert!(e.contains("not fewer capabilities"), "{e}");
+        let e = with(LIB_HARDENED, seen(true, NINE, HOST_UID_MAP)).unwrap_err();
+        assert!(
+            e.contains("no user namespace of its own in the hardened"),
+            "{e}"
+        );
         assert!(with(LIB, seen(true, FULL, HOST_UID_MAP)).is_err());
         let e = with(BWRAP, seen(true, 0, HOST_UID_MAP)).unwrap_err();
         assert!(e.contains("no user namespace of its own"), "{e}");

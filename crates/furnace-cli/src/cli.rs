@@ -294,12 +294,14 @@ pub struct ContainerArgs {
     /// terminal [default: the privileged profile, root inside is root on the host]
     #[arg(long)]
     pub hardened: bool,
-    /// With --hardened, as root: a user namespace of the container's own, its root a free
-    /// range of 65,536 host ids, with the root and binds idmapped — root inside is nobody
-    /// outside. ROOTFS must be on a filesystem that can be idmapped (ext4, xfs, btrfs, tmpfs;
-    /// not overlayfs)
-    #[arg(long, requires = "hardened")]
-    pub private_users: bool,
+    /// With --hardened, as root, whose ids the container's root has. `pick` (the default): a
+    /// user namespace of the container's own, its root a free range of 65,536 host ids, with
+    /// the root and binds idmapped — root inside is nobody outside; a ROOTFS or bind on a
+    /// filesystem that cannot be idmapped (overlayfs) fails the start. `read-only`: the same,
+    /// but such a ROOTFS or bind is mounted read-only, its files owned by nobody inside. `off`:
+    /// root inside is root on the host
+    #[arg(long, value_name = "MODE", requires = "hardened")]
+    pub private_users: Option<String>,
     /// Bind-mount host SRC at DST inside the container (repeatable). SRC may be relative to the
     /// current directory; DST is a path inside the container and is created when missing.
     /// `\:` is a colon and `\\` a backslash in either path; `--bind SRC DST` (two words) when

@@ -19,7 +19,6 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
     builder
         .isolate_network(args.isolate_net)
         .hardened(args.hardened)
-        .private_users(args.private_users)
         .hostname(args.hostname.clone());
     for arg in &args.mounts {
         builder.mount(crate::binds::bind_mount(arg)?);
@@ -72,6 +71,19 @@ pub fn builder(rootfs: &Path, args: &ContainerArgs) -> Result<ContainerBuilder, 
                 .map_err(|e| Failure::furnace(format!("--tmpfs {}: {e}", quoted(value.as_ref()))))?
         };
         builder.tmpfs(destination, options);
+    }
+    if let Some(mode) = &args.private_users {
+        builder.private_users(match mode.as_str() {
+            "pick" => furnace_core::PrivateUsers::Pick,
+            "read-only" => furnace_core::PrivateUsers::PickOrReadOnly,
+            "off" => furnace_core::PrivateUsers::Off,
+            _ => {
+                return Err(Failure::furnace(format!(
+                    "--private-users {}: expected pick, read-only or off",
+                    quoted(mode.as_ref())
+                )))
+            }
+        });
     }
     let resolv: furnace_core::ResolvConf = args.resolv_conf.parse().map_err(|_| {
         Failure::furnace(format!(

@@ -107,7 +107,7 @@ pub struct ContainerBuilder {
     pub(crate) read_only_root: bool,
     pub(crate) resolv_conf: ResolvConf,
     seccomp: Option<crate::Seccomp>,
-    private_users: bool,
+    private_users: Option<crate::PrivateUsers>,
 }
 
 /// A mount of the caller's, as added to the builder.
@@ -143,7 +143,7 @@ impl ContainerBuilder {
             read_only_root: false,
             resolv_conf: ResolvConf::Auto,
             seccomp: None,
-            private_users: false,
+            private_users: None,
         }
     }
 
@@ -222,20 +222,31 @@ impl ContainerBuilder {
         self
     }
 
-    /// In the hardened profile started as root: gives the container a user namespace of its
+    /// In the hardened profile started as root: whose ids the container's root has
+    /// ([`PrivateUsers`](crate::PrivateUsers)). Default:
+    /// [`PrivateUsers::Pick`](crate::PrivateUsers::Pick) — a user namespace of the container's
     /// own whose root is a free range of 65,536 host ids (picked from a pool and locked for the
-    /// container's life), so that root inside is nobody outside (default: off; issue 15).
+    /// container's life), so that root inside is nobody outside.
     ///
     /// The root, the overlay's layers and the caller's binds are idmapped mounts: files owned
     /// by root on disk belong to the container's root, and what it writes lands owned by root
-    /// on disk. The root (and the lower layer) must be on a filesystem that can be idmapped
-    /// (ext4, xfs, btrfs, tmpfs, …; not overlayfs, whose own mounts the kernel refuses to
-    /// idmap: use [`overlay`](ContainerBuilder::overlay) over its layers instead), else the
-    /// start fails. `/dev`'s nodes are the host's, bound in, as without root. Without root
-    /// (the container is in the caller's user namespace already) and in the privileged
-    /// profile it changes nothing.
-    pub fn private_users(&mut self, private: bool) -> &mut Self {
-        self.private_users = private;
+    /// on disk. They must be on a filesystem that can be idmapped (ext4, xfs, btrfs, tmpfs, …;
+    /// not overlayfs, whose own mounts the kernel refuses to idmap: use
+    /// [`overlay`](ContainerBuilder::overlay) over its layers instead), else the start fails
+    /// with [`Error::NotIdmappable`](crate::Error::NotIdmappable), or with
+    /// [`PickOrReadOnly`](crate::PrivateUsers::PickOrReadOnly) mounts them read-only. `/dev`'s
+    /// nodes are the host's, bound in, as without root. Without root (the container is in the
+    /// caller's user namespace already) and in the privileged profile it changes nothing.
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// let c = Container::builder("/srv/rootfs").hardened(true).start()?;
+    /// // Root inside is the first id of the container's range outside.
+    /// assert!(c.id_range_start().is_some_and(|start| start >= 0x7000_0000));
+    /// # Ok::<(), furnace_core::Error>(())
+    /// ```
+    pub fn private_users(&mut self, private: crate::PrivateUsers) -> &mut Self {
+        self.private_users = Some(private);
         self
     }
 
@@ -395,7 +406,10 @@ impl ContainerBuilder {
             overlay,
             read_only_root: self.read_only_root,
             resolv_conf: self.resolv_conf,
-            private_users: self.private_users && self.hardened,
+            private_users: match self.hardened {
+                true => self.private_users.unwrap_or_default(),
+                false => crate::PrivateUsers::Off,
+            },
         })
     }
 }
@@ -426,8 +440,9 @@ pub(crate) struct Config {
     pub overlay: Option<ValidOverlay>,
     pub read_only_root: bool,
     pub resolv_conf: ResolvConf,
-    /// The hardened profile with a user namespace of its own ([`ContainerBuilder::private_users`]).
-    pub private_users: bool,
+    /// The hardened profile's user namespace ([`ContainerBuilder::private_users`]); `Off` in
+    /// the privileged profile.
+    pub private_users: crate::PrivateUsers,
 }
 
 /// What a detached container is started with.

@@ -166,8 +166,22 @@ impl Container {
             context: "open the container's root",
             error: furnace_sys::Error::new("open", format!("/proc/{}/root", self.init_pid()), e),
         })?;
-        furnace_sys::pty::open_beneath(root.as_fd(), "dev/pts/ptmx")
-            .map_err(Error::sys("open a pseudo-terminal of the container"))
+        let pty = furnace_sys::pty::open_beneath(root.as_fd(), "dev/pts/ptmx")
+            .map_err(Error::sys("open a pseudo-terminal of the container"))?;
+        // In a user namespace of the container's own, the terminal furnace opened belongs to
+        // the host's root, which is no one inside: give it to the container's root and `tty`
+        // group (5 inside), as it is root's and `tty`'s in the privileged profile, so that
+        // programs inside may reopen it by name (`tty`, `script`, `su`).
+        if let Some(start) = self.private_users {
+            use rustix::process::{Gid, Uid};
+            let owner = Uid::from_raw(start);
+            let tty = Gid::from_raw(start + 5);
+            rustix::fs::fchown(&pty.peer, Some(owner), Some(tty)).map_err(|e| Error::Sys {
+                context: "give the container's terminal to its root",
+                error: furnace_sys::Error::new("fchown", format!("/dev/pts (to {start})"), e),
+            })?;
+        }
+        Ok(pty)
     }
 
     /// The memory limit the container was started with, in bytes

@@ -324,6 +324,33 @@ pub enum Error {
         /// What is wrong with it.
         problem: PathProblem,
     },
+    /// The hardened profile's user namespace needs a mount idmapped, and its filesystem cannot
+    /// be ([`PrivateUsers`](crate::PrivateUsers)); found before any of the container's
+    /// namespaces is made.
+    #[error(
+        "{what} {}: its filesystem ({filesystem}) cannot be idmapped, which the hardened \
+         profile's user namespace needs (root inside is nobody outside); {}",
+        DisplayPath(path),
+        if *read_only_fallback {
+            "an overlay must be able to take writes: use a lower directory on ext4, xfs, \
+             btrfs or tmpfs"
+        } else {
+            "use a root on ext4, xfs, btrfs or tmpfs (or an overlay of furnace's own over \
+             one), mount it read-only instead (`PrivateUsers::PickOrReadOnly`, \
+             `--private-users read-only`), or keep root inside as root outside \
+             (`PrivateUsers::Off`, `--private-users off`)"
+        }
+    )]
+    NotIdmappable {
+        /// `root`, `bind source`, or which overlay directory.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Its filesystem's type as the mount table names it (`overlay`, `nfs4`).
+        filesystem: String,
+        /// The read-only fallback was asked for, and does not apply (an overlay's layer).
+        read_only_fallback: bool,
+    },
     /// A seccomp profile cannot be used: a field holds a value furnace does not understand or
     /// cannot honour ([`SeccompProfile`](crate::SeccompProfile)). Nothing in a profile is
     /// ignored silently.

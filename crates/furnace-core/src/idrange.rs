@@ -207,12 +207,14 @@ impl IdRangeLock {
     /// the range — PID 1, once started — so that a picker skips the range while that process
     /// exists, even after its death released the lock (see the [module](self)).
     pub(crate) fn record_holder(&self, pid: u32, start_time: u64) -> Result<()> {
-        let line = format!("{pid} {start_time}\n");
+        // Fixed width (32 bytes, the longest the two numbers can be), written over the last
+        // record in place: no truncation, which on a journaling filesystem (`/run` is not
+        // always a tmpfs) costs a journal transaction per start.
+        let line = format!("{pid:>10} {start_time:>20}\n");
         let fail = |error: io::Error| Error::Registry {
             what: format!("record the holder of id range {}", self.range.start),
             error,
         };
-        rustix::fs::ftruncate(&self.fd, 0).map_err(|e| fail(e.into()))?;
         match rustix::io::pwrite(&self.fd, line.as_bytes(), 0) {
             Ok(n) if n == line.len() => Ok(()),
             Ok(_) => Err(fail(io::ErrorKind::WriteZero.into())),

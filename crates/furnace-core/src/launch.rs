@@ -287,7 +287,13 @@ fn launch_with(
                 Failpoint::hit(failpoint, "ready-received");
                 let extras = Extras {
                     loops: plan.loop_snapshot.clone(),
-                    warnings: records.warnings(&plan),
+                    warnings: {
+                        let mut warnings = records.warnings(&plan);
+                        if let Some(parent) = &own_parent {
+                            warnings.extend(parent.warnings.iter().cloned());
+                        }
+                        warnings
+                    },
                     traces: traces.take().map(|mut t| {
                         records.made.iter().for_each(|&n| t.record(n));
                         t

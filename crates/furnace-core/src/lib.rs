@@ -63,6 +63,7 @@ pub use error::{Error, PathProblem, Result, SpawnStep};
 /// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
+pub use idmapped::PrivateUsers;
 pub use registry::{validate_name, ContainerInfo, Lifetime, Registry, MAX_NAME_LEN};
 pub use resolv::ResolvConf;
 pub use resources::{ResourceUsage, MIN_MEMORY};

@@ -214,6 +214,17 @@ pub enum Warning {
         /// Why, in a few words.
         reason: String,
     },
+    /// A mount could not be idmapped for the hardened profile's user namespace and is
+    /// read-only instead, its files owned by `nobody` inside
+    /// ([`PrivateUsers::PickOrReadOnly`](crate::PrivateUsers::PickOrReadOnly)).
+    NotIdmapped {
+        /// `root` or `bind source`.
+        what: &'static str,
+        /// The path on the host.
+        path: std::path::PathBuf,
+        /// Its filesystem's type as the mount table names it.
+        filesystem: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -222,6 +233,16 @@ impl fmt::Display for Warning {
             Warning::ResolvConf { reason } => {
                 write!(f, "no resolv.conf of the host inside: {reason}")
             }
+            Warning::NotIdmapped {
+                what,
+                path,
+                filesystem,
+            } => write!(
+                f,
+                "{what} {} is on {filesystem}, which cannot be idmapped: mounted read-only, \
+                 its files owned by nobody inside",
+                furnace_sys::DisplayPath(path)
+            ),
         }
     }
 }

@@ -215,6 +215,9 @@ fn run_with(root: &str, args: &[String]) -> ExitCode {
             "--hardened" => {
                 builder.hardened(true);
             }
+            "--private-users-off" => {
+                builder.private_users(furnace_core::PrivateUsers::Off);
+            }
             "--hostname" => {
                 builder.hostname(value("--hostname"));
             }

@@ -311,7 +311,8 @@ impl Plan {
             | Namespaces::UTS
             | Namespaces::IPC
             | Namespaces::CGROUP;
-        let own_userns = config.private_users && facts.rootless.is_none();
+        let own_userns =
+            config.private_users != crate::PrivateUsers::Off && facts.rootless.is_none();
         if own_userns {
             namespaces |= Namespaces::USER;
         }
