@@ -13,6 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -21,6 +22,8 @@ use furnace_core::{
 };
 use furnace_tests::probe::PROBE_BINARY;
 use furnace_tests::*;
+
+use crate::HELPER;
 
 /// The pool's bounds (`idrange.rs`): ranges of 65,536 ids from 0x7000_0000 below 0x7FFE_0000.
 const POOL: std::ops::Range<u32> = 0x7000_0000..0x7FFE_0000;
@@ -396,6 +399,29 @@ fn the_containers_terminals_are_its_roots() {
         "0:5\nreopened\n",
         "{out:?}"
     );
+}
+
+/// The owner killed with `SIGKILL`: PID 1 goes with it, and so does the lock on its id range
+/// (an `flock` that dies with its last holder) — the range is free again and nothing is left.
+#[test]
+fn the_range_is_freed_when_the_owner_is_killed() {
+    let scratch = Scratch::exclusive_idmappable();
+    let leaks = LeakCheck::snapshot();
+    let mut helper = Helper::start(Path::new(HELPER), "hold-hardened", &scratch.root());
+    let map =
+        fs::read_to_string(format!("/proc/{}/uid_map", helper.init_pid)).expect("PID 1's uid_map");
+    let (_, start, _) = map_of(&map);
+    assert!(POOL.contains(&start), "{map}");
+    assert!(!range_is_free(start), "PID 1 holds its range");
+    helper.kill();
+    let (status, _) = helper.wait();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    wait_until(DEADLINE, "PID 1 to go with its owner", || {
+        !std::path::Path::new(&format!("/proc/{}", helper.init_pid)).exists()
+    });
+    assert!(range_is_free(start), "the range {start:#x} is free again");
+    drop(helper);
+    leaks.assert_clean();
 }
 
 #[test]

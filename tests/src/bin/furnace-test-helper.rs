@@ -104,6 +104,9 @@ fn main() -> ExitCode {
     if mode == "hold-limited" {
         builder.pids_max(100);
     }
+    if mode == "hold-hardened" {
+        builder.hardened(true);
+    }
     let container = match builder.start() {
         Ok(c) => c,
         Err(e) => {
@@ -167,7 +170,7 @@ fn main() -> ExitCode {
     let _ = out.flush();
     drop(out);
     match mode.as_str() {
-        "hold" | "hold-limited" | "grab" => loop {
+        "hold" | "hold-limited" | "hold-hardened" | "grab" => loop {
             std::thread::sleep(std::time::Duration::from_secs(1000));
         },
         "panic" => {
