@@ -5,7 +5,8 @@
 //! (the CLI statically linked, as `.cargo/config.toml` makes it, and checked to be) and, on
 //! glibc, the same CLI linked dynamically with `RUSTFLAGS=""` in `target/dynamic` (the reference
 //! rows "dynamic glibc"), mounts the image with a throw-away overlay on top (the Python original
-//! writes into its root), and runs `furnace-bench` — which also measures the rootless rows as a throw-away
+//! writes into its root; the hardened rows run on the read-only image itself, which the hardened
+//! profile's user namespace can idmap), and runs `furnace-bench` — which also measures the rootless rows as a throw-away
 //! unprivileged user it creates and removes (`furnace-bench --remove-stale-users` runs after
 //! it in any case, for a bench killed before it could). The full run writes
 //! `docs/BENCHMARKS.md` and `docs/benchmarks.svg`; `--quick` (what CI runs) writes them under
@@ -72,6 +73,8 @@ pub fn run(args: &[String]) -> Result<()> {
             let mut cmd = Command::new(release.join("furnace-bench"));
             cmd.arg("--root")
                 .arg(&overlay.merged)
+                .arg("--image")
+                .arg(mount.path())
                 .arg("--cli")
                 .arg(&cli)
                 .arg("--python")

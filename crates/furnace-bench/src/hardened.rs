@@ -1,6 +1,8 @@
 //! The hardened rows: the lifecycle (start, `/bin/true`, teardown, host network) in the hardened
 //! profile against the default one, for the library and the CLI, with bubblewrap's sandbox
-//! beside them, interleaved round by round.
+//! beside them, interleaved round by round, all on the read-only image itself (`--image`): the
+//! hardened profile's user namespace needs a root the kernel can idmap, which the other
+//! sections' overlayfs root is not.
 //!
 //! Each round runs `per_round` lifecycles of each kind, in this order: the library with
 //! `Container::builder(root)` and with `.hardened(true)`, `furnace run ROOT /bin/true` and
@@ -418,8 +420,10 @@ pub(crate) fn markdown(out: &mut String, section: &Hardened) {
          network\n\n\
          The library with `ContainerBuilder::hardened(true)` against the default (privileged) \
          profile, the CLI with `furnace run --hardened` against without, and bubblewrap's \
-         sandbox, interleaved round by round, every one with the host's network. The hardened \
-         profile's start masks Docker's `/proc` and `/sys` paths, makes `/proc/sys` & co. \
+         sandbox, interleaved round by round, every one with the host's network, on the \
+         read-only image itself (the hardened profile's user namespace idmaps the root, which \
+         the other sections' overlayfs root cannot be). The hardened profile's start picks and \
+         locks a range of host ids, idmaps the root and masks Docker's `/proc` and `/sys` paths, makes `/proc/sys` & co. \
          read-only and the root `nodev`, leaves the host's loop devices out and drops PID 1's \
          capabilities; its command runs with containerd's capabilities only, `no_new_privs`, a \
          session of its own and the default seccomp filter{own_namespace}. bubblewrap's sandbox \

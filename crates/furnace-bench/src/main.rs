@@ -6,13 +6,16 @@
 //! reported, and ratios to furnace.
 //!
 //! ```text
-//! furnace-bench --root DIR --cli PATH [--cli-dynamic PATH] [--python PATH] [--quick]
-//!               [--markdown FILE] [--svg FILE] [--machine TEXT]
+//! furnace-bench --root DIR [--image DIR] --cli PATH [--cli-dynamic PATH] [--python PATH]
+//!               [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]
 //! furnace-bench --remove-stale-users
 //! ```
 //!
 //! `--cli` is the CLI as `cargo build --release` makes it (statically linked on glibc, through
 //! `.cargo/config.toml`); `--cli-dynamic` the same CLI linked dynamically, for reference rows.
+//! `--image` is a root the kernel can idmap (the read-only image itself), on which the hardened
+//! section runs all its rows: the hardened profile's user namespace idmaps the root, which an
+//! overlayfs mount such as the writable `--root` cannot be.
 //!
 //! As root, it also measures the rootless rows as a throw-away unprivileged user (see
 //! [`rootless`]); the user's side runs this same binary in the modes `rootless` describes.
@@ -39,6 +42,8 @@ use crate::stats::Samples;
 #[derive(Debug)]
 struct Options {
     root: PathBuf,
+    /// A root the kernel can idmap, for the hardened rows (`--image`; default: `root`).
+    image: Option<PathBuf>,
     cli: PathBuf,
     cli_dynamic: Option<PathBuf>,
     python: Option<PathBuf>,
@@ -52,6 +57,7 @@ fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args_os().skip(1);
     let mut opts = Options {
         root: PathBuf::new(),
+        image: None,
         cli: PathBuf::new(),
         cli_dynamic: None,
         python: None,
@@ -67,6 +73,7 @@ fn parse_args() -> Result<Options, String> {
         };
         match arg.to_str() {
             Some("--root") => opts.root = value()?.into(),
+            Some("--image") => opts.image = Some(value()?.into()),
             Some("--cli") => opts.cli = value()?.into(),
             Some("--cli-dynamic") => opts.cli_dynamic = Some(value()?.into()),
             Some("--python") => opts.python = Some(value()?.into()),
@@ -79,8 +86,8 @@ fn parse_args() -> Result<Options, String> {
     }
     if opts.root.as_os_str().is_empty() || opts.cli.as_os_str().is_empty() {
         return Err(
-            "usage: furnace-bench --root DIR --cli PATH [--cli-dynamic PATH] [--python PATH] \
-                    [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]"
+            "usage: furnace-bench --root DIR [--image DIR] --cli PATH [--cli-dynamic PATH] \
+                    [--python PATH] [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]"
                 .into(),
         );
     }
@@ -220,7 +227,8 @@ fn run(opts: &Options) -> Result<Results, String> {
     }
     results.limits = limits::lifecycle(&opts.root, &opts.cli, plan)?;
     report_progress("lifecycle, limits against none", &results.limits);
-    results.hardened = hardened::measure(&opts.root, &opts.cli, plan)?;
+    let image = opts.image.as_deref().unwrap_or(&opts.root);
+    results.hardened = hardened::measure(image, &opts.cli, plan)?;
     report_progress(
         "lifecycle, hardened against default",
         &results.hardened.rows,
