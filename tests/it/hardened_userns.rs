@@ -391,7 +391,7 @@ fn the_containers_terminals_are_its_roots() {
             "-c",
             "stat -L -c %u:%g /proc/self/fd/0; exec 3<>\"$(tty)\" && echo reopened",
         ])
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(pty.peer)))
+        .stdin(Stdio::from(pty.peer))
         .output()
         .expect("run a command on the terminal");
     assert_eq!(

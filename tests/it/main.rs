@@ -43,6 +43,7 @@ mod cgroup_parent;
 mod cgroups;
 mod commands;
 mod dev;
+mod exec_init;
 mod failure;
 mod fds_cwd;
 mod hardened;

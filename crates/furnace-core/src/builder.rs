@@ -108,6 +108,7 @@ pub struct ContainerBuilder {
     pub(crate) resolv_conf: ResolvConf,
     seccomp: Option<crate::Seccomp>,
     private_users: Option<crate::PrivateUsers>,
+    exec_init: Option<crate::InitProgram>,
 }
 
 /// A mount of the caller's, as added to the builder.
@@ -144,6 +145,7 @@ impl ContainerBuilder {
             resolv_conf: ResolvConf::Auto,
             seccomp: None,
             private_users: None,
+            exec_init: None,
         }
     }
 
@@ -250,6 +252,19 @@ impl ContainerBuilder {
         self
     }
 
+    /// Makes PID 1 become `program` once the container is set up (and, with a
+    /// [`start_gate`](crate::InitProgram::start_gate), started), instead of staying furnace's
+    /// init: the container's main process, as an OCI runtime runs it ([`InitProgram`]). Needs
+    /// [`Lifetime::Detached`](crate::Lifetime::Detached) and the privileged profile (the
+    /// program's capabilities are its own); the seccomp filter
+    /// ([`seccomp`](ContainerBuilder::seccomp)) is attached to it last.
+    ///
+    /// [`InitProgram`]: crate::InitProgram
+    pub fn exec_init(&mut self, program: crate::InitProgram) -> &mut Self {
+        self.exec_init = Some(program);
+        self
+    }
+
     /// The seccomp filter every command runs under ([`Seccomp`](crate::Seccomp)), attached
     /// last before the program executes. Default: [`Seccomp::Default`](crate::Seccomp::Default)
     /// in the hardened profile, [`Seccomp::Unconfined`](crate::Seccomp::Unconfined) in the
@@ -345,6 +360,28 @@ impl ContainerBuilder {
     /// Validates the inputs: everything that can be refused before a fork.
     pub(crate) fn validate(&self) -> Result<Config> {
         self.limits.validate()?;
+        if let Some(program) = &self.exec_init {
+            let refuse = |reason| Error::InvalidInitProgram {
+                program: program
+                    .args
+                    .first()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                reason,
+            };
+            if self.lifetime == crate::Lifetime::Owner {
+                return Err(refuse(
+                    "needs a detached lifetime (Lifetime::Detached): the program, not its \
+                     starter, decides how long the container lives",
+                ));
+            }
+            if self.hardened {
+                return Err(refuse(
+                    "needs the privileged profile: the program's capabilities, user and \
+                     limits are given with it",
+                ));
+            }
+        }
         let detached = match self.lifetime {
             crate::Lifetime::Owner => None,
             crate::Lifetime::Detached { timeout } => {
@@ -410,6 +447,7 @@ impl ContainerBuilder {
                 true => self.private_users.unwrap_or_default(),
                 false => crate::PrivateUsers::Off,
             },
+            exec_init: self.exec_init.clone(),
         })
     }
 }
@@ -443,6 +481,8 @@ pub(crate) struct Config {
     /// The hardened profile's user namespace ([`ContainerBuilder::private_users`]); `Off` in
     /// the privileged profile.
     pub private_users: crate::PrivateUsers,
+    /// The program PID 1 becomes ([`ContainerBuilder::exec_init`]).
+    pub exec_init: Option<crate::InitProgram>,
 }
 
 /// What a detached container is started with.

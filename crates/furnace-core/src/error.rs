@@ -351,6 +351,16 @@ pub enum Error {
         /// The read-only fallback was asked for, and does not apply (an overlay's layer).
         read_only_fallback: bool,
     },
+    /// The program PID 1 is to become cannot be used
+    /// ([`ContainerBuilder::exec_init`](crate::ContainerBuilder::exec_init)); found before
+    /// anything is made.
+    #[error("init program {program:?}: {reason}")]
+    InvalidInitProgram {
+        /// Its `args[0]`, as given (empty when there is none).
+        program: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// A seccomp profile cannot be used: a field holds a value furnace does not understand or
     /// cannot honour ([`SeccompProfile`](crate::SeccompProfile)). Nothing in a profile is
     /// ignored silently.

@@ -30,6 +30,7 @@ use crate::failpoint::Failpoint;
 mod fds;
 mod overlay;
 mod own_userns;
+mod program;
 
 use crate::plan::{After, Before, CopyOp, DestOp, MountOp, Plan};
 pub(crate) use fds::{DetachedFds, InitFds, OwnUserns, Premade, NAMESPACE_FILES};
@@ -76,6 +77,8 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         cgroup_leave,
         detached,
         own,
+        exec,
+        exec_keep,
     } = fds;
     if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
         report_and_exit(&ready, 0, errno);
@@ -86,7 +89,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
             Ok(dir) => (keep, Some(premade), Some(dir)),
             Err(errno) => report_and_exit(&ready, 0, errno),
         },
-        None => (Default::default(), None, None),
+        None => (exec_keep, None, None),
     };
     if let Some(dir) = &root_dir {
         use std::os::fd::AsRawFd;
@@ -160,6 +163,9 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         }) => {
             wait_for_release(&owner, &released);
             drop((owner, released));
+            if let Some((program, seccomp)) = exec {
+                program::become_program(program, seccomp)
+            }
             serve(plan.namespaces, listener.as_ref(), timer.as_ref())
         }
     }

@@ -212,12 +212,26 @@ fn launch_with(
         plan.namespaces
     };
     // A user namespace of its own: the range and the idmapped trees, made before the fork.
-    let (own_parent, own_child) = if plan.own_userns {
+    let (own_parent, mut own_child) = if plan.own_userns {
         let (parent, child) = crate::idmapped::prepare(&config, &plan)?;
         (Some(parent), Some(child))
     } else {
         (None, None)
     };
+    // The program PID 1 becomes: prepared here, its fds kept through PID 1's close-all.
+    let exec_init = match &config.exec_init {
+        Some(program) => Some(crate::program::PreparedInit::new(program)?),
+        None => None,
+    };
+    let mut exec_keep: Vec<std::os::fd::RawFd> = exec_init
+        .as_ref()
+        .map(|p| p.raw_fds().collect())
+        .unwrap_or_default();
+    if let Some(own) = &mut own_child {
+        own.keep.append(&mut exec_keep);
+        // Room for the root directory PID 1 opens, as `prepare` left.
+        own.keep.reserve(1);
+    }
     // Room for one detached mount per bind, so PID 1 pushes without allocating.
     let mut trees: Vec<OwnedFd> = Vec::with_capacity(plan.binds.len());
     let failpoint = plan.failpoint.as_ref();
@@ -240,6 +254,8 @@ fn launch_with(
                 cgroup_leave,
                 detached,
                 own: own_child,
+                exec: exec_init.as_ref().map(|p| (p, config.seccomp.as_deref())),
+                exec_keep,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -252,6 +268,7 @@ fn launch_with(
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((ready_w, owner, devnull, namespaces_w, detached, own_child));
+    drop((exec_init, exec_keep));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.

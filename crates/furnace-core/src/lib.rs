@@ -46,6 +46,7 @@ mod launch;
 mod loops;
 mod paths;
 mod plan;
+mod program;
 mod registry;
 mod resolv;
 mod resources;
@@ -64,6 +65,7 @@ pub use error::{Error, PathProblem, Result, SpawnStep};
 /// exit can be matched without depending on it.
 pub use furnace_sys::{Errno, ExitKind};
 pub use idmapped::PrivateUsers;
+pub use program::InitProgram;
 pub use registry::{validate_name, ContainerInfo, Lifetime, Registry, MAX_NAME_LEN};
 pub use resolv::ResolvConf;
 pub use resources::{ResourceUsage, MIN_MEMORY};

@@ -6,5 +6,6 @@
 
 pub mod forksafe;
 
+pub use forksafe::AllCapabilitySets;
 pub use rustix::process::{Gid, Uid};
 pub use rustix::thread::CapabilitySet;

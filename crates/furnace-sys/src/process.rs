@@ -11,11 +11,13 @@ use crate::error::{Error, Result};
 
 pub mod forksafe;
 mod pidfd;
+mod program;
 mod shared;
 mod stat;
 mod strings;
 
 pub use pidfd::*;
+pub use program::*;
 pub use shared::*;
 pub use stat::*;
 pub use strings::*;

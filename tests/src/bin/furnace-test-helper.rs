@@ -49,6 +49,16 @@
 //!                                  per NAME, then `dir-made BOOL` (whether STATE_DIR existed
 //!                                  before the control), `pids BEFORE AFTER CONTROL` and
 //!                                  `control started|error ERR`
+//! furnace-test-helper exec-init ROOT REGISTRY GATE PROGRAM [ARGS...]
+//!                                  as an engine's monitor does: become a child subreaper, run
+//!                                  `exec-init-create` (same arguments) as a child, which starts
+//!                                  a detached container in the registry REGISTRY whose PID 1
+//!                                  becomes PROGRAM (environment `PATH=/usr/bin:/bin`,
+//!                                  `GREETING=hello`) once the FIFO GATE (made there) is opened,
+//!                                  prints `created pid=PID comm=COMM`, then after 100 ms
+//!                                  `waiting comm=COMM`, and exits (3 when the start fails); then open the gate, print `started`, wait for
+//!                                  PID 1 (reparented here) and print `exit=CODE` or
+//!                                  `signal=N`
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
 //!                                  become a child subreaper, run PROGRAM (stdio inherited;
 //!                                  with --report-pid, first `spawned PID` on stderr), reap it
@@ -98,6 +108,8 @@ fn main() -> ExitCode {
         "closed-stdio" => return closed_stdio(root, args.get(2)),
         "as-nobody" => return as_nobody(root),
         "named-bad-names" => return named_bad_names(root, &args[2..]),
+        "exec-init" => return exec_init(root, &args[2..]),
+        "exec-init-create" => return exec_init_create(root, &args[2..]),
         _ => {}
     }
     let mut builder = Container::builder(root);
@@ -506,4 +518,97 @@ fn reap(args: &[String]) -> ExitCode {
     }
     drop(child);
     ExitCode::from(code as u8)
+}
+
+/// `exec-init ROOT REGISTRY GATE PROGRAM [ARGS...]`: see the module's documentation.
+fn exec_init(root: &str, args: &[String]) -> ExitCode {
+    let Some(gate) = args.get(1) else {
+        eprintln!("furnace-test-helper exec-init: ROOT REGISTRY GATE PROGRAM [ARGS...]");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = set_child_subreaper(true) {
+        eprintln!("furnace-test-helper exec-init: {e}");
+        return ExitCode::from(2);
+    }
+    let created = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("exec-init-create")
+        .arg(root)
+        .args(args)
+        .status();
+    match created {
+        Ok(status) if status.success() => {}
+        Ok(status) => return ExitCode::from(status.code().unwrap_or(2) as u8),
+        Err(e) => {
+            eprintln!("furnace-test-helper exec-init: run exec-init-create: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut byte = [0u8];
+    let opened =
+        std::fs::File::open(gate).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut byte));
+    if let Err(e) = opened {
+        eprintln!("furnace-test-helper exec-init: open the gate: {e}");
+        return ExitCode::from(2);
+    }
+    println!("started");
+    let _ = std::io::stdout().flush();
+    // PID 1, orphaned by the creator, is ours now; nothing else is.
+    match wait(WaitOptions::empty()) {
+        Ok(Some((_, status))) => {
+            if let Some(code) = status.exit_status() {
+                println!("exit={code}");
+            } else if let Some(sig) = status.terminating_signal() {
+                println!("signal={sig}");
+            }
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("furnace-test-helper exec-init: wait for PID 1: {other:?}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `exec-init-create ROOT REGISTRY GATE PROGRAM [ARGS...]`: the creating half of `exec-init`.
+fn exec_init_create(root: &str, args: &[String]) -> ExitCode {
+    let [registry, gate, program @ ..] = args else {
+        eprintln!("furnace-test-helper exec-init-create: ROOT REGISTRY GATE PROGRAM [ARGS...]");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = rustix::fs::mknodat(
+        rustix::fs::CWD,
+        gate.as_str(),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    ) {
+        eprintln!("furnace-test-helper exec-init-create: mkfifo {gate}: {e}");
+        return ExitCode::from(2);
+    }
+    let started = Container::builder(root)
+        .lifetime(furnace_core::Lifetime::Detached { timeout: None })
+        .registry(furnace_core::Registry::at(registry))
+        .exec_init(
+            furnace_core::InitProgram::new(program)
+                .env(["PATH=/usr/bin:/bin", "GREETING=hello"])
+                .start_gate(gate),
+        )
+        .start();
+    let container = match started {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("furnace-test-helper exec-init-create: start: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let pid = container.init_pid();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    println!("created pid={pid} comm={}", comm.trim());
+    // Still waiting a while later: nothing but the gate lets the program run.
+    drop(container);
+    std::thread::sleep(Duration::from_millis(100));
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    println!("waiting comm={}", comm.trim());
+    let _ = std::io::stdout().flush();
+    ExitCode::SUCCESS
 }

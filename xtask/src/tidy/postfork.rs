@@ -20,8 +20,9 @@ use super::lex::{Kind, Token};
 use super::{Check, Source, Violation};
 
 /// The post-fork files of furnace-core.
-pub const POST_FORK: [&str; 2] = [
+pub const POST_FORK: [&str; 3] = [
     "crates/furnace-core/src/init.rs",
+    "crates/furnace-core/src/init/program.rs",
     "crates/furnace-core/src/enter.rs",
 ];
 

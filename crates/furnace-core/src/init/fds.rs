@@ -37,6 +37,15 @@ pub(crate) struct InitFds<'a> {
     pub cgroup_leave: Option<RawFd>,
     /// The hardened profile with a user namespace of its own (PID 1 was created in it).
     pub own: Option<OwnUserns>,
+    /// The program PID 1 becomes once started ([`crate::InitProgram`]), and the container's
+    /// seccomp filters it runs under.
+    pub exec: Option<(
+        &'a crate::program::PreparedInit,
+        Option<&'a crate::SeccompFilters>,
+    )>,
+    /// Without a user namespace of its own: the fds PID 1 keeps through its close-all for the
+    /// program (its stdio and start gate). With one, they are in [`OwnUserns::keep`].
+    pub exec_keep: Vec<RawFd>,
 }
 
 /// What PID 1 created in a user namespace of the container's own is handed.

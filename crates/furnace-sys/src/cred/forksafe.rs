@@ -111,6 +111,72 @@ pub fn restrict_capabilities(keep: CapabilitySet) -> Result<(), Errno> {
     )
 }
 
+/// The five capability sets of a process, as an OCI `process.capabilities` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllCapabilitySets {
+    /// The bounding set: the most an `execve` can give.
+    pub bounding: CapabilitySet,
+    /// The effective set.
+    pub effective: CapabilitySet,
+    /// The permitted set.
+    pub permitted: CapabilitySet,
+    /// The inheritable set.
+    pub inheritable: CapabilitySet,
+    /// The ambient set (kept across `execve` of an unprivileged program).
+    pub ambient: CapabilitySet,
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)` for every capability not in `sets.bounding`,
+/// `prctl(PR_SET_KEEPCAPS, 1)`, `setgroups`/`setgid`/`setuid` ([`set_identity`]),
+/// `prctl(PR_SET_KEEPCAPS, 0)`, `capset(effective, permitted, inheritable)`, then
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)` for each ambient capability: takes on an
+/// identity and exactly the capability sets given, whatever the uid (a switch away from uid 0
+/// keeps the permitted set through `PR_SET_KEEPCAPS`).
+///
+/// Needs `CAP_SETPCAP` (bounding set), `CAP_SETUID`/`CAP_SETGID` (ids) and the capabilities
+/// asked for in the permitted set beforehand. Async-signal-safe: no allocation, no locks.
+///
+/// See `capabilities(7)`, `prctl(2)`.
+#[inline]
+pub fn set_identity_and_capabilities(
+    uid: Option<Uid>,
+    gid: Option<Gid>,
+    groups: Option<&[Gid]>,
+    sets: &AllCapabilitySets,
+) -> Result<(), Errno> {
+    for cap in 0..u64::BITS {
+        let one = CapabilitySet::from_bits_retain(1 << cap);
+        if sets.bounding.contains(one) {
+            continue;
+        }
+        match rustix::thread::remove_capability_from_bounding_set(one) {
+            Ok(()) => {}
+            // Past the kernel's last capability.
+            Err(Errno::INVAL) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    rustix::thread::set_keep_capabilities(true)?;
+    set_identity(uid, gid, groups, false)?;
+    rustix::thread::set_keep_capabilities(false)?;
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: sets.effective,
+            permitted: sets.permitted,
+            inheritable: sets.inheritable,
+        },
+    )?;
+    rustix::thread::clear_ambient_capability_set()?;
+    for cap in 0..u64::BITS {
+        let one = CapabilitySet::from_bits_retain(1 << cap);
+        if sets.ambient.contains(one) {
+            rustix::thread::configure_capability_in_ambient_set(one, true)?;
+        }
+    }
+    Ok(())
+}
+
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: `execve` can no longer grant privileges (set-user-id
 /// bits, file capabilities). It cannot be unset.
 ///

@@ -193,3 +193,119 @@ pub fn exec(program: &super::PreparedExec) -> Errno {
     unsafe { libc::execve(program.path.as_ptr(), program.argv.as_ptr(), envp.as_ptr()) };
     crate::error::last_errno()
 }
+
+/// `execve(path, argv, envp)` for each of the program's paths in turn
+/// ([`PreparedProgram`](super::PreparedProgram)): replaces the process with the first that
+/// can be executed. Returns only when none could, with the errno `execvp(3)` would give:
+/// `EACCES` if any path was refused for permission, else the last path's. Async-signal-safe:
+/// no allocation, no locks.
+///
+/// See `execve(2)`.
+#[inline]
+pub fn exec_program(program: &super::PreparedProgram) -> Errno {
+    let mut refused = false;
+    let mut last = Errno::NOENT;
+    for path in program.candidate_paths() {
+        // SAFETY: `path` is a C string; `argv` and `envp` are null-terminated arrays of
+        // pointers into C strings owned by `program`, which outlives the call. On success the
+        // call does not return.
+        unsafe { libc::execve(path.as_ptr(), program.argv.as_ptr(), program.envp.as_ptr()) };
+        last = crate::error::last_errno();
+        match last {
+            Errno::ACCESS => refused = true,
+            // Not this one: try the next directory, as execvp does.
+            Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG => {}
+            // Found, but it cannot run (ENOEXEC, ETXTBSY, E2BIG, ENOMEM, ...): stop here.
+            _ => return last,
+        }
+    }
+    if refused {
+        Errno::ACCESS
+    } else {
+        last
+    }
+}
+
+/// `setrlimit(resource, {soft, hard})`: one resource limit of the calling process
+/// (`resource` as in `<sys/resource.h>`, `RLIMIT_NOFILE` and so on).
+///
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `setrlimit(2)`.
+#[inline]
+pub fn set_rlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+    let limit = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `limit` is a valid rlimit64 for the duration of the call.
+    let rc = unsafe { libc::setrlimit64(resource as _, &limit) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(crate::error::last_errno())
+    }
+}
+
+/// `open("/proc/self/oom_score_adj", O_WRONLY)` and `write(value)`: how much the OOM killer
+/// prefers this process (-1000 never, 1000 first). Lowering it needs `CAP_SYS_RESOURCE`.
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `proc_pid_oom_score_adj(5)`.
+#[inline]
+pub fn set_oom_score_adj(value: i32) -> Result<(), Errno> {
+    let mut text = [0u8; 12];
+    let len = decimal(value, &mut text);
+    let file = crate::fd::forksafe::open(
+        c"/proc/self/oom_score_adj",
+        rustix::fs::OFlags::WRONLY,
+        rustix::fs::Mode::empty(),
+    )?;
+    crate::fd::forksafe::write_all(
+        std::os::fd::AsFd::as_fd(&file),
+        text.get(..len).unwrap_or(&[]),
+    )
+}
+
+/// Writes `value` in decimal into `out` (12 bytes hold any `i32`); returns the length.
+fn decimal(value: i32, out: &mut [u8; 12]) -> usize {
+    let mut digits = [0u8; 11];
+    let mut n = value.unsigned_abs();
+    let mut count = 0;
+    loop {
+        if let Some(d) = digits.get_mut(count) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        count += 1;
+        n /= 10;
+        if n == 0 || count == digits.len() {
+            break;
+        }
+    }
+    let mut len = 0;
+    if value < 0 {
+        if let Some(o) = out.get_mut(0) {
+            *o = b'-';
+        }
+        len = 1;
+    }
+    for i in (0..count).rev() {
+        if let (Some(o), Some(d)) = (out.get_mut(len), digits.get(i)) {
+            *o = *d;
+        }
+        len += 1;
+    }
+    len
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    #[test]
+    fn decimals() {
+        for v in [0, 7, -1, 1000, -1000, i32::MAX, i32::MIN] {
+            let mut out = [0u8; 12];
+            let len = super::decimal(v, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), v.to_string());
+        }
+    }
+}
