@@ -58,6 +58,7 @@ mod mounts;
 mod named;
 mod named_callers;
 mod net;
+mod oci;
 mod rootless;
 mod rootless_roots;
 mod roots;

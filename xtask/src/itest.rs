@@ -20,6 +20,10 @@ pub const IMAGE_ENV: &str = "FURNACE_TEST_IMAGE";
 /// (the rootless tests run it as an unprivileged user).
 pub const CLI_ENV: &str = "FURNACE_CLI";
 
+/// The environment variable that gives the tests the absolute path of the `furnace-oci`
+/// binary (built with the CLI, next to it).
+pub const OCI_ENV: &str = "FURNACE_OCI";
+
 /// How long after the first test binary starts the foreign noise appears.
 const NOISE_DELAY: Duration = Duration::from_secs(3);
 
@@ -49,13 +53,24 @@ fn parse_args(args: &[String]) -> (bool, &[String]) {
     (noise, rest)
 }
 
-/// `cargo build -p furnace-cli` in the profile `cargo test` uses (dev), for the tests that run
-/// the CLI; returns the binary's absolute path.
+/// `cargo build -p furnace-cli -p furnace-oci` in the profile `cargo test` uses (dev), for the
+/// tests that run the CLI and the OCI runtime; returns the CLI's absolute path (`furnace-oci`
+/// is next to it).
 fn build_cli() -> Result<PathBuf> {
     util::build_step(
         "itest",
-        "the furnace CLI for the tests that run it",
-        util::cargo().args(["build", "-p", "furnace-cli", "--bin", "furnace"]),
+        "the furnace CLI and furnace-oci for the tests that run them",
+        util::cargo().args([
+            "build",
+            "-p",
+            "furnace-cli",
+            "--bin",
+            "furnace",
+            "-p",
+            "furnace-oci",
+            "--bin",
+            "furnace-oci",
+        ]),
     )?;
     let cli = util::artifact_dir("debug")?.join("furnace");
     if cli.is_file() {
@@ -130,7 +145,8 @@ pub fn run_suite(image: &Path, extra: &[String], with_noise: bool) -> SuiteRepor
         }
         cmd.args(extra)
             .env(IMAGE_ENV, mount.path())
-            .env(CLI_ENV, &cli);
+            .env(CLI_ENV, &cli)
+            .env(OCI_ENV, cli.with_file_name("furnace-oci"));
         // The noise appears a few seconds after the first test binary starts.
         let trigger = noise.as_ref().map(ForeignNoise::trigger);
         let mut armed = false;

@@ -59,6 +59,13 @@
 //!                                  `waiting comm=COMM`, and exits (3 when the start fails); then open the gate, print `started`, wait for
 //!                                  PID 1 (reparented here) and print `exit=CODE` or
 //!                                  `signal=N`
+//! furnace-test-helper oci-monitor OCI STATE BUNDLE ID
+//!                                  what conmon does with an OCI runtime: become a child
+//!                                  subreaper, run `OCI --root STATE create --bundle BUNDLE
+//!                                  --pid-file STATE/ID.pid ID` (stdio inherited: it becomes the
+//!                                  container's), then `OCI --root STATE start ID`, wait for the
+//!                                  pid of the pid file (reparented here) and print `exit=CODE`
+//!                                  or `signal=N`; 3 when create fails, 4 when start fails
 //! furnace-test-helper reap [--report-pid] PROGRAM [ARGS...]
 //!                                  become a child subreaper, run PROGRAM (stdio inherited;
 //!                                  with --report-pid, first `spawned PID` on stderr), reap it
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
         "named-bad-names" => return named_bad_names(root, &args[2..]),
         "exec-init" => return exec_init(root, &args[2..]),
         "exec-init-create" => return exec_init_create(root, &args[2..]),
+        "oci-monitor" => return oci_monitor(root, &args[2..]),
         _ => {}
     }
     let mut builder = Container::builder(root);
@@ -611,4 +619,65 @@ fn exec_init_create(root: &str, args: &[String]) -> ExitCode {
     println!("waiting comm={}", comm.trim());
     let _ = std::io::stdout().flush();
     ExitCode::SUCCESS
+}
+
+/// `oci-monitor OCI STATE BUNDLE ID`: see the module's documentation.
+fn oci_monitor(oci: &str, args: &[String]) -> ExitCode {
+    let [state, bundle, id] = args else {
+        eprintln!("furnace-test-helper oci-monitor: OCI STATE BUNDLE ID");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = set_child_subreaper(true) {
+        eprintln!("furnace-test-helper oci-monitor: {e}");
+        return ExitCode::from(2);
+    }
+    let pid_file = Path::new(state).join(format!("{id}.pid"));
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(oci)
+            .arg("--root")
+            .arg(state)
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !run(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_ref(),
+        "--pid-file".as_ref(),
+        pid_file.as_os_str(),
+        id.as_ref(),
+    ]) {
+        return ExitCode::from(3);
+    }
+    let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        eprintln!(
+            "furnace-test-helper oci-monitor: no pid in {}",
+            pid_file.display()
+        );
+        return ExitCode::from(2);
+    };
+    if !run(&["start".as_ref(), id.as_ref()]) {
+        return ExitCode::from(4);
+    }
+    loop {
+        match wait(WaitOptions::empty()) {
+            Ok(Some((reaped, status))) if reaped.as_raw_nonzero().get() == pid => {
+                if let Some(code) = status.exit_status() {
+                    println!("exit={code}");
+                } else if let Some(sig) = status.terminating_signal() {
+                    println!("signal={sig}");
+                }
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                eprintln!("furnace-test-helper oci-monitor: wait: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
 }

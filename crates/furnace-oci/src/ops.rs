@@ -1,0 +1,263 @@
+//! The commands: create, start, state, kill, delete, features.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use furnace_core::{Lifetime, Registry};
+use furnace_sys::process::Pidfd;
+
+use crate::cli::{Cli, Command};
+use crate::state::{Record, Root, Status};
+
+/// How long `start` waits for PID 1 at the gate.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the command; the error is one line for the engine.
+pub fn run(cli: &Cli) -> Result<(), String> {
+    if cli.global.systemd_cgroup {
+        return Err(
+            "--systemd-cgroup: furnace-oci manages cgroups itself (cgroupfs); \
+                    configure the engine with the cgroupfs manager"
+                .into(),
+        );
+    }
+    let root = Root::new(cli.global.root.as_deref());
+    match &cli.command {
+        Command::Create {
+            bundle,
+            pid_file,
+            console_socket,
+            no_new_keyring: _,
+            preserve_fds,
+            no_pivot,
+            id,
+        } => {
+            if *no_pivot {
+                return Err("--no-pivot: furnace always pivots into the root".into());
+            }
+            if console_socket.is_some() {
+                return Err(
+                    "--console-socket: terminals are not supported by furnace-oci yet".into(),
+                );
+            }
+            if *preserve_fds > 0 {
+                return Err("--preserve-fds: not supported by furnace-oci yet".into());
+            }
+            create(&root, bundle, pid_file.as_deref(), id)
+        }
+        Command::Start { id } => start(&root, id),
+        Command::State { id } => state(&root, id),
+        Command::Kill { all, id, signal } => kill(&root, id, signal, *all),
+        Command::Delete { force, id } => delete(&root, id, *force),
+        Command::Features => {
+            println!("{}", features());
+            Ok(())
+        }
+    }
+}
+
+fn create(root: &Root, bundle: &Path, pid_file: Option<&Path>, id: &str) -> Result<(), String> {
+    furnace_core::validate_name(id).map_err(|e| format!("container id: {e}"))?;
+    let bundle =
+        std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
+    let spec = crate::config::load(&bundle)?;
+    let (mut builder, program) = crate::config::builder(&spec, &bundle)?;
+    let dir = root.claim(id)?;
+    let made = (|| {
+        let gate = root.gate_of(id);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &gate,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .map_err(|e| format!("cannot make {}: {e}", gate.display()))?;
+        let container = builder
+            .lifetime(Lifetime::Detached { timeout: None })
+            .name(id)
+            .registry(root.registry())
+            .exec_init(program.start_gate(&gate))
+            .start()
+            .map_err(|e| e.to_string())?;
+        let pid = container.init_pid();
+        let start_time = furnace_sys::process::ProcStat::read(pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| format!("PID 1 (pid {pid}) is gone"))?;
+        let record = Record {
+            id: id.to_owned(),
+            bundle: bundle.clone(),
+            created: crate::log::rfc3339(now()),
+            annotations: spec.annotations.clone(),
+            pid,
+            start_time,
+        };
+        let saved = root.save(&record).and_then(|()| match pid_file {
+            Some(path) => crate::state::write_atomically(path, pid.to_string().as_bytes()),
+            None => Ok(()),
+        });
+        if let Err(e) = saved {
+            let _ = container.stop();
+            return Err(e);
+        }
+        Ok(())
+    })();
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    made
+}
+
+fn start(root: &Root, id: &str) -> Result<(), String> {
+    let record = root.load(id)?;
+    match root.status(&record) {
+        Status::Created => {}
+        Status::Running => return Err(format!("container {id:?} has already started")),
+        Status::Stopped => return Err(format!("container {id:?} has stopped: it cannot start")),
+    }
+    let gate = root.gate_of(id);
+    let fifo = rustix::fs::open(
+        &gate,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open the start gate {}: {e}", gate.display()))?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let mut byte = [0u8; 1];
+        match rustix::io::read(&fifo, &mut byte) {
+            Ok(1) => break,
+            Ok(_) | Err(rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(format!("reading the start gate: {e}")),
+        }
+        if root.status(&record) == Status::Stopped {
+            return Err(format!("container {id:?} stopped before it could start"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "container {id:?}: PID 1 did not pass the start gate within {START_TIMEOUT:?}"
+            ));
+        }
+        let _ =
+            furnace_sys::fd::forksafe::poll_readable(fifo.as_fd(), Some(Duration::from_millis(50)));
+    }
+    std::fs::remove_file(&gate).map_err(|e| format!("cannot remove {}: {e}", gate.display()))
+}
+
+fn state(root: &Root, id: &str) -> Result<(), String> {
+    let record = root.load(id)?;
+    let status = root.status(&record);
+    let pid = if status == Status::Stopped {
+        0
+    } else {
+        record.pid
+    };
+    let state = serde_json::json!({
+        "ociVersion": "1.2.0",
+        "id": record.id,
+        "status": status.name(),
+        "pid": pid,
+        "bundle": record.bundle,
+        "created": record.created,
+        "annotations": record.annotations,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+/// PID 1 of a live container, as a pidfd checked against its recorded start time.
+fn init_of(root: &Root, record: &Record) -> Result<Pidfd, String> {
+    if root.status(record) == Status::Stopped {
+        return Err(format!("container {:?} is not running", record.id));
+    }
+    let pidfd = Pidfd::open(record.pid).map_err(|e| e.to_string())?;
+    // The pidfd is of the process that now has the pid: check it is still PID 1.
+    if root.status(record) == Status::Stopped {
+        return Err(format!("container {:?} is not running", record.id));
+    }
+    Ok(pidfd)
+}
+
+fn kill(root: &Root, id: &str, signal: &str, all: bool) -> Result<(), String> {
+    let number = crate::signals::parse(signal)?;
+    let record = root.load(id)?;
+    let init = init_of(root, &record)?;
+    let signal = rustix::process::Signal::from_named_raw(number)
+        .ok_or_else(|| format!("signal {signal:?}: cannot be sent"))?;
+    if all && number != libc::SIGKILL {
+        // Every process of the container's pid namespace, PID 1 last.
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", record.pid))
+            .map_err(|e| format!("cannot read PID 1's pid namespace: {e}"))?;
+        for pid in processes_in(&ns).into_iter().filter(|&p| p != record.pid) {
+            if let Ok(p) = Pidfd::open(pid) {
+                let _ = p.send_signal(signal);
+            }
+        }
+    }
+    // SIGKILL to PID 1 ends every process of its namespace.
+    init.send_signal(signal).map_err(|e| e.to_string())
+}
+
+/// The host pids of the processes whose pid namespace is `ns`.
+fn processes_in(ns: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l == ns))
+        .collect()
+}
+
+fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
+    let record = root.load(id)?;
+    let status = root.status(&record);
+    if status != Status::Stopped && !force {
+        return Err(format!(
+            "container {id:?} is {}: stop it first, or delete it with --force",
+            status.name()
+        ));
+    }
+    if status != Status::Stopped {
+        let init = init_of(root, &record)?;
+        let _ = init.send_signal(rustix::process::Signal::KILL);
+        let _ = init.wait_exit_timeout(Some(Duration::from_secs(10)));
+    }
+    // furnace's registry removes the container's cgroups and state with its entry.
+    let registry: Registry = root.registry();
+    registry.stop(id).map_err(|e| e.to_string())?;
+    let _ = registry.list();
+    root.remove(id)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The OCI features document: what this runtime supports.
+fn features() -> String {
+    let features = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate"],
+        "linux": {
+            "namespaces": ["pid", "mount", "ipc", "uts", "cgroup", "network"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "cgroup": {"v1": true, "v2": false, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": true},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+        },
+        "annotations": {"org.opencontainers.runc.version": env!("CARGO_PKG_VERSION")},
+    });
+    serde_json::to_string_pretty(&features).unwrap_or_default()
+}
