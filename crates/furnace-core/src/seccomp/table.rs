@@ -183,7 +183,8 @@ pub(super) const AARCH64: &[(&str, i64)] = &[
 ];
 
 /// System calls of other architectures (32-bit ABIs, arm, powerpc, s390, mips, riscv) that
-/// exist on neither x86_64 nor aarch64. Profiles written for many architectures at once, as
+/// exist on neither x86_64 nor aarch64 (`syscall` is MIPS's indirect call, `timerfd` the
+/// name an early kernel gave `timerfd_create`; podman's default profile names both). Profiles written for many architectures at once, as
 /// Docker's are, name them beside the native ones; a profile naming one is still accepted, the
 /// name is set aside (see [`SeccompProfile::skipped_syscalls`](super::SeccompProfile::skipped_syscalls)),
 /// since no process of this machine can make that call. A name in none of the tables is an error.
@@ -206,7 +207,8 @@ pub(super) const OTHER_ARCHITECTURES: &[&str] = &[
     "setresgid32", "setresuid32", "setreuid32", "setuid32", "sgetmask", "sigaction", "signal",
     "sigpending", "sigprocmask", "sigreturn", "sigsuspend", "socketcall", "spu_create",
     "spu_run", "ssetmask", "stat64", "statfs64", "stime", "stty", "subpage_prot", "swapcontext",
-    "switch_endian", "sync_file_range2", "sys_debug_setcontext", "sysmips", "timer_gettime64",
-    "timer_settime64", "timerfd_gettime64", "timerfd_settime64", "truncate64", "ugetrlimit",
-    "ulimit", "umount", "usr26", "usr32", "utimensat_time64", "vm86", "vm86old", "waitpid",
+    "switch_endian", "sync_file_range2", "sys_debug_setcontext", "syscall", "sysmips",
+    "timer_gettime64", "timer_settime64", "timerfd", "timerfd_gettime64", "timerfd_settime64",
+    "truncate64", "ugetrlimit", "ulimit", "umount", "usr26", "usr32", "utimensat_time64", "vm86",
+    "vm86old", "waitpid",
 ];
