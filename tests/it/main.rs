@@ -65,6 +65,7 @@ mod roots;
 mod roots_owners;
 mod roots_resolv;
 mod terminal;
+mod visibility;
 
 /// The helper binary (a caller process of its own: `tests/src/bin/furnace-test-helper.rs`).
 const HELPER: &str = env!("CARGO_BIN_EXE_furnace-test-helper");

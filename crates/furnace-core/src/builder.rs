@@ -42,6 +42,7 @@ pub struct BindMount {
     source: PathBuf,
     destination: PathBuf,
     read_only: bool,
+    attrs: furnace_sys::mount::MountAttrFlags,
 }
 
 impl BindMount {
@@ -51,7 +52,30 @@ impl BindMount {
             source: source.into(),
             destination: destination.into(),
             read_only: false,
+            attrs: furnace_sys::mount::MountAttrFlags::empty(),
         }
+    }
+
+    /// Makes it `nosuid` (set-user-id bits and file capabilities are ignored), submounts
+    /// included.
+    #[must_use]
+    pub fn nosuid(mut self) -> Self {
+        self.attrs |= furnace_sys::mount::MountAttrFlags::MOUNT_ATTR_NOSUID;
+        self
+    }
+
+    /// Makes it `nodev` (device nodes on it cannot be opened as devices), submounts included.
+    #[must_use]
+    pub fn nodev(mut self) -> Self {
+        self.attrs |= furnace_sys::mount::MountAttrFlags::MOUNT_ATTR_NODEV;
+        self
+    }
+
+    /// Makes it `noexec` (nothing on it can be executed), submounts included.
+    #[must_use]
+    pub fn noexec(mut self) -> Self {
+        self.attrs |= furnace_sys::mount::MountAttrFlags::MOUNT_ATTR_NOEXEC;
+        self
     }
 
     /// Makes it read-only, submounts included.
@@ -109,6 +133,7 @@ pub struct ContainerBuilder {
     seccomp: Option<crate::Seccomp>,
     private_users: Option<crate::PrivateUsers>,
     exec_init: Option<crate::InitProgram>,
+    pub(crate) view: crate::visibility::View,
 }
 
 /// A mount of the caller's, as added to the builder.
@@ -146,6 +171,7 @@ impl ContainerBuilder {
             seccomp: None,
             private_users: None,
             exec_init: None,
+            view: crate::visibility::View::default(),
         }
     }
 
@@ -448,6 +474,7 @@ impl ContainerBuilder {
                 false => crate::PrivateUsers::Off,
             },
             exec_init: self.exec_init.clone(),
+            view: self.view.validate(self.isolate_network)?,
         })
     }
 }
@@ -483,6 +510,8 @@ pub(crate) struct Config {
     pub private_users: crate::PrivateUsers,
     /// The program PID 1 becomes ([`ContainerBuilder::exec_init`]).
     pub exec_init: Option<crate::InitProgram>,
+    /// Masks, read-only paths, sysctls, `nodev`, a joined network namespace.
+    pub view: crate::visibility::ValidView,
 }
 
 /// What a detached container is started with.
@@ -509,6 +538,8 @@ pub(crate) enum MountKind {
         source: PathBuf,
         source_is_dir: bool,
         read_only: bool,
+        /// `nosuid`, `nodev`, `noexec` as asked.
+        attrs: furnace_sys::mount::MountAttrFlags,
     },
     Tmpfs(TmpfsOptions),
 }
@@ -632,6 +663,7 @@ fn validate_mount(
                 source_is_dir: source.is_dir(),
                 source,
                 read_only: bind.read_only,
+                attrs: bind.attrs,
             };
             (kind, &bind.destination, |path, problem| {
                 Error::BindDestination { path, problem }

@@ -102,7 +102,7 @@ impl Cgroups {
             return Ok(None);
         }
         let layout = Layout::detect().map_err(cgroup_error("detect the cgroup layout"))?;
-        let name = unique_name();
+        let name = limits.cgroup_name.clone().unwrap_or_else(unique_name);
         let own = OwnCgroups::read()?;
         let mut cgroups = Cgroups {
             made: Vec::new(),

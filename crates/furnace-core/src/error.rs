@@ -351,6 +351,15 @@ pub enum Error {
         /// The read-only fallback was asked for, and does not apply (an overlay's layer).
         read_only_fallback: bool,
     },
+    /// A sysctl cannot be set inside ([`ContainerBuilder::sysctl`](crate::ContainerBuilder::sysctl)):
+    /// not a name, or not of the container's own namespaces; found before anything is made.
+    #[error("sysctl {key:?}: {reason}")]
+    InvalidSysctl {
+        /// The key as given.
+        key: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The program PID 1 is to become cannot be used
     /// ([`ContainerBuilder::exec_init`](crate::ContainerBuilder::exec_init)); found before
     /// anything is made.

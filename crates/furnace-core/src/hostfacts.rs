@@ -57,6 +57,9 @@ pub(crate) struct HostFacts {
     pub missing_tops: [bool; 4],
     /// This process's argument and environment areas.
     pub process_strings: Option<furnace_sys::process::ProcessStrings>,
+    /// The host's cgroup hierarchies under `/sys/fs/cgroup`, when the container is to see its
+    /// own view of them ([`ContainerBuilder::mount_cgroups`](crate::ContainerBuilder::mount_cgroups)).
+    pub cgroup_view: crate::visibility::CgroupView,
     /// What a rootless start needs to know (`None`: the initial user namespace).
     pub rootless: Option<RootlessFacts>,
 }
@@ -107,7 +110,7 @@ impl HostFacts {
             tty_gid_mapped: furnace_sys::userns::is_mapped(&ns.gids, 5),
             root_writable: rustix::fs::access(&config.root, rustix::fs::Access::WRITE_OK).is_ok(),
         });
-        let loop_devices = if config.hardened || rootless.is_some() {
+        let loop_devices = if config.hardened || config.view.nodev || rootless.is_some() {
             Vec::new()
         } else {
             loop_devices()
@@ -130,6 +133,11 @@ impl HostFacts {
             missing_tops,
             process_strings: process_strings(),
             rootless,
+            cgroup_view: if config.view.cgroups {
+                crate::visibility::CgroupView::of_host()
+            } else {
+                crate::visibility::CgroupView::default()
+            },
         })
     }
 }

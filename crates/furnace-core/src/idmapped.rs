@@ -136,10 +136,7 @@ pub(crate) fn prepare(config: &Config, plan: &Plan) -> Result<(Parent, OwnUserns
         None => premade.root = Some(premade_tree("root", &config.root, nodev, fallback)?),
     }
     for bind in plan.binds.iter().take(plan.user_binds) {
-        let mut attrs = MountAttrFlags::empty();
-        if bind.nodev {
-            attrs |= nodev;
-        }
+        let mut attrs = bind.attrs;
         if bind.read_only {
             attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
         }

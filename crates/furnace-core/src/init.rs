@@ -79,9 +79,15 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         own,
         exec,
         exec_keep,
+        netns,
     } = fds;
     if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
         report_and_exit(&ready, 0, errno);
+    }
+    if let Some(netns) = netns {
+        if let Err(errno) = ns::setns(netns.as_fd(), furnace_sys::Namespace::Net) {
+            report_and_exit(&ready, 0, errno);
+        }
     }
     // A user namespace of its own: the maps written, the root directory opened, root in it.
     let (mut keep_more, mut premade, root_dir) = match own {
@@ -464,8 +470,8 @@ fn before(
             if bind.read_only {
                 mnt::make_tree_read_only(tree.as_fd())?;
             }
-            if bind.nodev {
-                mnt::make_tree_nodev(tree.as_fd())?;
+            if !bind.attrs.is_empty() {
+                mnt::set_tree_attributes(tree.as_fd(), bind.attrs)?;
             }
             trees.push(tree);
             Ok(())
@@ -562,6 +568,10 @@ fn after(
         After::CopyFile(c) => copy_file(c, root, out),
         After::ReadOnlyRoot => mnt::make_mount_read_only(root.as_fd()),
         After::Hostname(name) => process::sethostname(name.as_bytes()),
+        After::Sysctl(path, value) => {
+            let file = fd::open(path, OFlags::WRONLY, Mode::empty())?;
+            fd::write_all(file.as_fd(), value.as_bytes())
+        }
         After::Mask(path) => mask(path),
         After::ReadOnly(path) => read_only(path),
         After::DropPrivileges => {

@@ -206,10 +206,25 @@ fn launch_with(
         cgroups.as_ref().map_or_else(Vec::new, |c| c.procs_raw());
     let cgroup_leave = cgroups.as_ref().and_then(|c| c.init_leave_raw());
     // With cgroups PID 1 makes its cgroup namespace itself, once it is in them.
-    let clone_namespaces = if cgroups.is_some() {
+    let mut clone_namespaces = if cgroups.is_some() {
         plan.namespaces - furnace_sys::Namespaces::CGROUP
     } else {
         plan.namespaces
+    };
+    // A network namespace joined by PID 1, not made.
+    let netns = match &config.view.network {
+        Some(path) => {
+            clone_namespaces -= furnace_sys::Namespaces::NET;
+            let file = std::fs::File::open(path).map_err(|e| Error::InvalidPath {
+                what: "network namespace",
+                path: path.clone(),
+                problem: crate::error::PathProblem::Errno(
+                    furnace_sys::Errno::from_io_error(&e).unwrap_or(furnace_sys::Errno::IO),
+                ),
+            })?;
+            Some(above_stdio(OwnedFd::from(file)).map_err(sys_err("keep the network namespace"))?)
+        }
+        None => None,
     };
     // A user namespace of its own: the range and the idmapped trees, made before the fork.
     let (own_parent, mut own_child) = if plan.own_userns {
@@ -256,6 +271,7 @@ fn launch_with(
                 own: own_child,
                 exec: exec_init.as_ref().map(|p| (p, config.seccomp.as_deref())),
                 exec_keep,
+                netns,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -268,7 +284,7 @@ fn launch_with(
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((ready_w, owner, devnull, namespaces_w, detached, own_child));
-    drop((exec_init, exec_keep));
+    drop((exec_init, exec_keep, netns));
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.

@@ -56,6 +56,7 @@ pub mod seccomp;
 mod shell;
 mod traces;
 mod users;
+mod visibility;
 
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
 pub use command::Command;

@@ -26,6 +26,9 @@ pub(crate) struct Limits {
     pub own_cgroup: bool,
     /// Where the container's cgroups are made instead of the caller's own cgroup.
     pub cgroup_parent: Option<PathBuf>,
+    /// The name of the container's cgroup instead of a generated `furnace-…` one
+    /// ([`ContainerBuilder::cgroup_path`]).
+    pub cgroup_name: Option<String>,
 }
 
 impl Limits {
@@ -51,6 +54,21 @@ impl Limits {
                 reason,
             })
         };
+        if let Some(name) = &self.cgroup_name {
+            let fine = !name.is_empty()
+                && name != "."
+                && name != ".."
+                && !name.contains(['/', '\0', '\n'])
+                && !name.starts_with(crate::cgroups::PREFIX);
+            if !fine {
+                return bad(
+                    "cgroup path",
+                    format!("{name:?}"),
+                    "its last component must be a plain name, not one of furnace's own \
+                     (furnace-…)",
+                );
+            }
+        }
         if let Some(bytes) = self.memory_max {
             if bytes < MIN_MEMORY {
                 return bad(
@@ -193,6 +211,23 @@ impl ContainerBuilder {
         self.limits.own_cgroup = own;
         self
     }
+
+    /// Makes the container's cgroup exactly at `path` in each hierarchy it uses (an absolute
+    /// path: `/machine/web` is `/sys/fs/cgroup/memory/machine/web` & co. on a v1 host), instead
+    /// of a generated `furnace-…` cgroup under the caller's: what an engine's `cgroupsPath`
+    /// asks for. The parent must exist; the cgroup must not, and it is removed at teardown as
+    /// furnace's own are. Implies [`own_cgroup`](ContainerBuilder::own_cgroup).
+    pub fn cgroup_path(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        let path = path.as_ref();
+        self.limits.cgroup_parent = Some(path.parent().unwrap_or(Path::new("/")).to_path_buf());
+        self.limits.cgroup_name = Some(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        self.limits.own_cgroup = true;
+        self
+    }
 }
 
 /// What a container's processes used, read from its cgroups
@@ -228,8 +263,14 @@ mod tests {
             cpu_weight: Some(100),
             own_cgroup: false,
             cgroup_parent: Some(PathBuf::from("/furnace/jobs")),
+            cgroup_name: Some("web".into()),
         };
         assert!(ok.validate().is_ok());
+        for bad in ["", "..", "furnace-1-2-3", "a/b"] {
+            let mut named = ok.clone();
+            named.cgroup_name = Some(bad.into());
+            assert!(named.validate().is_err(), "{bad:?}");
+        }
         assert!(ok.wanted() && ok.any());
         let with = |f: &dyn Fn(&mut Limits)| {
             let mut limits = ok.clone();

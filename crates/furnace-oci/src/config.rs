@@ -82,12 +82,26 @@ const CONFIG: Shape = Object(&[
             (
                 "resources",
                 Object(&[
+                    (
+                        "devices",
+                        Array(&Object(&[
+                            ("allow", Leaf),
+                            ("access", Leaf),
+                            ("type", Leaf),
+                            ("major", Leaf),
+                            ("minor", Leaf),
+                        ])),
+                    ),
                     ("memory", Object(&[("limit", Leaf)])),
                     ("pids", Object(&[("limit", Leaf)])),
                     ("cpu", Object(&[("quota", Leaf), ("period", Leaf)])),
                 ]),
             ),
             ("seccomp", Leaf),
+            ("maskedPaths", Leaf),
+            ("cgroupsPath", Leaf),
+            ("readonlyPaths", Leaf),
+            ("sysctl", AnyKeys),
         ]),
     ),
     ("annotations", AnyKeys),
@@ -212,11 +226,19 @@ pub struct Mount {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Linux {
     #[serde(default)]
     pub namespaces: Vec<Namespace>,
     pub resources: Option<Resources>,
     pub seccomp: Option<Value>,
+    #[serde(default)]
+    pub masked_paths: Vec<PathBuf>,
+    #[serde(default)]
+    pub readonly_paths: Vec<PathBuf>,
+    #[serde(default)]
+    pub sysctl: BTreeMap<String, String>,
+    pub cgroups_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,9 +250,21 @@ pub struct Namespace {
 
 #[derive(Debug, Deserialize)]
 pub struct Resources {
+    #[serde(default)]
+    pub devices: Vec<DeviceRule>,
     pub memory: Option<Limit<i64>>,
     pub pids: Option<Limit<i64>>,
     pub cpu: Option<Cpu>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub access: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,6 +389,26 @@ fn configure(spec: &Spec, builder: &mut ContainerBuilder) -> Result<InitProgram,
         if let Some(r) = &linux.resources {
             resources(r, builder)?;
         }
+        for path in &linux.masked_paths {
+            builder.mask_path(path);
+        }
+        for path in &linux.readonly_paths {
+            builder.read_only_path(path);
+        }
+        for (key, value) in &linux.sysctl {
+            builder.sysctl(key, value);
+        }
+        if let Some(path) = &linux.cgroups_path {
+            // `slice:prefix:name` is systemd's form, which needs --systemd-cgroup.
+            if path.to_string_lossy().contains(':') {
+                return Err(format!(
+                    "config.json: linux.cgroupsPath {}: systemd's form is not supported \
+                     (furnace-oci manages cgroups through cgroupfs)",
+                    path.display()
+                ));
+            }
+            builder.cgroup_path(path);
+        }
     } else {
         return Err("config.json: linux is missing (furnace-oci runs Linux containers)".into());
     }
@@ -421,6 +475,16 @@ fn mount(m: &Mount, i: usize, builder: &mut ContainerBuilder) -> Result<(), Stri
         if is_standard(kind, &m.destination) {
             return Ok(());
         }
+        if kind == "cgroup" && m.destination == Path::new("/sys/fs/cgroup") {
+            if !m.options.iter().any(|o| o == "ro") {
+                return Err(format!(
+                    "config.json: {field}: a writable cgroup mount is not supported by \
+                     furnace-oci (add \"ro\")"
+                ));
+            }
+            builder.mount_cgroups(true);
+            return Ok(());
+        }
         return Err(format!(
             "config.json: {field}: a {kind:?} mount at {} is not supported by furnace-oci yet \
              (furnace makes /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue itself; \
@@ -432,11 +496,14 @@ fn mount(m: &Mount, i: usize, builder: &mut ContainerBuilder) -> Result<(), Stri
         .source
         .as_ref()
         .ok_or_else(|| format!("config.json: {field}.source is missing for a bind"))?;
-    let mut read_only = false;
+    let mut bind = furnace_core::BindMount::new(source, &m.destination);
     for option in &m.options {
         match option.as_str() {
             "bind" | "rbind" | "rw" | "private" | "rprivate" => {}
-            "ro" => read_only = true,
+            "ro" => bind = bind.read_only(),
+            "nosuid" => bind = bind.nosuid(),
+            "nodev" => bind = bind.nodev(),
+            "noexec" => bind = bind.noexec(),
             other => {
                 return Err(format!(
                     "config.json: {field}.options: {other:?} is not supported by furnace-oci \
@@ -445,29 +512,29 @@ fn mount(m: &Mount, i: usize, builder: &mut ContainerBuilder) -> Result<(), Stri
             }
         }
     }
-    if read_only {
-        builder.bind_ro(source, &m.destination);
-    } else {
-        builder.bind(source, &m.destination);
-    }
+    builder.mount(bind);
     Ok(())
 }
 
 fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), String> {
     let mut seen = Vec::new();
     for (i, ns) in list.iter().enumerate() {
-        if ns.path.is_some() {
-            return Err(format!(
-                "config.json: linux.namespaces[{i}].path: joining a namespace is not supported \
-                 by furnace-oci yet"
-            ));
-        }
-        match ns.kind.as_str() {
-            "pid" | "mount" | "ipc" | "uts" | "cgroup" => {}
-            "network" => {
+        match (ns.kind.as_str(), &ns.path) {
+            ("network", Some(path)) => {
+                builder.join_network_namespace(path);
+            }
+            (_, Some(_)) => {
+                return Err(format!(
+                    "config.json: linux.namespaces[{i}].path: joining a {} namespace is not \
+                     supported by furnace-oci yet (a network namespace is)",
+                    ns.kind
+                ))
+            }
+            ("pid" | "mount" | "ipc" | "uts" | "cgroup", None) => {}
+            ("network", None) => {
                 builder.isolate_network(true);
             }
-            other => {
+            (other, None) => {
                 return Err(format!(
                     "config.json: linux.namespaces[{i}].type {other:?} is not supported by \
                      furnace-oci yet"
@@ -489,6 +556,7 @@ fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), 
 }
 
 fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String> {
+    devices(&r.devices, builder)?;
     if let Some(limit) = r.memory.as_ref().and_then(|m| m.limit) {
         if limit > 0 {
             builder.memory_max(limit as u64);
@@ -505,6 +573,28 @@ fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String
                 builder.cpu_quota(quota as f64 / period as f64);
             }
         }
+    }
+    Ok(())
+}
+
+/// Device rules: the deny-all rule engines send (`{"allow": false, "access": "rwm"}`) is what
+/// furnace gives with `nodev` (only its own `/dev` nodes work, the host's loop devices are left
+/// out); any other rule is not supported yet.
+fn devices(rules: &[DeviceRule], builder: &mut ContainerBuilder) -> Result<(), String> {
+    for (i, rule) in rules.iter().enumerate() {
+        let deny_all = !rule.allow
+            && rule.access.as_deref().is_none_or(|a| a == "rwm")
+            && rule.kind.as_deref().is_none_or(|t| t == "a")
+            && rule.major.is_none_or(|m| m == -1)
+            && rule.minor.is_none_or(|m| m == -1);
+        if !deny_all {
+            return Err(format!(
+                "config.json: linux.resources.devices[{i}]: only the deny-all rule is supported \
+                 by furnace-oci yet (furnace's /dev holds null, zero, full, random, urandom, tty \
+                 and the devpts)"
+            ));
+        }
+        builder.nodev(true);
     }
     Ok(())
 }

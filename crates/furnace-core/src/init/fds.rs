@@ -46,6 +46,9 @@ pub(crate) struct InitFds<'a> {
     /// Without a user namespace of its own: the fds PID 1 keeps through its close-all for the
     /// program (its stdio and start gate). With one, they are in [`OwnUserns::keep`].
     pub exec_keep: Vec<RawFd>,
+    /// A network namespace to join first thing
+    /// ([`ContainerBuilder::join_network_namespace`](crate::ContainerBuilder::join_network_namespace)).
+    pub netns: Option<OwnedFd>,
 }
 
 /// What PID 1 created in a user namespace of the container's own is handed.

@@ -75,9 +75,10 @@ pub(crate) struct BindOp {
     /// Skip when the destination cannot be resolved or created, reporting it as a warning
     /// (the host's `resolv.conf` in [`ResolvConf::Auto`](crate::ResolvConf::Auto)).
     pub optional: bool,
-    /// Make the bind `nodev` (recursively): the caller's binds in the hardened profile, whose
-    /// only usable devices are furnace's own `/dev` nodes.
-    pub nodev: bool,
+    /// Mount attributes set on the bind and everything below it (`nodev`, `nosuid`,
+    /// `noexec`): the caller's, and `nodev` on every caller's bind in the hardened profile,
+    /// whose only usable devices are furnace's own `/dev` nodes.
+    pub attrs: furnace_sys::mount::MountAttrFlags,
 }
 
 /// A fresh tmpfs at a destination of the caller's.
@@ -221,6 +222,8 @@ pub(crate) enum After {
     ReadOnly(CString),
     /// Set the hostname of the new UTS namespace.
     Hostname(CString),
+    /// Write a value to a file under `/proc/sys` (a namespaced sysctl).
+    Sysctl(CString, CString),
     /// Drop every capability of PID 1 and set `no_new_privs`: it has nothing left to do but
     /// wait.
     DropPrivileges,
@@ -317,7 +320,11 @@ impl Plan {
             namespaces |= Namespaces::USER;
         }
         let mut before = vec![Before::MakeRootSlave];
-        if config.isolate_network {
+        if config.view.network.is_some() {
+            // Joined by PID 1 before anything else (not made by `clone3`); commands join it
+            // with the others.
+            namespaces |= Namespaces::NET;
+        } else if config.isolate_network {
             namespaces |= Namespaces::NET;
             before.push(Before::LoopbackUp);
         }
@@ -346,9 +353,11 @@ impl Plan {
         // Rootless: the host's device nodes are bound in (mknod is refused), and without a
         // network namespace of its own the host's /sys is bound read-only (a fresh sysfs is
         // refused).
-        if config.hardened {
+        if config.hardened || config.view.nodev {
             // The caller's binds (and the host's resolv.conf): device nodes there stay files.
-            binds.iter_mut().for_each(|b| b.nodev = true);
+            binds
+                .iter_mut()
+                .for_each(|b| b.attrs |= furnace_sys::mount::MountAttrFlags::MOUNT_ATTR_NODEV);
         }
         let user_binds = binds.len();
         // As without root: mknod is refused in a user namespace.
@@ -375,7 +384,7 @@ impl Plan {
                 own_userns,
             )));
         }
-        if config.hardened {
+        if config.hardened || config.view.nodev {
             before.push(Before::NodevRoot);
         }
         let layout = Layout {
@@ -387,13 +396,25 @@ impl Plan {
         };
         before.extend(standard::before_pivot(&layout));
         let mut after = standard_mounts(&layout);
+        if config.view.cgroups {
+            after.extend(crate::visibility::cgroup_ops(&facts.cgroup_view));
+        }
         after.extend(user_ops);
         if config.read_only_root {
             after.push(After::ReadOnlyRoot);
         }
+        after.extend(
+            config
+                .view
+                .sysctls
+                .iter()
+                .map(|(k, v)| After::Sysctl(k.clone(), v.clone())),
+        );
         if config.hardened {
             after.extend(standard::hardening(&facts.throttle_dirs));
         }
+        after.extend(config.view.masked.iter().cloned().map(After::Mask));
+        after.extend(config.view.read_only.iter().cloned().map(After::ReadOnly));
         after.push(After::Hostname(cstring(&config.hostname)));
         if config.hardened {
             after.push(After::DropPrivileges);

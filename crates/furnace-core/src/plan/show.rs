@@ -99,6 +99,7 @@ impl fmt::Display for After {
             ),
             After::ReadOnlyRoot => f.write_str("make the root read-only"),
             After::Hostname(name) => write!(f, "sethostname {}", show(name)),
+            After::Sysctl(path, value) => write!(f, "write {} to {}", show(value), show(path)),
             After::Mask(path) => write!(f, "mask {}", show(path)),
             After::ReadOnly(path) => write!(f, "make {} read-only", show(path)),
             After::DropPrivileges => f.write_str("drop PID 1's capabilities"),

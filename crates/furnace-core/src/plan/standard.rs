@@ -261,7 +261,7 @@ pub(super) fn device_bind(name: &str) -> BindOp {
         dest: own_dest(&["dev", name]),
         read_only: false,
         optional: false,
-        nodev: false,
+        attrs: furnace_sys::mount::MountAttrFlags::empty(),
     }
 }
 
@@ -274,7 +274,7 @@ pub(super) fn sys_bind() -> BindOp {
         dest: own_dest(&["sys"]),
         read_only: true,
         optional: false,
-        nodev: false,
+        attrs: furnace_sys::mount::MountAttrFlags::empty(),
     }
 }
 

@@ -60,6 +60,7 @@ pub(super) fn mounts(
                 source,
                 source_is_dir,
                 read_only,
+                attrs,
             } => {
                 binds.push(BindOp {
                     source: cstring(source),
@@ -72,7 +73,7 @@ pub(super) fn mounts(
                     ),
                     read_only: *read_only,
                     optional: false,
-                    nodev: false,
+                    attrs: *attrs,
                 });
                 After::AttachBind(binds.len() - 1)
             }
@@ -122,7 +123,7 @@ pub(super) fn resolv_conf(
                 dest: dest_op(dest, shown(dest), (false, *existing), candidates),
                 read_only: true,
                 optional: *optional,
-                nodev: false,
+                attrs: furnace_sys::mount::MountAttrFlags::empty(),
             });
             vec![After::AttachBind(binds.len() - 1)]
         }

@@ -152,6 +152,20 @@ pub fn make_tree_nodev(tree: BorrowedFd<'_>) -> Result<(), Errno> {
     set_attributes(tree, libc::MOUNT_ATTR_NODEV, true)
 }
 
+/// `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, {attrs})`: sets the attributes
+/// `attrs` (`MOUNT_ATTR_NOSUID`, `NODEV`, `NOEXEC`, …) on the mount `tree` refers to and on
+/// every mount below it, keeping their other attributes. `tree` may be an `O_PATH` fd of a
+/// mount's root or a detached tree. Async-signal-safe: no allocation, no locks.
+///
+/// See `mount_setattr(2)`.
+#[inline]
+pub fn set_tree_attributes(
+    tree: BorrowedFd<'_>,
+    attrs: super::MountAttrFlags,
+) -> Result<(), Errno> {
+    set_attributes(tree, u64::from(attrs.bits()), true)
+}
+
 /// `mount_setattr(mnt, "", AT_EMPTY_PATH, {MOUNT_ATTR_RDONLY})`: makes the one mount `mnt`
 /// refers to read-only, keeping its other attributes; the mounts below it keep theirs.
 ///
