@@ -59,6 +59,7 @@ mod named;
 mod named_callers;
 mod net;
 mod oci;
+mod podman;
 mod rootless;
 mod rootless_roots;
 mod roots;

@@ -31,7 +31,10 @@ fn masked_and_read_only_paths_and_missing_ones_skipped() {
         "a masked directory is empty"
     );
     // The mask is /dev/null: what is written there goes nowhere.
-    assert_eq!(sh_ok(&c, "echo x > /etc/passwd; cat /etc/passwd | wc -c"), "0\n");
+    assert_eq!(
+        sh_ok(&c, "echo x > /etc/passwd; cat /etc/passwd | wc -c"),
+        "0\n"
+    );
     let (status, _, err) = sh(&c, "touch /tmp/x");
     assert!(!status.success() && err.contains("Read-only"), "{err}");
     drop(c);

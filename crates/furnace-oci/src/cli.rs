@@ -79,6 +79,35 @@ pub enum Command {
         /// The container's id
         id: String,
     },
+    /// Run another process in a running container
+    Exec {
+        /// The process as the OCI spec's JSON (args, env, cwd, user, capabilities, rlimits)
+        #[arg(long, short = 'p', value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Write the process's host pid to FILE
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Return once the process runs, without waiting for it
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Give the process a terminal (not supported yet)
+        #[arg(long, short = 't')]
+        tty: bool,
+        /// Where to send the terminal's master (with --tty)
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        /// The working directory (without --process)
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// KEY=VALUE added to the environment (without --process; repeatable)
+        #[arg(long, short = 'e', value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The container's id
+        id: String,
+        /// The command and its arguments (without --process)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Print a container's state as the OCI spec's JSON
     State {
         /// The container's id

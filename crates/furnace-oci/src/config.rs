@@ -92,7 +92,7 @@ const CONFIG: Shape = Object(&[
                             ("minor", Leaf),
                         ])),
                     ),
-                    ("memory", Object(&[("limit", Leaf)])),
+                    ("memory", Object(&[("limit", Leaf), ("swap", Leaf)])),
                     ("pids", Object(&[("limit", Leaf)])),
                     ("cpu", Object(&[("quota", Leaf), ("period", Leaf)])),
                 ]),
@@ -252,7 +252,7 @@ pub struct Namespace {
 pub struct Resources {
     #[serde(default)]
     pub devices: Vec<DeviceRule>,
-    pub memory: Option<Limit<i64>>,
+    pub memory: Option<Memory>,
     pub pids: Option<Limit<i64>>,
     pub cpu: Option<Cpu>,
 }
@@ -268,6 +268,12 @@ pub struct DeviceRule {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct Memory {
+    pub limit: Option<i64>,
+    pub swap: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct Limit<T> {
     pub limit: Option<T>,
 }
@@ -276,6 +282,44 @@ pub struct Limit<T> {
 pub struct Cpu {
     pub quota: Option<i64>,
     pub period: Option<u64>,
+}
+
+/// Reads and checks an exec's process document (`exec --process FILE`).
+pub fn load_process(path: &Path) -> Result<Process, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("process {}: {e}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("process: not valid JSON: {e}"))?;
+    check(&value, &PROCESS, "process")?;
+    serde_json::from_value(value).map_err(|e| format!("process: {e}"))
+}
+
+impl Process {
+    /// A process from `exec`'s command line: root, in `cwd` (default `/`), the default `PATH`
+    /// and `env`.
+    pub fn from_args(args: &[String], env: &[String], cwd: Option<&str>) -> Result<Self, String> {
+        if args.is_empty() {
+            return Err("exec: no command (give one, or --process FILE)".into());
+        }
+        let mut full = vec![format!("PATH={}", furnace_sys::process::DEFAULT_PATH)];
+        full.extend(env.iter().cloned());
+        Ok(Process {
+            terminal: false,
+            user: User {
+                uid: 0,
+                gid: 0,
+                umask: None,
+                additional_gids: Vec::new(),
+            },
+            args: args.to_vec(),
+            env: full,
+            cwd: cwd.unwrap_or("/").to_owned(),
+            capabilities: None,
+            rlimits: Vec::new(),
+            no_new_privileges: false,
+            oom_score_adj: None,
+        })
+    }
 }
 
 /// Reads and checks `BUNDLE/config.json`.
@@ -316,14 +360,14 @@ fn capability(name: &str, field: &str) -> Result<CapabilitySet, String> {
     Ok(CapabilitySet::from_bits_retain(1 << cap.index()))
 }
 
-fn capability_set(names: &[String], field: &str) -> Result<CapabilitySet, String> {
+pub fn capability_set(names: &[String], field: &str) -> Result<CapabilitySet, String> {
     names.iter().try_fold(CapabilitySet::empty(), |set, name| {
         Ok(set | capability(name, field)?)
     })
 }
 
 /// `RLIMIT_NOFILE` and the like, as the resource number.
-fn rlimit_resource(name: &str) -> Result<u32, String> {
+pub fn rlimit_resource(name: &str) -> Result<u32, String> {
     let known = [
         ("RLIMIT_CPU", libc::RLIMIT_CPU),
         ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
@@ -349,20 +393,6 @@ fn rlimit_resource(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("config.json: process.rlimits: unknown resource {name:?}"))
 }
 
-/// The mounts furnace makes itself at their standard places: accepted as they are.
-fn is_standard(kind: &str, destination: &Path) -> bool {
-    let d = destination.to_str().unwrap_or("");
-    matches!(
-        (kind, d),
-        ("proc", "/proc")
-            | ("sysfs", "/sys")
-            | ("devpts", "/dev/pts")
-            | ("mqueue", "/dev/mqueue")
-            | ("tmpfs", "/dev")
-            | ("tmpfs", "/dev/shm")
-    )
-}
-
 /// A container builder set up from the spec, and the program PID 1 becomes.
 pub fn builder(spec: &Spec, bundle: &Path) -> Result<(ContainerBuilder, InitProgram), String> {
     let root = spec.root.as_ref().ok_or("config.json: root is missing")?;
@@ -372,17 +402,21 @@ pub fn builder(spec: &Spec, bundle: &Path) -> Result<(ContainerBuilder, InitProg
         bundle.join(&root.path)
     };
     let mut builder = furnace_core::Container::builder(&root_path);
-    let program = configure(spec, &mut builder)?;
+    let program = configure(spec, &root_path, &mut builder)?;
     builder.read_only_root(root.readonly);
     Ok((builder, program))
 }
 
-fn configure(spec: &Spec, builder: &mut ContainerBuilder) -> Result<InitProgram, String> {
+fn configure(
+    spec: &Spec,
+    root: &Path,
+    builder: &mut ContainerBuilder,
+) -> Result<InitProgram, String> {
     if let Some(name) = &spec.hostname {
         builder.hostname(name.clone());
     }
     for (i, m) in spec.mounts.iter().enumerate() {
-        mount(m, i, builder)?;
+        crate::mounts::mount(m, i, root, builder)?;
     }
     if let Some(linux) = &spec.linux {
         namespaces(&linux.namespaces, builder)?;
@@ -407,6 +441,7 @@ fn configure(spec: &Spec, builder: &mut ContainerBuilder) -> Result<InitProgram,
                     path.display()
                 ));
             }
+            make_cgroup_parents(path)?;
             builder.cgroup_path(path);
         }
     } else {
@@ -467,55 +502,6 @@ fn configure(spec: &Spec, builder: &mut ContainerBuilder) -> Result<InitProgram,
     Ok(program)
 }
 
-fn mount(m: &Mount, i: usize, builder: &mut ContainerBuilder) -> Result<(), String> {
-    let field = format!("mounts[{i}]");
-    let kind = m.kind.as_deref().unwrap_or("");
-    let bind = kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
-    if !bind {
-        if is_standard(kind, &m.destination) {
-            return Ok(());
-        }
-        if kind == "cgroup" && m.destination == Path::new("/sys/fs/cgroup") {
-            if !m.options.iter().any(|o| o == "ro") {
-                return Err(format!(
-                    "config.json: {field}: a writable cgroup mount is not supported by \
-                     furnace-oci (add \"ro\")"
-                ));
-            }
-            builder.mount_cgroups(true);
-            return Ok(());
-        }
-        return Err(format!(
-            "config.json: {field}: a {kind:?} mount at {} is not supported by furnace-oci yet \
-             (furnace makes /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue itself; \
-             binds are supported)",
-            m.destination.display()
-        ));
-    }
-    let source = m
-        .source
-        .as_ref()
-        .ok_or_else(|| format!("config.json: {field}.source is missing for a bind"))?;
-    let mut bind = furnace_core::BindMount::new(source, &m.destination);
-    for option in &m.options {
-        match option.as_str() {
-            "bind" | "rbind" | "rw" | "private" | "rprivate" => {}
-            "ro" => bind = bind.read_only(),
-            "nosuid" => bind = bind.nosuid(),
-            "nodev" => bind = bind.nodev(),
-            "noexec" => bind = bind.noexec(),
-            other => {
-                return Err(format!(
-                    "config.json: {field}.options: {other:?} is not supported by furnace-oci \
-                     yet"
-                ))
-            }
-        }
-    }
-    builder.mount(bind);
-    Ok(())
-}
-
 fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), String> {
     let mut seen = Vec::new();
     for (i, ns) in list.iter().enumerate() {
@@ -557,8 +543,18 @@ fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), 
 
 fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String> {
     devices(&r.devices, builder)?;
-    if let Some(limit) = r.memory.as_ref().and_then(|m| m.limit) {
-        if limit > 0 {
+    if let Some(memory) = &r.memory {
+        // furnace's memory limit counts swap too (memory + swap at most the limit): a `swap`
+        // (memory + swap) at or above the limit is met by it, with no swap beyond; one below
+        // the limit cannot be.
+        if let (Some(limit), Some(swap)) = (memory.limit, memory.swap) {
+            if swap > 0 && limit > 0 && swap < limit {
+                return Err(format!(
+                    "config.json: linux.resources.memory.swap {swap} is below the limit {limit}"
+                ));
+            }
+        }
+        if let Some(limit) = memory.limit.filter(|&l| l > 0) {
             builder.memory_max(limit as u64);
         }
     }
@@ -573,6 +569,31 @@ fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String
                 builder.cpu_quota(quota as f64 / period as f64);
             }
         }
+    }
+    Ok(())
+}
+
+/// Makes the parent of an absolute `cgroupsPath` in every hierarchy under `/sys/fs/cgroup`
+/// where it is missing, as runc does: engines name a parent (`/libpod_parent`) they expect the
+/// runtime to make. They are the engine's, and stay.
+fn make_cgroup_parents(path: &Path) -> Result<(), String> {
+    let Some(parent) = path
+        .parent()
+        .filter(|p| p.is_absolute() && *p != Path::new("/"))
+    else {
+        return Ok(());
+    };
+    let relative = parent.strip_prefix("/").unwrap_or(parent);
+    let hierarchies = furnace_sys::mountinfo::read(None).map_err(|e| e.to_string())?;
+    for m in hierarchies {
+        if !matches!(m.fs_type.as_str(), "cgroup" | "cgroup2")
+            || m.mount_point.parent() != Some(Path::new("/sys/fs/cgroup"))
+        {
+            continue;
+        }
+        let dir = m.mount_point.join(relative);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot make the cgroup {}: {e}", dir.display()))?;
     }
     Ok(())
 }

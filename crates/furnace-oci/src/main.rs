@@ -21,7 +21,9 @@
 
 mod cli;
 mod config;
+mod exec;
 mod log;
+mod mounts;
 mod ops;
 mod signals;
 mod state;

@@ -47,6 +47,26 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             create(&root, bundle, pid_file.as_deref(), id)
         }
         Command::Start { id } => start(&root, id),
+        Command::Exec {
+            process,
+            pid_file,
+            detach,
+            tty,
+            console_socket,
+            cwd,
+            env,
+            id,
+            command,
+        } => {
+            if *tty || console_socket.is_some() {
+                return Err("exec --tty: terminals are not supported by furnace-oci yet".into());
+            }
+            let process = match process {
+                Some(path) => crate::config::load_process(path)?,
+                None => crate::config::Process::from_args(command, env, cwd.as_deref())?,
+            };
+            crate::exec::run(&root, id, &process, pid_file.as_deref(), *detach)
+        }
         Command::State { id } => state(&root, id),
         Command::Kill { all, id, signal } => kill(&root, id, signal, *all),
         Command::Delete { force, id } => delete(&root, id, *force),

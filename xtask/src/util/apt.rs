@@ -104,6 +104,16 @@ const REQUIREMENTS: &[Requirement] = &[
         provides: "a static libc (libc.a) for `gcc -static`",
         present: has_static_libc,
     },
+    Requirement {
+        package: "podman",
+        provides: "podman and conmon (tests/it/podman.rs drives furnace-oci through them)",
+        present: || all_found(&["podman", "conmon"]),
+    },
+    Requirement {
+        package: "runc",
+        provides: "runc (podman's runtime where furnace-oci is compared with it)",
+        present: || all_found(&["runc"]),
+    },
 ];
 
 fn all_found(names: &[&str]) -> bool {

@@ -1,0 +1,91 @@
+//! `exec`: another process in a running container, through furnace's registry — the same
+//! `Command` API furnace's own `exec` uses, the container's seccomp filter included.
+
+use std::path::Path;
+
+use furnace_sys::cred::CapabilitySet;
+
+use crate::config::{capability_set, rlimit_resource, Process};
+use crate::state::{Root, Status};
+
+/// Runs `process` in container `id`; with `detach`, returns once it runs (writing its pid),
+/// else waits and exits with its status.
+pub fn run(
+    root: &Root,
+    id: &str,
+    process: &Process,
+    pid_file: Option<&Path>,
+    detach: bool,
+) -> Result<(), String> {
+    let record = root.load(id)?;
+    if root.status(&record) != Status::Running {
+        return Err(format!(
+            "container {id:?} is {}: exec needs a running container",
+            root.status(&record).name()
+        ));
+    }
+    if process.terminal {
+        return Err("process.terminal: terminals are not supported by furnace-oci yet".into());
+    }
+    if process.no_new_privileges {
+        return Err("process.noNewPrivileges: not supported for exec by furnace-oci yet".into());
+    }
+    let (program, args) = process.args.split_first().ok_or("process.args is empty")?;
+    // Limits are set on this process, which the command inherits them from.
+    for r in &process.rlimits {
+        let resource = rlimit_resource(&r.kind)?;
+        furnace_sys::process::forksafe::set_rlimit(resource, r.soft, r.hard)
+            .map_err(|e| format!("process.rlimits {}: {e}", r.kind))?;
+    }
+    let container = root.registry().attach(id).map_err(|e| e.to_string())?;
+    let mut command = container.command(program);
+    command
+        .args(args)
+        .env_clear()
+        .current_dir(&process.cwd)
+        .uid(process.user.uid)
+        .gid(process.user.gid)
+        .groups(&process.user.additional_gids);
+    for pair in &process.env {
+        let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+        command.env(key, value);
+    }
+    if let Some(c) = &process.capabilities {
+        let f = |field| format!("process.capabilities.{field}");
+        let bounding = capability_set(&c.bounding, &f("bounding"))?;
+        let effective = capability_set(&c.effective, &f("effective"))?;
+        let permitted = capability_set(&c.permitted, &f("permitted"))?;
+        let extra = capability_set(&c.inheritable, &f("inheritable"))?
+            | capability_set(&c.ambient, &f("ambient"))?;
+        if effective != bounding || permitted != bounding || !extra.is_empty() {
+            return Err(
+                "process.capabilities: an exec takes one capability set (bounding, effective \
+                 and permitted alike, no inheritable or ambient) in furnace-oci for now"
+                    .into(),
+            );
+        }
+        command.cap_drop_all();
+        for cap in caps::all() {
+            if bounding.contains(CapabilitySet::from_bits_retain(1 << cap.index())) {
+                command.cap_add(cap);
+            }
+        }
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("exec {program}: {e}"))?;
+    if let Some(path) = pid_file {
+        crate::state::write_atomically(path, child.id().to_string().as_bytes())?;
+    }
+    if detach {
+        return Ok(());
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("wait for {program}: {e}"))?;
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    std::process::exit(code)
+}
