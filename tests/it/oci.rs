@@ -400,3 +400,77 @@ fn version_and_features_are_what_engines_parse() {
         .any(|n| n == "pid"));
     let _ = Duration::ZERO;
 }
+
+/// `process.terminal` with `--console-socket`, as conmon calls it: the master arrives on the
+/// socket (`SCM_RIGHTS`) during `create`, and the process runs on the terminal as its
+/// controlling one, owned by its user. Without the socket, or with one but no terminal, create
+/// is refused.
+#[test]
+fn a_terminal_master_is_sent_over_the_console_socket() {
+    use std::io::Read;
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let bundle = Bundle::new(
+        &scratch,
+        serde_json::json!({"terminal": true, "user": {"uid": 1000, "gid": 1000},
+                           "args": ["sh", "-c", "tty; ls -ln /proc/self/fd/0 | cut -c1-30; exit 6"],
+                           "env": ["PATH=/usr/bin:/bin"], "cwd": "/"}),
+    );
+    let socket_path = scratch.dir().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    let out_file = scratch.dir().join("out");
+    let file = std::fs::File::create(&out_file).unwrap();
+    let mut create = Command::new(oci())
+        .arg("--root")
+        .arg(&bundle.state)
+        .args(["create", "--bundle"])
+        .arg(&bundle.dir)
+        .arg("--console-socket")
+        .arg(&socket_path)
+        .arg("t1")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let (stream, _) = listener
+        .accept()
+        .expect("create connects to the console socket");
+    let mut fds = furnace_sys::fd::recv_fds(&stream).expect("receive the master");
+    assert_eq!(fds.len(), 1);
+    let master = fds.pop().unwrap();
+    assert!(
+        create.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&out_file).unwrap()
+    );
+    assert!(bundle.call(&["start", "t1"]).status.success());
+    let mut seen = String::new();
+    let mut master = std::fs::File::from(master);
+    let mut buf = [0u8; 256];
+    // The terminal's output until the process is gone (then reading fails with EIO).
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("/dev/pts/0"), "{seen:?}");
+    assert!(
+        seen.contains("1000"),
+        "the terminal is the process's user's: {seen:?}"
+    );
+    wait_until(DEADLINE, "the container to stop", || {
+        bundle.status("t1") == "stopped"
+    });
+    assert!(bundle.call(&["delete", "t1"]).status.success());
+    drop((master, stream, listener));
+    // A terminal needs the socket; the socket needs a terminal.
+    let out = bundle.create("t2", &out_file);
+    assert!(!out.status.success());
+    assert!(std::fs::read_to_string(&out_file)
+        .unwrap()
+        .contains("--console-socket"));
+    bundle.assert_empty();
+    leaks.assert_clean();
+}

@@ -33,7 +33,7 @@ impl Podman {
         install_probe(scratch);
         let tag = unique_name("podman");
         let image = format!("localhost/{tag}:1");
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .arg("-C")
             .arg(scratch.root())
             .args(["-c", "."])
@@ -42,9 +42,10 @@ impl Podman {
             .expect("run tar");
         let imported = Command::new("podman")
             .args(["import", "-", &image])
-            .stdin(tar.stdout.expect("tar's stdout"))
+            .stdin(tar.stdout.take().expect("tar's stdout"))
             .output()
             .expect("run podman import");
+        assert!(tar.wait().is_ok_and(|s| s.success()), "tar of the root");
         assert!(imported.status.success(), "podman import: {imported:?}");
         // The parent of the containers' cgroups: the test's, removed with its children.
         let parent = format!("/{tag}");
@@ -252,4 +253,51 @@ fn podmans_default_seccomp_profile_is_applied() {
             "{call} unconfined: {without:?}"
         );
     }
+}
+
+#[test]
+fn run_and_exec_with_a_terminal() {
+    let scratch = Scratch::new();
+    let mut p = Podman::new(&scratch);
+    // podman wants a terminal of its own for -t: `script` gives it one.
+    let in_script = |p: &Podman, args: &[&str]| {
+        let mut line = format!("podman --runtime {}", oci().display());
+        for a in args {
+            line.push_str(&format!(" '{a}'"));
+        }
+        let _ = p;
+        Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script")
+    };
+    let name = unique_name("ctr");
+    p.names.push(name.clone());
+    let mut args = vec![
+        "run",
+        "--rm",
+        "-t",
+        "--name",
+        &name,
+        "--cgroup-parent",
+        &p.parent,
+    ];
+    args.extend(ULIMITS);
+    args.extend([p.image.as_str(), "sh", "-c", "tty; echo pid=$$; exit 5"]);
+    let out = in_script(&p, &args);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("/dev/pts/0"),
+        "the process has a terminal: {said:?}"
+    );
+    assert!(said.contains("pid=1"), "{said:?}");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let (name, out) = p.run(&["-d"], &["sleep", "1000"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = in_script(&p, &["exec", "-t", &name, "sh", "-c", "tty; exit 4"]);
+    assert!(text(&out.stdout).contains("/dev/pts/"), "{out:?}");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let rm = p.podman(&["rm", "-f", "-t", "0", &name]);
+    assert!(rm.status.success(), "{rm:?}");
 }

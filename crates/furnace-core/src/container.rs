@@ -159,6 +159,13 @@ impl Container {
         self.cgroups.as_ref().map(|c| c.usage())
     }
 
+    /// The master side of the terminal PID 1 made for its program
+    /// ([`InitProgram::terminal`](crate::InitProgram::terminal)), once: the caller keeps it, or
+    /// hands it on (an OCI runtime sends it to the engine's console socket).
+    pub fn take_init_terminal(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.extras.init_terminal.take()
+    }
+
     /// A new pseudo-terminal of the container's own devpts (`/dev/pts/N` inside), for
     /// [`Command::terminal`]: the master for the caller, the terminal side for a command.
     pub fn open_pty(&self) -> Result<furnace_sys::pty::Pty> {
@@ -439,6 +446,8 @@ pub(crate) struct Extras {
     /// The host's loop devices at the start (privileged profile), to detach what the
     /// container attached ([`crate::loops`]).
     pub loops: Option<crate::loops::Snapshot>,
+    /// The master of the init program's terminal ([`crate::InitProgram::terminal`]).
+    pub init_terminal: Option<std::os::fd::OwnedFd>,
 }
 
 /// How long stopping a detached container waits for its PID 1 to be gone.

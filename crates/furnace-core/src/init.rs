@@ -135,6 +135,12 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
     if let Err(errno) = set_up(plan, trees, (progress, &ready), &mut step, &mut state) {
         report_and_exit(&ready, step, errno);
     }
+    // The program's terminal, made in the container's devpts now that it is mounted.
+    let terminal = match exec.map(|(program, _)| program::open_terminal(program)) {
+        Some(Err(errno)) => report_and_exit(&ready, step, errno),
+        Some(Ok(terminal)) => terminal,
+        None => None,
+    };
     // The idmapped trees are attached (or unused): PID 1 holds none of them, nor the root
     // directory of the host's tree.
     drop(state);
@@ -170,7 +176,7 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
             wait_for_release(&owner, &released);
             drop((owner, released));
             if let Some((program, seccomp)) = exec {
-                program::become_program(program, seccomp)
+                program::become_program(program, seccomp, terminal)
             }
             serve(plan.namespaces, listener.as_ref(), timer.as_ref())
         }

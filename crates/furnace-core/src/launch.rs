@@ -284,7 +284,9 @@ fn launch_with(
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((ready_w, owner, devnull, namespaces_w, detached, own_child));
-    drop((exec_init, exec_keep, netns));
+    drop((exec_keep, netns));
+    // With a terminal, PID 1 sends its master before "ready": this end receives it.
+    let init_terminal = exec_init.and_then(|p| p.terminal).map(|(_, parent)| parent);
     Failpoint::hit(failpoint, "post-clone");
     let init = Pidfd::from_owned(pidfd, pid);
     // Commands join PID 1 through this pidfd: it must not sit on 0–2 either.
@@ -318,7 +320,23 @@ fn launch_with(
             }
             Ok((namespace_files, root_fd)) => {
                 Failpoint::hit(failpoint, "ready-received");
+                let init_terminal = match &init_terminal {
+                    Some(socket) => match furnace_sys::fd::recv_fds(socket) {
+                        Ok(mut fds) if fds.len() == 1 => fds.pop(),
+                        Ok(_) => None,
+                        Err(error) => {
+                            let _ = init.send_signal(Signal::KILL);
+                            let _ = init.wait();
+                            return Err(Error::Sys {
+                                context: "receive the init program's terminal",
+                                error,
+                            });
+                        }
+                    },
+                    None => None,
+                };
                 let extras = Extras {
+                    init_terminal,
                     loops: plan.loop_snapshot.clone(),
                     warnings: {
                         let mut warnings = records.warnings(&plan);

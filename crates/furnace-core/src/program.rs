@@ -52,6 +52,7 @@ pub struct InitProgram {
     pub(crate) oom_score_adj: Option<i32>,
     pub(crate) umask: Option<u32>,
     pub(crate) start_gate: Option<PathBuf>,
+    pub(crate) terminal: bool,
 }
 
 impl InitProgram {
@@ -75,7 +76,18 @@ impl InitProgram {
             oom_score_adj: None,
             umask: None,
             start_gate: None,
+            terminal: false,
         }
+    }
+
+    /// Gives the program a terminal of the container's own devpts as its stdio and
+    /// controlling terminal (in a session of its own), owned by its user, in place of the
+    /// starter's stdio; the caller gets the master with
+    /// [`Container::take_init_terminal`](crate::Container::take_init_terminal) once the
+    /// container has started (an OCI runtime sends it to the engine's console socket).
+    pub fn terminal(mut self, terminal: bool) -> InitProgram {
+        self.terminal = terminal;
+        self
     }
 
     /// The environment, `KEY=VALUE` strings (replacing any set before).
@@ -158,6 +170,9 @@ pub(crate) struct PreparedInit {
     pub stdio: [OwnedFd; 3],
     /// The gate, `O_PATH`, and `/proc/self/fd/N` to reopen it for writing inside.
     pub gate: Option<(OwnedFd, CString)>,
+    /// With a terminal: the socket on which PID 1 sends the master (PID 1's end, and the
+    /// parent's).
+    pub terminal: Option<(OwnedFd, OwnedFd)>,
 }
 
 impl PreparedInit {
@@ -205,7 +220,19 @@ impl PreparedInit {
             None => None,
             Some(path) => Some(open_gate(path)?),
         };
+        let terminal = match program.terminal {
+            false => None,
+            true => {
+                let (parent, child) =
+                    furnace_sys::fd::socketpair_above_stdio().map_err(|error| Error::Sys {
+                        context: "create the socket for the init program's terminal",
+                        error,
+                    })?;
+                Some((child, parent))
+            }
+        };
         Ok(PreparedInit {
+            terminal,
             program: prepared,
             cwd,
             uid: program.uid,
@@ -234,6 +261,7 @@ impl PreparedInit {
             .iter()
             .map(AsRawFd::as_raw_fd)
             .chain(self.gate.iter().map(|(fd, _)| fd.as_raw_fd()))
+            .chain(self.terminal.iter().map(|(child, _)| child.as_raw_fd()))
     }
 }
 

@@ -451,13 +451,6 @@ fn configure(
         .process
         .as_ref()
         .ok_or("config.json: process is missing")?;
-    if process.terminal {
-        return Err(
-            "config.json: process.terminal true is not supported by furnace-oci yet (see \
-             docs/OCI.md)"
-                .into(),
-        );
-    }
     if process.args.is_empty() {
         return Err("config.json: process.args is empty".into());
     }

@@ -15,6 +15,7 @@ pub fn run(
     id: &str,
     process: &Process,
     pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
     detach: bool,
 ) -> Result<(), String> {
     let record = root.load(id)?;
@@ -24,8 +25,11 @@ pub fn run(
             root.status(&record).name()
         ));
     }
-    if process.terminal {
-        return Err("process.terminal: terminals are not supported by furnace-oci yet".into());
+    if process.terminal != console_socket.is_some() {
+        return Err(
+            "exec: a terminal (--tty or process.terminal) needs --console-socket, and only it"
+                .into(),
+        );
     }
     if process.no_new_privileges {
         return Err("process.noNewPrivileges: not supported for exec by furnace-oci yet".into());
@@ -71,9 +75,20 @@ pub fn run(
             }
         }
     }
+    // The terminal: the process's, from the container's devpts; its master to the engine.
+    let pty = match console_socket {
+        Some(socket) => {
+            let pty = container.open_pty().map_err(|e| e.to_string())?;
+            crate::ops::send_console(socket, &pty.master)?;
+            command.terminal(&pty).map_err(|e| e.to_string())?;
+            Some(pty)
+        }
+        None => None,
+    };
     let mut child = command
         .spawn()
         .map_err(|e| format!("exec {program}: {e}"))?;
+    drop(pty);
     if let Some(path) = pid_file {
         crate::state::write_atomically(path, child.id().to_string().as_bytes())?;
     }

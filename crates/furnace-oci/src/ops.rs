@@ -36,15 +36,16 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             if *no_pivot {
                 return Err("--no-pivot: furnace always pivots into the root".into());
             }
-            if console_socket.is_some() {
-                return Err(
-                    "--console-socket: terminals are not supported by furnace-oci yet".into(),
-                );
-            }
             if *preserve_fds > 0 {
                 return Err("--preserve-fds: not supported by furnace-oci yet".into());
             }
-            create(&root, bundle, pid_file.as_deref(), id)
+            create(
+                &root,
+                bundle,
+                pid_file.as_deref(),
+                console_socket.as_deref(),
+                id,
+            )
         }
         Command::Start { id } => start(&root, id),
         Command::Exec {
@@ -58,14 +59,19 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             id,
             command,
         } => {
-            if *tty || console_socket.is_some() {
-                return Err("exec --tty: terminals are not supported by furnace-oci yet".into());
-            }
-            let process = match process {
+            let mut process = match process {
                 Some(path) => crate::config::load_process(path)?,
                 None => crate::config::Process::from_args(command, env, cwd.as_deref())?,
             };
-            crate::exec::run(&root, id, &process, pid_file.as_deref(), *detach)
+            process.terminal |= *tty;
+            crate::exec::run(
+                &root,
+                id,
+                &process,
+                pid_file.as_deref(),
+                console_socket.as_deref(),
+                *detach,
+            )
         }
         Command::State { id } => state(&root, id),
         Command::Kill { all, id, signal } => kill(&root, id, signal, *all),
@@ -77,12 +83,33 @@ pub fn run(cli: &Cli) -> Result<(), String> {
     }
 }
 
-fn create(root: &Root, bundle: &Path, pid_file: Option<&Path>, id: &str) -> Result<(), String> {
+fn create(
+    root: &Root,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+    id: &str,
+) -> Result<(), String> {
     furnace_core::validate_name(id).map_err(|e| format!("container id: {e}"))?;
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let spec = crate::config::load(&bundle)?;
-    let (mut builder, program) = crate::config::builder(&spec, &bundle)?;
+    let (mut builder, mut program) = crate::config::builder(&spec, &bundle)?;
+    let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
+    match (terminal, console_socket) {
+        (true, None) => {
+            return Err(
+                "process.terminal is true: --console-socket must say where to send \
+                        the terminal"
+                    .into(),
+            )
+        }
+        (false, Some(_)) => {
+            return Err("--console-socket is given but process.terminal is false".into())
+        }
+        _ => {}
+    }
+    program = program.terminal(terminal);
     let dir = root.claim(id)?;
     let made = (|| {
         let gate = root.gate_of(id);
@@ -94,13 +121,22 @@ fn create(root: &Root, bundle: &Path, pid_file: Option<&Path>, id: &str) -> Resu
             0,
         )
         .map_err(|e| format!("cannot make {}: {e}", gate.display()))?;
-        let container = builder
+        let mut container = builder
             .lifetime(Lifetime::Detached { timeout: None })
             .name(id)
             .registry(root.registry())
             .exec_init(program.start_gate(&gate))
             .start()
             .map_err(|e| e.to_string())?;
+        if let Some(socket) = console_socket {
+            let master = container
+                .take_init_terminal()
+                .ok_or("PID 1 sent no terminal")?;
+            if let Err(e) = send_console(socket, &master) {
+                let _ = container.stop();
+                return Err(e);
+            }
+        }
         let pid = container.init_pid();
         let start_time = furnace_sys::process::ProcStat::read(pid)
             .map(|s| s.start_time)
@@ -127,6 +163,18 @@ fn create(root: &Root, bundle: &Path, pid_file: Option<&Path>, id: &str) -> Resu
         let _ = std::fs::remove_dir_all(&dir);
     }
     made
+}
+
+/// Sends a terminal's master over the engine's console socket (`SCM_RIGHTS`).
+pub fn send_console(socket: &Path, master: &impl AsFd) -> Result<(), String> {
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("--console-socket {}: {e}", socket.display()))?;
+    furnace_sys::fd::forksafe::send_fds(stream.as_fd(), &[master.as_fd()]).map_err(|e| {
+        format!(
+            "--console-socket {}: sending the terminal: {e}",
+            socket.display()
+        )
+    })
 }
 
 fn start(root: &Root, id: &str) -> Result<(), String> {

@@ -6,12 +6,13 @@
 //! stderr (the starter's, which the program would have had) before PID 1 exits.
 //! ---------------------------------------------------------------------------------------
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use furnace_sys::cred::{forksafe as cred, Gid, Uid};
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, StdioFd};
 use furnace_sys::fs::forksafe as fs;
 use furnace_sys::process::forksafe as process;
+use furnace_sys::pty::forksafe as pty;
 use furnace_sys::signal::forksafe as signal;
 use furnace_sys::Errno;
 
@@ -26,16 +27,62 @@ fn status_for(errno: Errno) -> i32 {
     }
 }
 
+/// With a terminal: opens one in the container's devpts (set up, before "ready"), gives it to
+/// the program's user, sends the master to the parent and returns the terminal side.
+pub(super) fn open_terminal(init: &PreparedInit) -> Result<Option<OwnedFd>, Errno> {
+    let Some((socket, _)) = &init.terminal else {
+        return Ok(None);
+    };
+    let master = fd::open(
+        c"/dev/pts/ptmx",
+        OFlags::RDWR | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    rustix::pty::unlockpt(&master)?;
+    let peer = rustix::pty::ioctl_tiocgptpeer(
+        &master,
+        rustix::pty::OpenptFlags::RDWR
+            | rustix::pty::OpenptFlags::NOCTTY
+            | rustix::pty::OpenptFlags::CLOEXEC,
+    )?;
+    rustix::fs::fchown(
+        &peer,
+        Some(Uid::from_raw(init.uid)),
+        Some(Gid::from_raw(init.gid)),
+    )?;
+    fd::send_fds(socket.as_fd(), &[master.as_fd()])?;
+    Ok(Some(peer))
+}
+
 /// Waits at the start gate, then becomes the program. Never returns.
-pub(super) fn become_program(init: &PreparedInit, seccomp: Option<&crate::SeccompFilters>) -> ! {
+pub(super) fn become_program(
+    init: &PreparedInit,
+    seccomp: Option<&crate::SeccompFilters>,
+    terminal: Option<OwnedFd>,
+) -> ! {
     if let Some((_, reopen)) = &init.gate {
         if let Err(errno) = pass_gate(reopen) {
             fail(init, b"wait at the start gate", errno);
         }
     }
-    for (from, to) in init.stdio.iter().zip(StdioFd::ALL) {
-        if let Err(errno) = fd::dup2_stdio(from.as_fd(), to) {
-            fail(init, b"take the starter's stdio", errno);
+    match &terminal {
+        None => {
+            for (from, to) in init.stdio.iter().zip(StdioFd::ALL) {
+                if let Err(errno) = fd::dup2_stdio(from.as_fd(), to) {
+                    fail(init, b"take the starter's stdio", errno);
+                }
+            }
+        }
+        Some(peer) => {
+            for to in StdioFd::ALL {
+                if let Err(errno) = fd::dup2_stdio(peer.as_fd(), to) {
+                    fail(init, b"take the terminal as stdio", errno);
+                }
+            }
+            let controlling = cred::new_session().and_then(|_| pty::make_controlling(peer.as_fd()));
+            if let Err(errno) = controlling {
+                fail(init, b"make the terminal the controlling one", errno);
+            }
         }
     }
     if let Err((what, errno)) = prepare(init, seccomp) {
