@@ -436,7 +436,20 @@ fn a_terminal_master_is_sent_over_the_console_socket() {
     let (stream, _) = listener
         .accept()
         .expect("create connects to the console socket");
-    let mut fds = furnace_sys::fd::recv_fds(&stream).expect("receive the master");
+    // recv_fds does not wait: the message comes once PID 1 is set up.
+    let readable =
+        furnace_sys::fd::forksafe::poll_readable(std::os::fd::AsFd::as_fd(&stream), Some(DEADLINE));
+    assert!(
+        readable.is_ok_and(|r| r),
+        "the master arrives: {readable:?}"
+    );
+    let mut fds = furnace_sys::fd::recv_fds(&stream).unwrap_or_else(|e| {
+        let status = create.wait();
+        panic!(
+            "receive the master: {e}; create: {status:?}, said: {}",
+            std::fs::read_to_string(&out_file).unwrap_or_default()
+        )
+    });
     assert_eq!(fds.len(), 1);
     let master = fds.pop().unwrap();
     assert!(

@@ -33,23 +33,7 @@ pub(super) fn open_terminal(init: &PreparedInit) -> Result<Option<OwnedFd>, Errn
     let Some((socket, _)) = &init.terminal else {
         return Ok(None);
     };
-    let master = fd::open(
-        c"/dev/pts/ptmx",
-        OFlags::RDWR | OFlags::NOCTTY,
-        Mode::empty(),
-    )?;
-    rustix::pty::unlockpt(&master)?;
-    let peer = rustix::pty::ioctl_tiocgptpeer(
-        &master,
-        rustix::pty::OpenptFlags::RDWR
-            | rustix::pty::OpenptFlags::NOCTTY
-            | rustix::pty::OpenptFlags::CLOEXEC,
-    )?;
-    rustix::fs::fchown(
-        &peer,
-        Some(Uid::from_raw(init.uid)),
-        Some(Gid::from_raw(init.gid)),
-    )?;
+    let (master, peer) = pty::open_terminal(c"/dev/pts/ptmx", init.uid, init.gid)?;
     fd::send_fds(socket.as_fd(), &[master.as_fd()])?;
     Ok(Some(peer))
 }

@@ -4,9 +4,39 @@
 //! Every function here makes system calls only: no allocation, no lock, no panic. Errors are
 //! the bare [`Errno`].
 
-use std::os::fd::BorrowedFd;
+use std::ffi::CStr;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use crate::{Errno, Signal};
+
+/// `open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC)`, `ioctl(TIOCSPTLCK, 0)`, `ioctl(TIOCGPTPEER)`
+/// and `fchown(peer, uid, gid)`: a new terminal of the devpts instance whose `ptmx` is `ptmx`
+/// (the master, and the terminal side opened through it), the terminal side given to `uid`
+/// and `gid`. Both close-on-exec. Async-signal-safe: no allocation, no locks.
+///
+/// See `pty(7)`, `ioctl_tty(2)`.
+#[inline]
+pub fn open_terminal(ptmx: &CStr, uid: u32, gid: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::OpenptFlags;
+    let master = rustix::fs::open(
+        ptmx,
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::pty::unlockpt(&master)?;
+    let peer = rustix::pty::ioctl_tiocgptpeer(
+        &master,
+        OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
+    )?;
+    // `_unchecked`: no debug assertion that could panic here; the kernel checks the ids.
+    rustix::fs::fchown(
+        &peer,
+        Some(rustix::fs::Uid::from_raw_unchecked(uid)),
+        Some(rustix::fs::Gid::from_raw_unchecked(gid)),
+    )?;
+    Ok((master, peer))
+}
 
 /// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal `fd` the controlling terminal of the calling
 /// process, which must lead a session without one (after `setsid(2)`); the terminal must be
