@@ -36,10 +36,12 @@ pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tool("bwrap", "bubblewrap")?;
     util::ensure_tool("unshare", "util-linux")?;
     util::ensure_tool("useradd", "passwd")?;
+    util::ensure_tool("runc", "runc")?;
+    util::ensure_tool("podman", "podman")?;
     let python = python_venv()?;
     util::build_step(
         "bench",
-        "furnace-bench and the furnace CLI",
+        "furnace-bench, the furnace CLI and furnace-oci",
         util::cargo().args([
             "build",
             "--release",
@@ -47,6 +49,8 @@ pub fn run(args: &[String]) -> Result<()> {
             "furnace-bench",
             "-p",
             "furnace-cli",
+            "-p",
+            "furnace-oci",
         ]),
     )?;
     util::check_interrupted()?;
@@ -75,6 +79,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 .arg(&overlay.merged)
                 .arg("--image")
                 .arg(mount.path())
+                .arg("--oci")
+                .arg(release.join("furnace-oci"))
                 .arg("--cli")
                 .arg(&cli)
                 .arg("--python")

@@ -6,7 +6,7 @@
 //! reported, and ratios to furnace.
 //!
 //! ```text
-//! furnace-bench --root DIR [--image DIR] --cli PATH [--cli-dynamic PATH] [--python PATH]
+//! furnace-bench --root DIR [--image DIR] [--oci PATH] --cli PATH [--cli-dynamic PATH] [--python PATH]
 //!               [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]
 //! furnace-bench --remove-stale-users
 //! ```
@@ -23,6 +23,7 @@
 mod exec;
 mod hardened;
 mod limits;
+mod oci;
 mod peers;
 mod report;
 mod rootless;
@@ -44,6 +45,8 @@ struct Options {
     root: PathBuf,
     /// A root the kernel can idmap, for the hardened rows (`--image`; default: `root`).
     image: Option<PathBuf>,
+    /// The `furnace-oci` binary, for the OCI rows (`--oci`).
+    oci: Option<PathBuf>,
     cli: PathBuf,
     cli_dynamic: Option<PathBuf>,
     python: Option<PathBuf>,
@@ -58,6 +61,7 @@ fn parse_args() -> Result<Options, String> {
     let mut opts = Options {
         root: PathBuf::new(),
         image: None,
+        oci: None,
         cli: PathBuf::new(),
         cli_dynamic: None,
         python: None,
@@ -74,6 +78,7 @@ fn parse_args() -> Result<Options, String> {
         match arg.to_str() {
             Some("--root") => opts.root = value()?.into(),
             Some("--image") => opts.image = Some(value()?.into()),
+            Some("--oci") => opts.oci = Some(value()?.into()),
             Some("--cli") => opts.cli = value()?.into(),
             Some("--cli-dynamic") => opts.cli_dynamic = Some(value()?.into()),
             Some("--python") => opts.python = Some(value()?.into()),
@@ -86,7 +91,7 @@ fn parse_args() -> Result<Options, String> {
     }
     if opts.root.as_os_str().is_empty() || opts.cli.as_os_str().is_empty() {
         return Err(
-            "usage: furnace-bench --root DIR [--image DIR] --cli PATH [--cli-dynamic PATH] \
+            "usage: furnace-bench --root DIR [--image DIR] [--oci PATH] --cli PATH [--cli-dynamic PATH] \
                     [--python PATH] [--quick] [--markdown FILE] [--svg FILE] [--machine TEXT]"
                 .into(),
         );
@@ -152,6 +157,8 @@ pub(crate) struct Results {
     pub terminal: Vec<(String, terminal::Echoes)>,
     /// `furnace exec` into a running named container against `nsenter` (see [`exec`]).
     pub exec: Vec<exec::Row>,
+    /// furnace-oci against runc, directly and under podman (see [`oci`]).
+    pub oci: oci::Oci,
 }
 
 /// 50 containers alive at once.
@@ -233,6 +240,16 @@ fn run(opts: &Options) -> Result<Results, String> {
         "lifecycle, hardened against default",
         &results.hardened.rows,
     );
+    results.oci = oci::measure(
+        image,
+        opts.oci.as_deref(),
+        oci::Counts {
+            rounds: if opts.quick { 2 } else { 10 },
+            cycles: if opts.quick { 2 } else { 10 },
+            podman_runs: if opts.quick { 1 } else { 2 },
+        },
+    )?;
+    report_progress("OCI runtimes", &results.oci.rows);
     results.spawn = spawn(&opts.root, &peers, plan)?;
     report_progress("spawn in a running container", &results.spawn);
     results.exec = exec::measure(&opts.root, &opts.cli, opts.cli_dynamic.as_deref(), plan)?;

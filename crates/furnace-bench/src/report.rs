@@ -97,6 +97,7 @@ pub(crate) fn markdown(results: &Results, machine: &str, quick: bool) -> String 
     );
     limits_table(&mut out, &results.limits);
     hardened::markdown(&mut out, &results.hardened);
+    crate::oci::markdown(&mut out, &results.oci);
     table(
         &mut out,
         "One more `/bin/true` in a running container, against the host",
@@ -318,6 +319,7 @@ fn summary(out: &mut String, results: &Results) {
         }
     }
     hardened::summary(out, &results.hardened);
+    crate::oci::summary(out, &results.oci);
     match &results.rootless {
         None => {}
         Some(Rootless::Refused(_)) => {
