@@ -309,6 +309,13 @@ fn bad_bundles_and_calls_are_clear_errors_that_leave_nothing() {
             "CAP_NOPE",
         ),
         (
+            with(&|v| {
+                v["linux"]["resources"] =
+                    serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})
+            }),
+            "CAP_MKNOD",
+        ),
+        (
             with(&|v| v["mounts"][0]["options"] = serde_json::json!(["bind", "slave"])),
             "\"slave\"",
         ),

@@ -485,6 +485,20 @@ fn configure(
         effective = Some(sets.bounding);
         program = program.capabilities(sets);
     }
+    // The deny-all device rule is given as `nodev` on the root and the binds: furnace's own
+    // `/dev` (a tmpfs the process could make nodes in) stays usable, so the equivalence holds
+    // only while the process cannot `mknod`.
+    if denies_devices(spec)
+        && effective
+            .unwrap_or(CapabilitySet::all())
+            .contains(CapabilitySet::MKNOD)
+    {
+        return Err("config.json: linux.resources.devices with CAP_MKNOD in \
+                    process.capabilities: furnace-oci gives device rules without a devices \
+                    cgroup, which holds only while the process cannot make device nodes \
+                    (drop CAP_MKNOD)"
+            .into());
+    }
     if let Some(profile) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
         let caps = effective.unwrap_or(CapabilitySet::all());
         let json = profile.to_string();
@@ -493,6 +507,13 @@ fn configure(
         builder.seccomp(furnace_core::Seccomp::Profile(profile));
     }
     Ok(program)
+}
+
+/// Whether the spec has device rules (the deny-all one, the only kind accepted).
+pub fn denies_devices(spec: &Spec) -> bool {
+    (spec.linux.as_ref())
+        .and_then(|l| l.resources.as_ref())
+        .is_some_and(|r| !r.devices.is_empty())
 }
 
 fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), String> {

@@ -54,6 +54,10 @@ pub fn run(
         let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
         command.env(key, value);
     }
+    if process.capabilities.is_none() && record.devices_denied {
+        // Every capability but the one that would undo the device rules.
+        command.cap_drop(caps::Capability::CAP_MKNOD);
+    }
     if let Some(c) = &process.capabilities {
         let f = |field| format!("process.capabilities.{field}");
         let bounding = capability_set(&c.bounding, &f("bounding"))?;
@@ -65,6 +69,14 @@ pub fn run(
             return Err(
                 "process.capabilities: an exec takes one capability set (bounding, effective \
                  and permitted alike, no inheritable or ambient) in furnace-oci for now"
+                    .into(),
+            );
+        }
+        if record.devices_denied && bounding.contains(CapabilitySet::MKNOD) {
+            return Err(
+                "process.capabilities: CAP_MKNOD in a container with device rules: furnace-oci \
+                 gives them without a devices cgroup, which holds only while no process can \
+                 make device nodes"
                     .into(),
             );
         }
