@@ -15,9 +15,7 @@ use furnace_tests::*;
 use crate::HELPER;
 
 fn oci() -> PathBuf {
-    std::env::var_os("FURNACE_OCI")
-        .map(PathBuf::from)
-        .expect("FURNACE_OCI is not set: run the suite through cargo xtask itest")
+    oci_binary()
 }
 
 /// A bundle in the scratch's directory whose root is the scratch's root.

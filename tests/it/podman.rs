@@ -102,9 +102,7 @@ impl Drop for Podman {
 }
 
 fn oci() -> PathBuf {
-    std::env::var_os("FURNACE_OCI")
-        .map(PathBuf::from)
-        .expect("FURNACE_OCI is not set: run the suite through cargo xtask itest")
+    oci_binary()
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -47,6 +47,13 @@ pub mod user;
 pub mod wait;
 
 pub use helper::Helper;
+
+/// The `furnace-oci` binary `cargo xtask itest` builds and names in `FURNACE_OCI`.
+pub fn oci_binary() -> std::path::PathBuf {
+    std::env::var_os("FURNACE_OCI")
+        .map(std::path::PathBuf::from)
+        .expect("FURNACE_OCI is not set: run the suite through cargo xtask itest")
+}
 pub use image::{image, IMAGE_ENV};
 pub use leak::LeakCheck;
 pub use mounts::{attached_loop_devices, mount_points_under, mounts, mounts_of};

@@ -205,17 +205,12 @@ fn read_only_copy(path: &Path) -> furnace_sys::Result<OwnedFd> {
 /// The type of the filesystem `path` is on, as the mount table names it (`overlay`, `nfs4`),
 /// for an error or a warning; `unknown` when it cannot be told.
 fn filesystem_of(path: &Path) -> String {
-    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
-    let Ok(st) = statx(CWD, path, AtFlags::empty(), StatxFlags::MNT_ID) else {
+    let Some(id) = crate::roots::mount_id(path) else {
         return "unknown".into();
     };
     furnace_sys::mountinfo::read(None)
         .ok()
-        .and_then(|mounts| {
-            mounts
-                .into_iter()
-                .find(|m| u64::from(m.mount_id) == st.stx_mnt_id)
-        })
+        .and_then(|mounts| mounts.into_iter().find(|m| u64::from(m.mount_id) == id))
         .map_or_else(|| "unknown".into(), |m| m.fs_type)
 }
 

@@ -436,7 +436,7 @@ fn layer_dir(what: &'static str, path: &Path, root: &Path) -> Result<PathBuf> {
 const OVERLAYFS_SUPER_MAGIC: rustix::fs::FsWord = 0x794c_7630;
 
 /// The id of the mount `path` is on (`statx`'s `stx_mnt_id`, Linux ≥ 5.8).
-fn mount_id(path: &Path) -> Option<u64> {
+pub(crate) fn mount_id(path: &Path) -> Option<u64> {
     use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
     statx(CWD, path, AtFlags::empty(), StatxFlags::MNT_ID)
         .ok()

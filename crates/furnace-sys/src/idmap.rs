@@ -409,7 +409,6 @@ pub mod forksafe {
 
     use rustix::mount::MountAttrFlags;
 
-    use crate::error::check;
     use crate::Errno;
 
     /// `mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE], {MOUNT_ATTR_IDMAP | attrs,
@@ -430,30 +429,12 @@ pub mod forksafe {
         attrs: MountAttrFlags,
     ) -> Result<(), Errno> {
         let userns_fd = u64::try_from(userns.as_raw_fd()).map_err(|_| Errno::BADF)?;
-        let attr = libc::mount_attr {
-            attr_set: u64::from(attrs.bits()) | libc::MOUNT_ATTR_IDMAP,
-            attr_clr: 0,
-            propagation: 0,
+        crate::mount::forksafe::mount_setattr(
+            tree,
+            u64::from(attrs.bits()) | libc::MOUNT_ATTR_IDMAP,
             userns_fd,
-        };
-        let mut flags = libc::AT_EMPTY_PATH;
-        if recursive {
-            flags |= libc::AT_RECURSIVE;
-        }
-        // SAFETY: the path is a valid NUL-terminated empty string and `attr` a valid
-        // mount_attr of the size passed; the kernel only reads them, and `userns` stays open
-        // for the duration of the call (it is borrowed).
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                tree.as_raw_fd(),
-                c"".as_ptr(),
-                flags as libc::c_uint,
-                &attr as *const libc::mount_attr,
-                std::mem::size_of::<libc::mount_attr>(),
-            )
-        })
-        .map(drop)
+            recursive,
+        )
     }
 
     /// `open_tree(dir, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE] [|

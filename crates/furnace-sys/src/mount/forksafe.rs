@@ -279,18 +279,33 @@ pub fn empty_read_only_tmpfs() -> Result<OwnedFd, Errno> {
 /// mount `fd` refers to (and the mounts below it when `recursive`), keeping the rest.
 #[inline]
 fn set_attributes(fd: BorrowedFd<'_>, attr_set: u64, recursive: bool) -> Result<(), Errno> {
+    mount_setattr(fd, attr_set, 0, recursive)
+}
+
+/// The one `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set, userns_fd})` of
+/// the crate: the attribute setters above and the idmapping ones of [`crate::idmap`] call it.
+/// A `userns_fd` is only read with `MOUNT_ATTR_IDMAP` in `attr_set`, and must stay open for
+/// the call. Async-signal-safe: no allocation, no locks.
+#[inline]
+pub(crate) fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    attr_set: u64,
+    userns_fd: u64,
+    recursive: bool,
+) -> Result<(), Errno> {
     let attr = libc::mount_attr {
         attr_set,
         attr_clr: 0,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd,
     };
     let mut flags = libc::AT_EMPTY_PATH;
     if recursive {
         flags |= libc::AT_RECURSIVE;
     }
     // SAFETY: the path is a valid NUL-terminated empty string, and `attr` a valid mount_attr
-    // of the size passed; the kernel only reads them.
+    // of the size passed; the kernel only reads them (and the userns fd, which the caller
+    // keeps open).
     check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
