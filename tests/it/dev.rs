@@ -408,3 +408,68 @@ fn a_detached_container_stopped_from_elsewhere_detaches_its_loop_device() {
     );
     leaks.assert_clean();
 }
+
+/// Opens `/tmp/kmsg`, a node for `/dev/kmsg` (1:11) made inside, for reading and for writing
+/// (opening it does nothing by itself), and furnace's own nodes: one word per attempt.
+const OPEN_NODES: &str = "mknod /tmp/kmsg c 1 11 || exit 9
+    (true < /tmp/kmsg) 2>/dev/null && echo read || echo no-read
+    (true > /tmp/kmsg) 2>/dev/null && echo write || echo no-write
+    echo x > /dev/null && head -c 4 /dev/urandom | wc -c | tr -d ' ' && exec 3<>/dev/ptmx && echo ptmx";
+
+/// Device rules: with none, a device node made inside opens; with an empty list it can be made
+/// but not opened, with a read rule only read; furnace's own `/dev` keeps working whatever the
+/// rules; the rules are in the container's own `devices` cgroup, which goes at teardown.
+#[test]
+fn device_rules_decide_which_nodes_open_and_furnaces_own_keep_working() {
+    use furnace_core::{Container, DeviceAccess, DeviceKind, DeviceRule};
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let outcome = |rules: Option<Vec<DeviceRule>>| {
+        let mut builder = Container::builder(scratch.root());
+        if let Some(rules) = rules {
+            builder.device_rules(rules);
+        }
+        let c = builder.start().expect("start");
+        let out = sh_ok(&c, OPEN_NODES);
+        let devices = c
+            .cgroup_paths()
+            .into_iter()
+            .find(|p| p.starts_with("/sys/fs/cgroup/devices"));
+        let list = devices.map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap());
+        sh_ok(&c, "rm /tmp/kmsg");
+        (out.split_whitespace().collect::<Vec<_>>().join(" "), list)
+    };
+    let (free, list) = outcome(None);
+    assert_eq!(free, "read write 4 ptmx");
+    assert_eq!(list, None, "no devices cgroup without rules");
+    let (none, list) = outcome(Some(Vec::new()));
+    assert_eq!(none, "no-read no-write 4 ptmx");
+    let list = list.expect("a devices cgroup of the container's own");
+    for line in ["c *:* m", "b *:* m", "c 1:3 rwm", "c 136:* rwm"] {
+        assert!(list.lines().any(|l| l == line), "{line} in {list}");
+    }
+    assert!(!list.contains("a *:* rwm"), "{list}");
+    let read = DeviceRule::allow(DeviceKind::Char, Some(1), Some(11), DeviceAccess::READ);
+    let (read_only, _) = outcome(Some(vec![read]));
+    assert_eq!(read_only, "read no-write 4 ptmx");
+    leaks.assert_clean();
+}
+
+/// A device rule the kernel cannot take is an input error before anything is made.
+#[test]
+fn bad_device_rules_are_refused_before_anything_is_made() {
+    use furnace_core::{Container, DeviceAccess, DeviceKind, DeviceRule, Error};
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let partial = DeviceRule::deny(DeviceKind::All, None, None, DeviceAccess::READ);
+    let e = Container::builder(scratch.root())
+        .device_rules([partial])
+        .start()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidLimit { what, .. } if *what == "device rule"),
+        "{e:?}"
+    );
+    leaks.assert_clean();
+}

@@ -17,7 +17,7 @@
 //! | [`fds_cwd`] | which fds reach a command, and its working directory |
 //! | [`mounts`] | the root, the standard mounts, propagation, the host's mounts |
 //! | [`binds`] | bind mounts and their destinations |
-//! | [`dev`] | `/dev`, ptys and loop devices |
+//! | [`dev`] | `/dev`, ptys and loop devices, device rules |
 //! | [`net`] | the host's network or an isolated one, `resolv.conf` |
 //! | [`isolation`] | namespaces: what a container sees of the host and the caller, and back |
 //! | [`hardened`] | the hardened profile's capabilities, masks and escapes |
@@ -36,12 +36,18 @@
 //! | [`terminal`] | a pseudo-terminal of the container's own for a command: controlling terminal, Ctrl-C |
 //! | [`named`] | detached, named containers: the lifetime, attach from other handles, timeout, stale entries, limits and profile kept |
 //! | [`named_callers`] | named containers and other callers: names checked and raced, the CLI as starter, rootless users, no zombie |
+//! | [`exec_init`] | issue 16: PID 1 becoming the bundle's process at a start gate (`exec_init`) |
+//! | [`visibility`] | issue 16: masked and read-only paths, sysctls, `nodev`, a joined network namespace, the cgroup view, exact cgroup paths |
+//! | [`oci`] | issue 16: `furnace-oci` driven directly, as the engines call it: lifecycle, console socket, bad bundles |
+//! | [`podman`] | issue 16: podman and conmon driving `furnace-oci` |
+//! | [`containerd`] | issue 16: a containerd daemon of the test's own and its runc shim driving `furnace-oci` |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
 mod binds;
 mod cgroup_parent;
 mod cgroups;
 mod commands;
+mod containerd;
 mod dev;
 mod exec_init;
 mod failure;

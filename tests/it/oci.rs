@@ -309,9 +309,9 @@ fn bad_bundles_and_calls_are_clear_errors_that_leave_nothing() {
         (
             with(&|v| {
                 v["linux"]["resources"] =
-                    serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})
+                    serde_json::json!({"devices": [{"allow": true, "type": "x", "access": "rwm"}]})
             }),
-            "CAP_MKNOD",
+            "linux.resources.devices[0].type: \"x\" is not a, c or b",
         ),
         (
             with(&|v| v["mounts"][0]["options"] = serde_json::json!(["bind", "slave"])),

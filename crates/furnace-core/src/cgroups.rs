@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use furnace_sys::cgroup::{self, CgroupDir, Layout};
 
+use crate::devices::FURNACE_NODES;
 use crate::error::{Error, Result};
 use crate::resources::{cpu_quota_us, cpu_shares, Limits, ResourceUsage, CPU_PERIOD_US};
 
@@ -96,12 +97,22 @@ pub(crate) const PREFIX: &str = "furnace-";
 
 impl Cgroups {
     /// Makes the cgroups `limits` need (none when they need none), writes the limits, and
-    /// opens their `cgroup.procs`. What was made is removed again on failure.
-    pub(crate) fn create(limits: &Limits) -> Result<Option<Cgroups>> {
+    /// opens their `cgroup.procs`. What was made is removed again on failure. `pid1_limited`:
+    /// PID 1 becomes the container's program, and must stay under the memory limit (no
+    /// [`CONTAINED`] child; the limit is on the cgroup itself, where engines look for it).
+    pub(crate) fn create(limits: &Limits, pid1_limited: bool) -> Result<Option<Cgroups>> {
         if !limits.wanted() {
             return Ok(None);
         }
         let layout = Layout::detect().map_err(cgroup_error("detect the cgroup layout"))?;
+        if layout == Layout::Unified && limits.devices.is_some() {
+            return Err(Error::Cgroup {
+                what: "device rules need the v1 devices controller, and this host has cgroup \
+                       v2 alone (furnace does not load v2's eBPF device programs)"
+                    .into(),
+                error: furnace_sys::Error::new("open", "devices", furnace_sys::Errno::NOENT),
+            });
+        }
         let name = limits.cgroup_name.clone().unwrap_or_else(unique_name);
         let own = OwnCgroups::read()?;
         let mut cgroups = Cgroups {
@@ -153,7 +164,7 @@ impl Cgroups {
                 procs,
                 contained: None,
             };
-            if hierarchy == Hierarchy::V1("memory") {
+            if hierarchy == Hierarchy::V1("memory") && !pid1_limited {
                 let contained = made
                     .dir
                     .create_child(CONTAINED)
@@ -314,6 +325,14 @@ impl Cgroups {
                 set(cpu, "cpu.shares", cpu_shares(weight).to_string())?;
             }
         }
+        if let Some(rules) = &limits.devices {
+            // Deny all first (it also clears the exceptions inherited from the parent).
+            let devices = self.dir(Hierarchy::V1("devices"));
+            set(devices, "devices.deny", "a".into())?;
+            for rule in rules.iter().chain(&FURNACE_NODES) {
+                set(devices, rule.file(), rule.to_string())?;
+            }
+        }
         Ok(())
     }
 
@@ -435,121 +454,6 @@ impl Cgroups {
     }
 }
 
-/// What another process needs to reopen a container's cgroups ([`Cgroups::reopen`]): kept in
-/// a detached container's registry entry.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Record {
-    layout: String,
-    made: Vec<MadeRecord>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct MadeRecord {
-    hierarchy: String,
-    also: Vec<String>,
-    parent: PathBuf,
-    name: String,
-}
-
-/// Every v1 controller furnace makes cgroups for.
-const V1_CONTROLLERS: [&str; 5] = ["memory", "pids", "cpuacct", "cpu", "freezer"];
-
-fn hierarchy_name(hierarchy: Hierarchy) -> String {
-    match hierarchy {
-        Hierarchy::V1(controller) => controller.to_owned(),
-        Hierarchy::V2 => "v2".to_owned(),
-    }
-}
-
-fn hierarchy_named(name: &str) -> Result<Hierarchy> {
-    if name == "v2" {
-        return Ok(Hierarchy::V2);
-    }
-    V1_CONTROLLERS
-        .iter()
-        .find(|c| **c == name)
-        .map(|c| Hierarchy::V1(c))
-        .ok_or_else(|| Error::Cgroup {
-            what: format!("unknown cgroup hierarchy {name:?} in a container's state"),
-            error: furnace_sys::Error::new("read", "state.json", furnace_sys::Errno::INVAL),
-        })
-}
-
-impl Cgroups {
-    /// What [`reopen`](Cgroups::reopen) needs.
-    pub(crate) fn record(&self) -> Record {
-        Record {
-            layout: format!("{:?}", self.layout),
-            made: self
-                .made
-                .iter()
-                .map(|m| MadeRecord {
-                    hierarchy: hierarchy_name(m.hierarchy),
-                    also: m.also.iter().map(|h| hierarchy_name(*h)).collect(),
-                    parent: m.parent.path().to_path_buf(),
-                    name: m.name.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    /// Opens the cgroups of a running container, made by another process, from their
-    /// [`Record`]: for its commands to join, its usage, its kill-all and their removal.
-    pub(crate) fn reopen(record: &Record) -> Result<Cgroups> {
-        let layout = match record.layout.as_str() {
-            "Unified" => Layout::Unified,
-            "Hybrid" => Layout::Hybrid,
-            "Legacy" => Layout::Legacy,
-            other => {
-                return Err(Error::Cgroup {
-                    what: format!("unknown cgroup layout {other:?} in a container's state"),
-                    error: furnace_sys::Error::new("read", "state.json", furnace_sys::Errno::INVAL),
-                })
-            }
-        };
-        let mut cgroups = Cgroups {
-            made: Vec::new(),
-            layout,
-        };
-        for m in &record.made {
-            let hierarchy = hierarchy_named(&m.hierarchy)?;
-            let open = |path: &std::path::Path| {
-                CgroupDir::open(path).map_err(cgroup_error(format!("open {}", path.display())))
-            };
-            let parent = open(&m.parent)?;
-            let dir = open(&m.parent.join(&m.name))?;
-            let procs = open_join(&dir, hierarchy)?;
-            let contained = match dir.open_child(CONTAINED) {
-                Ok(inner) if hierarchy == Hierarchy::V1("memory") => Some(Contained {
-                    procs: open_join(&inner, hierarchy)?,
-                    dir: inner,
-                }),
-                _ => None,
-            };
-            cgroups.made.push(Made {
-                hierarchy,
-                also: m
-                    .also
-                    .iter()
-                    .map(|h| hierarchy_named(h))
-                    .collect::<Result<_>>()?,
-                parent,
-                name: m.name.clone(),
-                dir,
-                procs,
-                contained,
-            });
-        }
-        Ok(cgroups)
-    }
-
-    /// Closes the handles and leaves the cgroups in place (a detached container's handle is
-    /// dropped; the container runs on).
-    pub(crate) fn release(mut self) {
-        self.made.clear();
-    }
-}
-
 impl Drop for Cgroups {
     fn drop(&mut self) {
         let _ = self.remove_all();
@@ -570,6 +474,9 @@ fn hierarchies(layout: Layout, limits: &Limits) -> Vec<Hierarchy> {
             if cpu_limited {
                 list.push(Hierarchy::V1("cpu"));
             }
+            if limits.devices.is_some() {
+                list.push(Hierarchy::V1("devices"));
+            }
             // The kill-all through the v1 freezer on a hybrid host too: joining the `unified/`
             // v2 cgroup would cost every command an RCU grace period (`cgroup.procs` takes
             // the kernel's global threadgroup lock; v1's `tasks` does not for one thread).
@@ -585,6 +492,7 @@ fn needed_for_limits(hierarchy: Hierarchy, limits: &Limits) -> bool {
         Hierarchy::V1("memory") => limits.memory_max.is_some(),
         Hierarchy::V1("pids") => limits.pids_max.is_some(),
         Hierarchy::V1("cpu") => limits.cpus.is_some() || limits.cpu_weight.is_some(),
+        Hierarchy::V1("devices") => limits.devices.is_some(),
         Hierarchy::V2 => true,
         Hierarchy::V1(_) => false,
     }
@@ -778,6 +686,9 @@ fn cgroup_error(what: impl Into<String>) -> impl FnOnce(furnace_sys::Error) -> E
     let what = what.into();
     move |error| Error::Cgroup { what, error }
 }
+
+mod record;
+pub(crate) use record::Record;
 
 #[cfg(test)]
 mod tests;

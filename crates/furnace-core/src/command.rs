@@ -89,6 +89,7 @@ impl Container {
                     .capabilities
                     .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
                 hardened: self.capabilities.is_some(),
+                no_new_privs: false,
                 uid: None,
                 gid: None,
                 controlling_terminal: false,
@@ -385,6 +386,21 @@ impl Command<'_> {
     /// ```
     pub fn foreground(&mut self, foreground: bool) -> &mut Self {
         self.entry.foreground = foreground;
+        self
+    }
+
+    /// Sets `no_new_privs` for the process, as the hardened profile always does: `execve`
+    /// grants no privilege (setuid and setgid bits, file capabilities) it did not have.
+    ///
+    /// ```no_run
+    /// use furnace_core::Container;
+    /// let container = Container::start("/srv/rootfs")?;
+    /// // A build as an unprivileged user that no setuid program can take back to root.
+    /// let status = container.command("make").uid(1000).gid(1000).no_new_privileges(true).status()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn no_new_privileges(&mut self, on: bool) -> &mut Self {
+        self.entry.no_new_privs = on;
         self
     }
 

@@ -49,6 +49,9 @@ pub(crate) struct Entry {
     pub capabilities: Option<CapabilitySet>,
     /// The hardened profile: `no_new_privs` and a session of its own.
     pub hardened: bool,
+    /// `no_new_privs` outside the hardened profile too
+    /// ([`Command::no_new_privileges`](crate::Command::no_new_privileges)).
+    pub no_new_privs: bool,
     /// The container's seccomp filters, attached last (after `no_new_privs`), or while the
     /// process still has `CAP_SYS_ADMIN` when it gets no `no_new_privs`.
     pub seccomp: Option<std::sync::Arc<crate::SeccompFilters>>,
@@ -199,10 +202,12 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
         // emptied: what a program executed as root then gets is `keep`.
         cred::restrict_capabilities(keep).map_err(at(SpawnStep::RestrictCapabilities))?;
     }
-    if entry.hardened {
-        // Forbid gaining capabilities at exec, and leave the caller's session so that its
-        // terminal is not our controlling terminal.
+    if entry.hardened || entry.no_new_privs {
+        // Forbid gaining capabilities at exec.
         cred::no_new_privs().map_err(at(SpawnStep::NoNewPrivileges))?;
+    }
+    if entry.hardened {
+        // Leave the caller's session so that its terminal is not our controlling terminal.
         cred::new_session().map_err(at(SpawnStep::NewSession))?;
     }
     if entry.controlling_terminal {

@@ -201,7 +201,8 @@ fn launch_with(
         _ => None,
     };
     // Made before PID 1, which joins them first thing; removed again (dropped) on failure.
-    let cgroups = crate::cgroups::Cgroups::create(&config.limits)?;
+    // PID 1 that becomes the container's program stays in the limited cgroups with it.
+    let cgroups = crate::cgroups::Cgroups::create(&config.limits, config.exec_init.is_some())?;
     let cgroup_procs: Vec<std::os::fd::RawFd> =
         cgroups.as_ref().map_or_else(Vec::new, |c| c.procs_raw());
     let cgroup_leave = cgroups.as_ref().and_then(|c| c.init_leave_raw());

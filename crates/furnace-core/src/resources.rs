@@ -29,6 +29,9 @@ pub(crate) struct Limits {
     /// The name of the container's cgroup instead of a generated `furnace-…` one
     /// ([`ContainerBuilder::cgroup_path`]).
     pub cgroup_name: Option<String>,
+    /// Device rules for a `devices` cgroup of the container's own
+    /// ([`ContainerBuilder::device_rules`]).
+    pub devices: Option<Vec<crate::devices::DeviceRule>>,
 }
 
 impl Limits {
@@ -43,6 +46,7 @@ impl Limits {
             || self.pids_max.is_some()
             || self.cpus.is_some()
             || self.cpu_weight.is_some()
+            || self.devices.is_some()
     }
 
     /// Checks the values before anything is made.
@@ -54,6 +58,9 @@ impl Limits {
                 reason,
             })
         };
+        if let Some(rules) = &self.devices {
+            crate::devices::validate(rules)?;
+        }
         if let Some(name) = &self.cgroup_name {
             let fine = !name.is_empty()
                 && name != "."
@@ -264,6 +271,7 @@ mod tests {
             own_cgroup: false,
             cgroup_parent: Some(PathBuf::from("/furnace/jobs")),
             cgroup_name: Some("web".into()),
+            devices: Some(Vec::new()),
         };
         assert!(ok.validate().is_ok());
         for bad in ["", "..", "furnace-1-2-3", "a/b"] {

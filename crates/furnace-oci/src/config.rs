@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use furnace_core::{ContainerBuilder, InitProgram};
+use furnace_core::{ContainerBuilder, DeviceAccess, DeviceKind, InitProgram};
 use furnace_sys::cred::{AllCapabilitySets, CapabilitySet};
 use serde::Deserialize;
 use serde_json::Value;
@@ -94,7 +94,10 @@ const CONFIG: Shape = Object(&[
                     ),
                     ("memory", Object(&[("limit", Leaf), ("swap", Leaf)])),
                     ("pids", Object(&[("limit", Leaf)])),
-                    ("cpu", Object(&[("quota", Leaf), ("period", Leaf)])),
+                    (
+                        "cpu",
+                        Object(&[("quota", Leaf), ("period", Leaf), ("shares", Leaf)]),
+                    ),
                 ]),
             ),
             ("seccomp", Leaf),
@@ -282,6 +285,7 @@ pub struct Limit<T> {
 pub struct Cpu {
     pub quota: Option<i64>,
     pub period: Option<u64>,
+    pub shares: Option<u64>,
 }
 
 /// Reads and checks an exec's process document (`exec --process FILE`).
@@ -485,20 +489,6 @@ fn configure(
         effective = Some(sets.bounding);
         program = program.capabilities(sets);
     }
-    // The deny-all device rule is given as `nodev` on the root and the binds: furnace's own
-    // `/dev` (a tmpfs the process could make nodes in) stays usable, so the equivalence holds
-    // only while the process cannot `mknod`.
-    if denies_devices(spec)
-        && effective
-            .unwrap_or(CapabilitySet::all())
-            .contains(CapabilitySet::MKNOD)
-    {
-        return Err("config.json: linux.resources.devices with CAP_MKNOD in \
-                    process.capabilities: furnace-oci gives device rules without a devices \
-                    cgroup, which holds only while the process cannot make device nodes \
-                    (drop CAP_MKNOD)"
-            .into());
-    }
     if let Some(profile) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
         let caps = effective.unwrap_or(CapabilitySet::all());
         let json = profile.to_string();
@@ -507,13 +497,6 @@ fn configure(
         builder.seccomp(furnace_core::Seccomp::Profile(profile));
     }
     Ok(program)
-}
-
-/// Whether the spec has device rules (the deny-all one, the only kind accepted).
-pub fn denies_devices(spec: &Spec) -> bool {
-    (spec.linux.as_ref())
-        .and_then(|l| l.resources.as_ref())
-        .is_some_and(|r| !r.devices.is_empty())
 }
 
 fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), String> {
@@ -583,6 +566,11 @@ fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String
                 builder.cpu_quota(quota as f64 / period as f64);
             }
         }
+        // v1 shares (2–262144, 1024 the default) as a weight (1–10000, 100 the default),
+        // proportionally, so that the default stays the default.
+        if let Some(shares) = cpu.shares.filter(|&s| s > 0) {
+            builder.cpu_weight((shares * 100 / 1024).clamp(1, 10_000) as u32);
+        }
     }
     Ok(())
 }
@@ -612,25 +600,44 @@ fn make_cgroup_parents(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Device rules: the deny-all rule engines send (`{"allow": false, "access": "rwm"}`) is what
-/// furnace gives with `nodev` (only its own `/dev` nodes work, the host's loop devices are left
-/// out); any other rule is not supported yet.
+/// Device rules, in order, for the container's v1 `devices` cgroup (furnace denies every
+/// device first and allows its own `/dev` nodes after them, as runc does).
 fn devices(rules: &[DeviceRule], builder: &mut ContainerBuilder) -> Result<(), String> {
-    for (i, rule) in rules.iter().enumerate() {
-        let deny_all = !rule.allow
-            && rule.access.as_deref().is_none_or(|a| a == "rwm")
-            && rule.kind.as_deref().is_none_or(|t| t == "a")
-            && rule.major.is_none_or(|m| m == -1)
-            && rule.minor.is_none_or(|m| m == -1);
-        if !deny_all {
-            return Err(format!(
-                "config.json: linux.resources.devices[{i}]: only the deny-all rule is supported \
-                 by furnace-oci yet (furnace's /dev holds null, zero, full, random, urandom, tty \
-                 and the devpts)"
-            ));
-        }
-        builder.nodev(true);
+    if rules.is_empty() {
+        return Ok(());
     }
+    let mut list = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let field = format!("config.json: linux.resources.devices[{i}]");
+        let number = |n: Option<i64>, which: &str| match n {
+            None | Some(-1) => Ok(None),
+            Some(n) => u32::try_from(n)
+                .map(Some)
+                .map_err(|_| format!("{field}.{which}: {n} is not a device number")),
+        };
+        let kind = match rule.kind.as_deref() {
+            None | Some("a") => DeviceKind::All,
+            Some("c") => DeviceKind::Char,
+            Some("b") => DeviceKind::Block,
+            Some(other) => return Err(format!("{field}.type: {other:?} is not a, c or b")),
+        };
+        let mut access = DeviceAccess::empty();
+        for letter in rule.access.as_deref().unwrap_or("rwm").chars() {
+            access |= match letter {
+                'r' => DeviceAccess::READ,
+                'w' => DeviceAccess::WRITE,
+                'm' => DeviceAccess::MKNOD,
+                other => return Err(format!("{field}.access: {other:?} is not r, w or m")),
+            };
+        }
+        let (major, minor) = (number(rule.major, "major")?, number(rule.minor, "minor")?);
+        list.push(if rule.allow {
+            furnace_core::DeviceRule::allow(kind, major, minor, access)
+        } else {
+            furnace_core::DeviceRule::deny(kind, major, minor, access)
+        });
+    }
+    builder.device_rules(list);
     Ok(())
 }
 

@@ -31,9 +31,6 @@ pub fn run(
                 .into(),
         );
     }
-    if process.no_new_privileges {
-        return Err("process.noNewPrivileges: not supported for exec by furnace-oci yet".into());
-    }
     let (program, args) = process.args.split_first().ok_or("process.args is empty")?;
     // Limits are set on this process, which the command inherits them from.
     for r in &process.rlimits {
@@ -49,14 +46,11 @@ pub fn run(
         .current_dir(&process.cwd)
         .uid(process.user.uid)
         .gid(process.user.gid)
-        .groups(&process.user.additional_gids);
+        .groups(&process.user.additional_gids)
+        .no_new_privileges(process.no_new_privileges);
     for pair in &process.env {
         let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
         command.env(key, value);
-    }
-    if process.capabilities.is_none() && record.devices_denied {
-        // Every capability but the one that would undo the device rules.
-        command.cap_drop(caps::Capability::CAP_MKNOD);
     }
     if let Some(c) = &process.capabilities {
         let f = |field| format!("process.capabilities.{field}");
@@ -69,14 +63,6 @@ pub fn run(
             return Err(
                 "process.capabilities: an exec takes one capability set (bounding, effective \
                  and permitted alike, no inheritable or ambient) in furnace-oci for now"
-                    .into(),
-            );
-        }
-        if record.devices_denied && bounding.contains(CapabilitySet::MKNOD) {
-            return Err(
-                "process.capabilities: CAP_MKNOD in a container with device rules: furnace-oci \
-                 gives them without a devices cgroup, which holds only while no process can \
-                 make device nodes"
                     .into(),
             );
         }

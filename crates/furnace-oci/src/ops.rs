@@ -148,7 +148,6 @@ fn create(
             annotations: spec.annotations.clone(),
             pid,
             start_time,
-            devices_denied: crate::config::denies_devices(&spec),
         };
         let saved = root.save(&record).and_then(|()| match pid_file {
             Some(path) => crate::state::write_atomically(path, pid.to_string().as_bytes()),

@@ -26,10 +26,6 @@ pub struct Record {
     pub annotations: BTreeMap<String, String>,
     pub pid: u32,
     pub start_time: u64,
-    /// The container's device rules are given as `nodev` (see `config.rs`): an `exec` may not
-    /// be given `CAP_MKNOD`.
-    #[serde(default)]
-    pub devices_denied: bool,
 }
 
 /// The OCI status of a container.

@@ -114,6 +114,12 @@ const REQUIREMENTS: &[Requirement] = &[
         provides: "runc (podman's runtime where furnace-oci is compared with it)",
         present: || all_found(&["runc"]),
     },
+    Requirement {
+        package: "containerd",
+        provides: "containerd, ctr and the runc shim (tests/it/containerd.rs drives furnace-oci \
+                   through them)",
+        present: || all_found(&["containerd", "ctr", "containerd-shim-runc-v2"]),
+    },
 ];
 
 fn all_found(names: &[&str]) -> bool {

@@ -1,0 +1,222 @@
+//! Device rules: which device nodes a container's processes may open or make, enforced by a
+//! v1 `devices` cgroup of the container's own ([`ContainerBuilder::device_rules`]).
+
+use crate::builder::ContainerBuilder;
+use crate::error::{Error, Result};
+
+/// Which devices a [`DeviceRule`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// Every device, character and block (`a`).
+    All,
+    /// Character devices (`c`).
+    Char,
+    /// Block devices (`b`).
+    Block,
+}
+
+bitflags::bitflags! {
+    /// What a [`DeviceRule`] allows or denies.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct DeviceAccess: u8 {
+        /// Opening for reading (`r`).
+        const READ = 1;
+        /// Opening for writing (`w`).
+        const WRITE = 1 << 1;
+        /// Making the node with `mknod` (`m`).
+        const MKNOD = 1 << 2;
+    }
+}
+
+/// One rule of a container's device cgroup: allow or deny `access` to the devices of `kind`
+/// with the given numbers (`None`: any).
+///
+/// ```
+/// use furnace_core::{DeviceAccess, DeviceKind, DeviceRule};
+/// // The host's first loop device, readable and writable, not makeable.
+/// let rule = DeviceRule::allow(DeviceKind::Block, Some(7), Some(0), DeviceAccess::READ | DeviceAccess::WRITE);
+/// assert_eq!(rule.to_string(), "b 7:0 rw");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceRule {
+    /// Whether the rule allows (`true`) or denies the access.
+    pub allow: bool,
+    /// Character, block or every device.
+    pub kind: DeviceKind,
+    /// The major number; `None` is every one.
+    pub major: Option<u32>,
+    /// The minor number; `None` is every one.
+    pub minor: Option<u32>,
+    /// The access allowed or denied.
+    pub access: DeviceAccess,
+}
+
+impl DeviceRule {
+    /// A rule that allows `access` to the devices named.
+    pub const fn allow(
+        kind: DeviceKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: DeviceAccess,
+    ) -> DeviceRule {
+        DeviceRule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access,
+        }
+    }
+
+    /// A rule that denies `access` to the devices named.
+    pub const fn deny(
+        kind: DeviceKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: DeviceAccess,
+    ) -> DeviceRule {
+        DeviceRule {
+            allow: false,
+            ..DeviceRule::allow(kind, major, minor, access)
+        }
+    }
+
+    /// The cgroup file the rule is written to.
+    pub(crate) fn file(&self) -> &'static str {
+        if self.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        }
+    }
+
+    fn check(&self, index: usize) -> Result<()> {
+        let bad = |reason: &'static str| {
+            Err(Error::InvalidLimit {
+                what: "device rule",
+                value: format!("#{index} ({self})"),
+                reason,
+            })
+        };
+        if self.access.is_empty() {
+            return bad("allows or denies no access (give read, write or mknod)");
+        }
+        if self.kind == DeviceKind::All
+            && (self.access != DeviceAccess::all() || self.major.is_some() || self.minor.is_some())
+        {
+            return bad(
+                "a rule for every device covers every number and every access (the kernel's \
+                 `a`); name character or block devices for less",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The line the kernel's `devices.allow` and `devices.deny` take: `c 1:3 rwm`, `b *:* m`, `a`.
+impl std::fmt::Display for DeviceRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number = |n: Option<u32>| n.map_or_else(|| "*".to_owned(), |n| n.to_string());
+        let kind = match self.kind {
+            DeviceKind::All => return f.write_str("a"),
+            DeviceKind::Char => 'c',
+            DeviceKind::Block => 'b',
+        };
+        let mut access = String::new();
+        for (flag, letter) in [
+            (DeviceAccess::READ, 'r'),
+            (DeviceAccess::WRITE, 'w'),
+            (DeviceAccess::MKNOD, 'm'),
+        ] {
+            if self.access.contains(flag) {
+                access.push(letter);
+            }
+        }
+        write!(
+            f,
+            "{kind} {}:{} {access}",
+            number(self.major),
+            number(self.minor)
+        )
+    }
+}
+
+const RWM: DeviceAccess = DeviceAccess::all();
+
+/// What every container with device rules is allowed after them, so that furnace's own `/dev`
+/// keeps working whatever the rules say: making any node (opening it is what the rules
+/// govern), `null`, `zero`, `full`, `random`, `urandom`, `tty`, the devpts's `ptmx` and its
+/// terminals. The same list runc appends to an engine's rules.
+pub(crate) const FURNACE_NODES: [DeviceRule; 10] = [
+    DeviceRule::allow(DeviceKind::Char, None, None, DeviceAccess::MKNOD),
+    DeviceRule::allow(DeviceKind::Block, None, None, DeviceAccess::MKNOD),
+    DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(1), Some(5), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(1), Some(7), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(1), Some(8), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(1), Some(9), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(5), Some(0), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(5), Some(2), RWM),
+    DeviceRule::allow(DeviceKind::Char, Some(136), None, RWM),
+];
+
+/// Checks rules before anything is made.
+pub(crate) fn validate(rules: &[DeviceRule]) -> Result<()> {
+    rules
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, rule)| rule.check(i))
+}
+
+impl ContainerBuilder {
+    /// Gives the container a device cgroup (the v1 `devices` controller): every device is
+    /// denied, then `rules` apply in order, then furnace's own `/dev` nodes are allowed again
+    /// (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `ptmx`, the terminals, and `mknod`
+    /// of any node, whose opening the rules still govern), as runc does for an engine's
+    /// rules. The rules hold for PID 1 and every command, whatever their capabilities.
+    ///
+    /// Needs a v1 `devices` hierarchy (a v1 or hybrid host); on a host with cgroup v2 alone
+    /// the start fails with [`Error::Cgroup`], since furnace does not load the eBPF device
+    /// programs v2 would need.
+    ///
+    /// ```no_run
+    /// use furnace_core::{Container, DeviceAccess, DeviceKind, DeviceRule};
+    /// // The default devices, and read access to the host's /dev/fuse (10:229) bound in.
+    /// let container = Container::builder("/srv/rootfs")
+    ///     .device_rules([DeviceRule::allow(DeviceKind::Char, Some(10), Some(229), DeviceAccess::READ)])
+    ///     .start()?;
+    /// # Ok::<(), furnace_core::Error>(())
+    /// ```
+    pub fn device_rules(&mut self, rules: impl IntoIterator<Item = DeviceRule>) -> &mut Self {
+        self.limits.devices = Some(rules.into_iter().collect());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_are_the_kernels_lines() {
+        let all = DeviceRule::deny(DeviceKind::All, None, None, RWM);
+        assert_eq!(all.to_string(), "a");
+        assert_eq!(all.file(), "devices.deny");
+        assert_eq!(FURNACE_NODES[0].to_string(), "c *:* m");
+        assert_eq!(FURNACE_NODES[9].to_string(), "c 136:* rwm");
+        assert_eq!(FURNACE_NODES[9].file(), "devices.allow");
+        assert!(validate(&FURNACE_NODES).is_ok());
+        assert!(validate(&[all]).is_ok());
+    }
+
+    #[test]
+    fn rules_the_kernel_cannot_take_are_refused() {
+        let none = DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), DeviceAccess::empty());
+        let e = validate(&[FURNACE_NODES[0], none]).unwrap_err().to_string();
+        assert!(e.contains("#1") && e.contains("no access"), "{e}");
+        let partial = DeviceRule::deny(DeviceKind::All, None, None, DeviceAccess::READ);
+        assert!(validate(&[partial]).is_err());
+        let numbered = DeviceRule::deny(DeviceKind::All, Some(1), None, RWM);
+        assert!(validate(&[numbered]).is_err());
+    }
+}
