@@ -286,6 +286,23 @@ fn ctr_run_exec_kill_and_nothing_left() {
                 && said.ends_with("\nNoNewPrivs:\t1\n"),
             "{exec:?}"
         );
+        // `task ps` (the shim's `ps --format json`): the task's process among the pids.
+        let ls = text(&ctd.ctr(&["task", "ls"]).stdout);
+        let pid = ls
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .expect("the task in `task ls`")
+            .to_owned();
+        let ps = ctd.ctr(&["task", "ps", &id]);
+        assert!(ps.status.success(), "{ps:?}");
+        assert!(
+            text(&ps.stdout)
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().next() == Some(&pid)),
+            "{pid} in {ps:?}"
+        );
         let kill = ctd.ctr(&["task", "kill", "--signal", "USR1", &id]);
         assert!(kill.status.success(), "{kill:?}");
         wait_until(DEADLINE, "the task to stop on USR1", || {

@@ -159,6 +159,23 @@ fn create_start_state_and_delete_as_an_engine_calls_them() {
     assert_eq!(state["id"], "c1");
     assert_eq!(state["bundle"], bundle.dir.to_str().unwrap());
     assert_eq!(read_comm(pid), "furnace-init", "PID 1 waits at the gate");
+    // `ps`: the JSON pids (containerd's shim) and the host's `ps` lines of the container.
+    let ps = bundle.call(&["ps", "--format", "json", "c1"]);
+    assert_eq!(text(&ps.stdout).trim(), format!("[{pid}]"), "{ps:?}");
+    let ps = bundle.call(&["ps", "c1", "-o", "pid,comm"]);
+    assert_eq!(
+        text(&ps.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>(),
+        ["PID COMMAND".to_owned(), format!("{pid} furnace-init")],
+        "{ps:?}"
+    );
+    let bad = bundle.call(&["ps", "--format", "yaml", "c1"]);
+    assert!(
+        !bad.status.success() && text(&bad.stderr).contains("table or json"),
+        "{bad:?}"
+    );
     // A second create under the same id is refused.
     let out2 = scratch.dir().join("out2");
     let again = bundle.create("c1", &out2);

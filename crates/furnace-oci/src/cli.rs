@@ -132,6 +132,18 @@ pub enum Command {
         /// The container's id
         id: String,
     },
+    /// List a container's processes: `ps` lines (`-ef`, or the options given), or host pids
+    /// as a JSON array
+    Ps {
+        /// table (the host `ps`'s lines for the container's processes) or json (their pids)
+        #[arg(long, short = 'f', value_name = "FORMAT", default_value = "table")]
+        format: String,
+        /// The container's id
+        id: String,
+        /// Options for `ps` (table format; default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_options: Vec<String>,
+    },
     /// Print what this runtime supports, as the OCI spec's features JSON
     Features,
 }

@@ -1,4 +1,4 @@
-//! The commands: create, start, state, kill, delete, features.
+//! The commands: create, start, state, kill, delete, ps, features.
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -76,6 +76,11 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         Command::State { id } => state(&root, id),
         Command::Kill { all, id, signal } => kill(&root, id, signal, *all),
         Command::Delete { force, id } => delete(&root, id, *force),
+        Command::Ps {
+            format,
+            id,
+            ps_options,
+        } => ps(&root, id, format, ps_options),
         Command::Features => {
             println!("{}", features());
             Ok(())
@@ -268,6 +273,63 @@ fn kill(root: &Root, id: &str, signal: &str, all: bool) -> Result<(), String> {
     }
     // SIGKILL to PID 1 ends every process of its namespace.
     init.send_signal(signal).map_err(|e| e.to_string())
+}
+
+/// `ps`: the container's processes (those of PID 1's pid namespace), as host pids in JSON or
+/// as the lines the host's `ps` prints for them, under its header.
+fn ps(root: &Root, id: &str, format: &str, options: &[String]) -> Result<(), String> {
+    let record = root.load(id)?;
+    let _init = init_of(root, &record)?;
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", record.pid))
+        .map_err(|e| format!("cannot read PID 1's pid namespace: {e}"))?;
+    let mut pids = processes_in(&ns);
+    pids.sort_unstable();
+    match format {
+        "json" => {
+            println!(
+                "{}",
+                serde_json::to_string(&pids).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        "table" => {
+            let options: Vec<&str> = if options.is_empty() {
+                vec!["-ef"]
+            } else {
+                options.iter().map(String::as_str).collect()
+            };
+            let out = std::process::Command::new("ps")
+                .args(&options)
+                .output()
+                .map_err(|e| format!("cannot run ps: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "ps {}: {}",
+                    options.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let column = header
+                .split_whitespace()
+                .position(|c| c == "PID")
+                .ok_or_else(|| format!("ps {}: no PID column", options.join(" ")))?;
+            println!("{header}");
+            for line in lines {
+                let pid = line.split_whitespace().nth(column);
+                if pid
+                    .and_then(|p| p.parse().ok())
+                    .is_some_and(|p| pids.contains(&p))
+                {
+                    println!("{line}");
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("ps --format {other:?}: table or json")),
+    }
 }
 
 /// The host pids of the processes whose pid namespace is `ns`.
