@@ -39,6 +39,7 @@
 //! | [`exec_init`] | issue 16: PID 1 becoming the bundle's process at a start gate (`exec_init`) |
 //! | [`visibility`] | issue 16: masked and read-only paths, sysctls, `nodev`, a joined network namespace, the cgroup view, exact cgroup paths |
 //! | [`oci`] | issue 16: `furnace-oci` driven directly, as the engines call it: lifecycle, console socket, bad bundles |
+//! | [`oci_hooks`] | issue 16: the bundle's hooks, where and when each runs, with the state on stdin; failing hooks |
 //! | [`podman`] | issue 16: podman and conmon driving `furnace-oci` |
 //! | [`containerd`] | issue 16: a containerd daemon of the test's own and its runc shim driving `furnace-oci` |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
@@ -65,6 +66,7 @@ mod named;
 mod named_callers;
 mod net;
 mod oci;
+mod oci_hooks;
 mod podman;
 mod rootless;
 mod rootless_roots;

@@ -19,13 +19,13 @@ fn oci() -> PathBuf {
 }
 
 /// A bundle in the scratch's directory whose root is the scratch's root.
-struct Bundle {
-    dir: PathBuf,
-    state: PathBuf,
+pub(crate) struct Bundle {
+    pub(crate) dir: PathBuf,
+    pub(crate) state: PathBuf,
 }
 
 impl Bundle {
-    fn new(scratch: &Scratch, process: serde_json::Value) -> Bundle {
+    pub(crate) fn new(scratch: &Scratch, process: serde_json::Value) -> Bundle {
         let dir = scratch.dir().join("bundle");
         let state = scratch.dir().join("state");
         std::fs::create_dir_all(&dir).unwrap();
@@ -51,12 +51,12 @@ impl Bundle {
         bundle
     }
 
-    fn write(&self, config: serde_json::Value) {
+    pub(crate) fn write(&self, config: serde_json::Value) {
         std::fs::write(self.dir.join("config.json"), config.to_string()).unwrap();
     }
 
     /// `furnace-oci --root STATE ARGS...`, stdio null.
-    fn call(&self, args: &[&str]) -> Output {
+    pub(crate) fn call(&self, args: &[&str]) -> Output {
         Command::new(oci())
             .arg("--root")
             .arg(&self.state)
@@ -67,7 +67,7 @@ impl Bundle {
     }
 
     /// `create --bundle DIR ID`, the container's stdio on `out` (a file).
-    fn create(&self, id: &str, out: &Path) -> Output {
+    pub(crate) fn create(&self, id: &str, out: &Path) -> Output {
         let file = std::fs::File::create(out).unwrap();
         Command::new(oci())
             .arg("--root")
@@ -85,7 +85,7 @@ impl Bundle {
     }
 
     /// The `status` of `state ID`.
-    fn status(&self, id: &str) -> String {
+    pub(crate) fn status(&self, id: &str) -> String {
         let out = self.call(&["state", id]);
         assert!(out.status.success(), "state: {out:?}");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("state is JSON");
@@ -93,7 +93,7 @@ impl Bundle {
     }
 
     /// Nothing of furnace-oci's is left in the state directory.
-    fn assert_empty(&self) {
+    pub(crate) fn assert_empty(&self) {
         for sub in ["containers", "registry"] {
             let dir = self.state.join(sub);
             let left: Vec<_> = std::fs::read_dir(&dir)
@@ -117,7 +117,7 @@ impl Drop for Bundle {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -58,8 +58,26 @@ const PROCESS: Shape = Object(&[
     ("oomScoreAdj", Leaf),
 ]);
 
+const HOOK: Shape = Array(&Object(&[
+    ("path", Leaf),
+    ("args", Leaf),
+    ("env", Leaf),
+    ("timeout", Leaf),
+]));
+
 const CONFIG: Shape = Object(&[
     ("ociVersion", Leaf),
+    (
+        "hooks",
+        Object(&[
+            ("prestart", HOOK),
+            ("createRuntime", HOOK),
+            ("createContainer", HOOK),
+            ("startContainer", HOOK),
+            ("poststart", HOOK),
+            ("poststop", HOOK),
+        ]),
+    ),
     ("root", Object(&[("path", Leaf), ("readonly", Leaf)])),
     ("process", PROCESS),
     ("hostname", Leaf),
@@ -156,6 +174,8 @@ pub struct Spec {
     #[serde(default)]
     pub mounts: Vec<Mount>,
     pub linux: Option<Linux>,
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
@@ -336,6 +356,7 @@ pub fn load(bundle: &Path) -> Result<Spec, String> {
     check(&value, &CONFIG, "")?;
     let spec: Spec = serde_json::from_value(value).map_err(|e| format!("config.json: {e}"))?;
     check_version(&spec.oci_version)?;
+    spec.hooks.check()?;
     Ok(spec)
 }
 

@@ -1,4 +1,4 @@
-//! Errors for the engine: one line on stderr, and in `--log` as text or runc's JSON lines
+//! Errors (and warnings) for the engine: one line on stderr, and in `--log` as text or runc's JSON lines
 //! (`{"level":"error","msg":"…","time":"…"}`), which conmon and containerd read back.
 
 use std::io::Write;
@@ -23,7 +23,17 @@ impl Logger {
 
     /// Writes `message` as an error.
     pub fn error(&self, message: &str) {
-        eprintln!("furnace-oci: {message}");
+        self.write("error", message);
+    }
+
+    /// Writes `message` as a warning (a failed `poststart` or `poststop` hook).
+    pub fn warn(&self, message: &str) {
+        self.write("warning", message);
+    }
+
+    fn write(&self, level: &str, message: &str) {
+        let prefix = if level == "error" { "" } else { "warning: " };
+        eprintln!("furnace-oci: {prefix}{message}");
         let Some(path) = &self.file else {
             return;
         };
@@ -34,10 +44,10 @@ impl Logger {
                 .unwrap_or(0);
             format!(
                 "{}\n",
-                serde_json::json!({"level": "error", "msg": message, "time": rfc3339(time)})
+                serde_json::json!({"level": level, "msg": message, "time": rfc3339(time)})
             )
         } else {
-            format!("furnace-oci: {message}\n")
+            format!("furnace-oci: {prefix}{message}\n")
         };
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)

@@ -3,11 +3,13 @@
 //!
 //! ```text
 //! furnace-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND
-//! furnace-oci create --bundle DIR [--pid-file FILE] ID
+//! furnace-oci create --bundle DIR [--pid-file FILE] [--console-socket S] [--preserve-fds N] ID
 //! furnace-oci start ID
 //! furnace-oci state ID
 //! furnace-oci kill [--all] ID [SIGNAL]
 //! furnace-oci delete [--force] ID
+//! furnace-oci ps [--format table|json] ID [PS-OPTIONS...]
+//! furnace-oci exec [--process FILE] [--pid-file FILE] [--detach] [--tty --console-socket S] ID [CMD...]
 //! furnace-oci features
 //! furnace-oci --version
 //! ```
@@ -22,6 +24,7 @@
 mod cli;
 mod config;
 mod exec;
+mod hooks;
 mod log;
 mod mounts;
 mod ops;
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
     }
     let cli = cli::parse();
     let logger = log::Logger::new(&cli.global);
-    match ops::run(&cli) {
+    match ops::run(&cli, &logger) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             logger.error(&message);

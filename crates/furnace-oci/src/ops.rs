@@ -14,7 +14,7 @@ use crate::state::{Record, Root, Status};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the command; the error is one line for the engine.
-pub fn run(cli: &Cli) -> Result<(), String> {
+pub fn run(cli: &Cli, logger: &crate::log::Logger) -> Result<(), String> {
     if cli.global.systemd_cgroup {
         return Err(
             "--systemd-cgroup: furnace-oci manages cgroups itself (cgroupfs); \
@@ -47,7 +47,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 id,
             )
         }
-        Command::Start { id } => start(&root, id),
+        Command::Start { id } => start(&root, id, logger),
         Command::Exec {
             process,
             pid_file,
@@ -75,7 +75,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         }
         Command::State { id } => state(&root, id),
         Command::Kill { all, id, signal } => kill(&root, id, signal, *all),
-        Command::Delete { force, id } => delete(&root, id, *force),
+        Command::Delete { force, id } => delete(&root, id, *force, logger),
         Command::Ps {
             format,
             id,
@@ -146,6 +146,16 @@ fn create(
         let start_time = furnace_sys::process::ProcStat::read(pid)
             .map(|s| s.start_time)
             .ok_or_else(|| format!("PID 1 (pid {pid}) is gone"))?;
+        // The runtime's hooks of `create`, PID 1 set up and waiting.
+        let state = crate::hooks::state_json(id, "creating", pid, &bundle, &spec.annotations);
+        let hooks =
+            crate::hooks::run_on_host("prestart", &spec.hooks.prestart, &state).and_then(|()| {
+                crate::hooks::run_on_host("createRuntime", &spec.hooks.create_runtime, &state)
+            });
+        if let Err(e) = hooks {
+            let _ = container.stop();
+            return Err(e);
+        }
         let record = Record {
             id: id.to_owned(),
             bundle: bundle.clone(),
@@ -153,6 +163,9 @@ fn create(
             annotations: spec.annotations.clone(),
             pid,
             start_time,
+            start_container: spec.hooks.start_container.clone(),
+            poststart: spec.hooks.poststart.clone(),
+            poststop: spec.hooks.poststop.clone(),
         };
         let saved = root.save(&record).and_then(|()| match pid_file {
             Some(path) => crate::state::write_atomically(path, pid.to_string().as_bytes()),
@@ -182,12 +195,22 @@ pub fn send_console(socket: &Path, master: &impl AsFd) -> Result<(), String> {
     })
 }
 
-fn start(root: &Root, id: &str) -> Result<(), String> {
+fn start(root: &Root, id: &str, logger: &crate::log::Logger) -> Result<(), String> {
     let record = root.load(id)?;
     match root.status(&record) {
         Status::Created => {}
         Status::Running => return Err(format!("container {id:?} has already started")),
         Status::Stopped => return Err(format!("container {id:?} has stopped: it cannot start")),
+    }
+    let state = |status| {
+        crate::hooks::state_json(id, status, record.pid, &record.bundle, &record.annotations)
+    };
+    if let Err(e) = start_container_hooks(root, &record, &state("created")) {
+        // The process must not run: the container stops (`delete` removes it).
+        if let Ok(init) = init_of(root, &record) {
+            let _ = init.send_signal(rustix::process::Signal::KILL);
+        }
+        return Err(e);
     }
     let gate = root.gate_of(id);
     let fifo = rustix::fs::open(
@@ -215,7 +238,40 @@ fn start(root: &Root, id: &str) -> Result<(), String> {
         let _ =
             furnace_sys::fd::forksafe::poll_readable(fifo.as_fd(), Some(Duration::from_millis(50)));
     }
-    std::fs::remove_file(&gate).map_err(|e| format!("cannot remove {}: {e}", gate.display()))
+    std::fs::remove_file(&gate).map_err(|e| format!("cannot remove {}: {e}", gate.display()))?;
+    if let Err(e) = crate::hooks::run_on_host("poststart", &record.poststart, &state("running")) {
+        logger.warn(&e);
+    }
+    Ok(())
+}
+
+/// The `startContainer` hooks, each run inside the container (its namespaces, cgroups and
+/// root; the path resolved there) with the state on its stdin.
+fn start_container_hooks(root: &Root, record: &Record, state: &str) -> Result<(), String> {
+    if record.start_container.is_empty() {
+        return Ok(());
+    }
+    let container = root
+        .registry()
+        .attach(&record.id)
+        .map_err(|e| e.to_string())?;
+    for (i, hook) in record.start_container.iter().enumerate() {
+        let what = format!("hooks.startContainer[{i}] {}", hook.path.display());
+        let mut command = container.command(&hook.path);
+        command.args(hook.args.iter().skip(1)).env_clear();
+        for pair in &hook.env {
+            let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+            command.env(key, value);
+        }
+        let child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{what}: {e}"))?;
+        crate::hooks::finish("startContainer", i, hook, child, state)?;
+    }
+    Ok(())
 }
 
 fn state(root: &Root, id: &str) -> Result<(), String> {
@@ -344,7 +400,7 @@ fn processes_in(ns: &Path) -> Vec<u32> {
         .collect()
 }
 
-fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
+fn delete(root: &Root, id: &str, force: bool, logger: &crate::log::Logger) -> Result<(), String> {
     let record = root.load(id)?;
     let status = root.status(&record);
     if status != Status::Stopped && !force {
@@ -362,7 +418,18 @@ fn delete(root: &Root, id: &str, force: bool) -> Result<(), String> {
     let registry: Registry = root.registry();
     registry.stop(id).map_err(|e| e.to_string())?;
     let _ = registry.list();
-    root.remove(id)
+    root.remove(id)?;
+    let state = crate::hooks::state_json(
+        id,
+        "stopped",
+        record.pid,
+        &record.bundle,
+        &record.annotations,
+    );
+    if let Err(e) = crate::hooks::run_on_host("poststop", &record.poststop, &state) {
+        logger.warn(&e);
+    }
+    Ok(())
 }
 
 fn now() -> u64 {
@@ -377,7 +444,7 @@ fn features() -> String {
     let features = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "startContainer", "poststart", "poststop"],
         "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate"],
         "linux": {
             "namespaces": ["pid", "mount", "ipc", "uts", "cgroup", "network"],

@@ -26,6 +26,13 @@ pub struct Record {
     pub annotations: BTreeMap<String, String>,
     pub pid: u32,
     pub start_time: u64,
+    /// The hooks run after `create`: at `start` and at `delete`.
+    #[serde(default)]
+    pub start_container: Vec<crate::hooks::Hook>,
+    #[serde(default)]
+    pub poststart: Vec<crate::hooks::Hook>,
+    #[serde(default)]
+    pub poststop: Vec<crate::hooks::Hook>,
 }
 
 /// The OCI status of a container.
