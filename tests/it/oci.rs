@@ -509,3 +509,64 @@ fn a_terminal_master_is_sent_over_the_console_socket() {
     bundle.assert_empty();
     leaks.assert_clean();
 }
+
+/// `--preserve-fds N`: the runtime's fds 3 to 3 + N - 1 reach the process at their numbers;
+/// the runtime's other fds do not; a count beyond the open fds is an error that leaves
+/// nothing.
+#[test]
+fn preserved_fds_reach_the_process_at_their_numbers_and_no_other_does() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let bundle = Bundle::new(
+        &scratch,
+        serde_json::json!({
+            "args": ["sh", "-c", "echo three >&3; echo four >&4; ls /proc/self/fd | tr '\\n' ' '"],
+            "cwd": "/", "env": ["PATH=/usr/bin:/bin"], "user": {"uid": 0, "gid": 0}
+        }),
+    );
+    let dir = scratch.dir();
+    let file = |name: &str| dir.join(name).display().to_string();
+    // The runtime is started by sh with fds 3, 4 and 5 open: two preserved, the third not.
+    let create = |count: u32, fds: &str| {
+        let script = format!(
+            "exec {oci} --root {state} create --bundle {bundle} --preserve-fds {count} p1 \
+             {fds} >{out} 2>&1",
+            oci = oci().display(),
+            state = bundle.state.display(),
+            bundle = bundle.dir.display(),
+            out = file("out"),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .status()
+            .expect("run sh")
+    };
+    let fds = format!("3>{} 4>{} 5>{}", file("three"), file("four"), file("five"));
+    assert!(
+        create(2, &fds).success(),
+        "{:?}",
+        std::fs::read_to_string(file("out"))
+    );
+    let started = bundle.call(&["start", "p1"]);
+    assert!(started.status.success(), "start: {started:?}");
+    wait_until(DEADLINE, "the container to stop", || {
+        bundle.status("p1") == "stopped"
+    });
+    assert_eq!(std::fs::read_to_string(file("three")).unwrap(), "three\n");
+    assert_eq!(std::fs::read_to_string(file("four")).unwrap(), "four\n");
+    // 0–4, and 5: ls's own directory (were the runtime's fd 5 passed, ls's would be 6).
+    let out = std::fs::read_to_string(file("out")).unwrap();
+    assert_eq!(out.trim_end(), "0 1 2 3 4 5", "{out}");
+    assert!(bundle.call(&["delete", "p1"]).status.success());
+    // Three preserved, two open: refused, nothing made.
+    let fds = format!("3>{} 4>{}", file("three"), file("four"));
+    assert!(!create(3, &fds).success());
+    let said = std::fs::read_to_string(file("out")).unwrap();
+    assert!(
+        said.contains("preserves fds that are not all open"),
+        "{said}"
+    );
+    bundle.assert_empty();
+    leaks.assert_clean();
+}

@@ -407,6 +407,14 @@ impl ContainerBuilder {
                      limits are given with it",
                 ));
             }
+            // Checked before furnace opens any fd: with 3..3 + n open, every fd it makes is
+            // numbered above them, and PID 1 can keep them where they are.
+            let preserved = 3..3 + program.preserve_fds.min(1 << 20) as i32;
+            if program.preserve_fds > 1 << 20 || !preserved.clone().all(furnace_sys::fd::is_open) {
+                return Err(refuse(
+                    "preserves fds that are not all open in the starter (3 to 3 + count - 1)",
+                ));
+            }
         }
         let detached = match self.lifetime {
             crate::Lifetime::Owner => None,

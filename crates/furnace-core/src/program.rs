@@ -53,6 +53,7 @@ pub struct InitProgram {
     pub(crate) umask: Option<u32>,
     pub(crate) start_gate: Option<PathBuf>,
     pub(crate) terminal: bool,
+    pub(crate) preserve_fds: u32,
 }
 
 impl InitProgram {
@@ -77,7 +78,27 @@ impl InitProgram {
             umask: None,
             start_gate: None,
             terminal: false,
+            preserve_fds: 0,
         }
+    }
+
+    /// Passes the starter's fds 3 to `3 + count - 1` to the program at the same numbers, as
+    /// an OCI runtime's `--preserve-fds` does (socket activation, say); every other fd of
+    /// the starter stays out. Each must be open when the container starts.
+    ///
+    /// ```no_run
+    /// use furnace_core::{Container, InitProgram, Lifetime};
+    /// // fd 3, a listening socket the caller inherited, becomes the server's fd 3.
+    /// let program = InitProgram::new(["/usr/sbin/server", "--listen-fd=3"]).preserve_fds(1);
+    /// let container = Container::builder("/srv/rootfs")
+    ///     .lifetime(Lifetime::Detached { timeout: None })
+    ///     .exec_init(program)
+    ///     .start()?;
+    /// # Ok::<(), furnace_core::Error>(())
+    /// ```
+    pub fn preserve_fds(mut self, count: u32) -> InitProgram {
+        self.preserve_fds = count;
+        self
     }
 
     /// Gives the program a terminal of the container's own devpts as its stdio and
@@ -173,6 +194,8 @@ pub(crate) struct PreparedInit {
     /// With a terminal: the socket on which PID 1 sends the master (PID 1's end, and the
     /// parent's).
     pub terminal: Option<(OwnedFd, OwnedFd)>,
+    /// The starter's fds `3..3 + preserve_fds`, kept at their numbers for the program.
+    pub preserve_fds: u32,
 }
 
 impl PreparedInit {
@@ -249,12 +272,14 @@ impl PreparedInit {
             umask: program.umask,
             stdio,
             gate,
+            preserve_fds: program.preserve_fds,
         })
     }
 }
 
 impl PreparedInit {
-    /// The fds PID 1 must keep for the program: its stdio copies and the gate.
+    /// The fds PID 1 must keep for the program: its stdio copies, the gate, the terminal's
+    /// socket and the preserved fds.
     pub(crate) fn raw_fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
         use std::os::fd::AsRawFd;
         self.stdio
@@ -262,6 +287,7 @@ impl PreparedInit {
             .map(AsRawFd::as_raw_fd)
             .chain(self.gate.iter().map(|(fd, _)| fd.as_raw_fd()))
             .chain(self.terminal.iter().map(|(child, _)| child.as_raw_fd()))
+            .chain(3..3 + self.preserve_fds as std::os::fd::RawFd)
     }
 }
 

@@ -36,14 +36,12 @@ pub fn run(cli: &Cli, logger: &crate::log::Logger) -> Result<(), String> {
             if *no_pivot {
                 return Err("--no-pivot: furnace always pivots into the root".into());
             }
-            if *preserve_fds > 0 {
-                return Err("--preserve-fds: not supported by furnace-oci yet".into());
-            }
             create(
                 &root,
                 bundle,
                 pid_file.as_deref(),
                 console_socket.as_deref(),
+                *preserve_fds,
                 id,
             )
         }
@@ -93,6 +91,7 @@ fn create(
     bundle: &Path,
     pid_file: Option<&Path>,
     console_socket: Option<&Path>,
+    preserve_fds: u32,
     id: &str,
 ) -> Result<(), String> {
     furnace_core::validate_name(id).map_err(|e| format!("container id: {e}"))?;
@@ -114,7 +113,7 @@ fn create(
         }
         _ => {}
     }
-    program = program.terminal(terminal);
+    program = program.terminal(terminal).preserve_fds(preserve_fds);
     let dir = root.claim(id)?;
     let made = (|| {
         let gate = root.gate_of(id);

@@ -41,6 +41,18 @@ impl StdioFd {
     }
 }
 
+/// `fcntl(fd, F_GETFD)`: whether the number `fd` is an open fd of this process.
+///
+/// See `fcntl(2)`.
+pub fn is_open(fd: std::os::fd::RawFd) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the number is borrowed for one fcntl that only reads its flags; one that is not
+    // open fails with EBADF.
+    rustix::io::fcntl_getfd(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).is_ok()
+}
+
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 3)`: a close-on-exec duplicate of `fd` numbered 3 or above.
 ///
 /// A caller that closed stdin, stdout or stderr gets its next fds on those numbers, where a

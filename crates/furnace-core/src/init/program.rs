@@ -120,8 +120,9 @@ fn prepare(
         cred::no_new_privs().map_err(at(b"set no_new_privs"))?;
         attach(seccomp).map_err(at(b"attach the seccomp filter"))?;
     }
-    // Nothing of PID 1's reaches the program but stdio.
-    fd::close_range_cloexec(3, u32::MAX).map_err(at(b"close PID 1's files"))?;
+    // Nothing of PID 1's reaches the program but stdio and the preserved fds.
+    fd::set_inheritable_range(3, init.preserve_fds).map_err(at(b"keep the preserved fds"))?;
+    fd::close_range_cloexec(3 + init.preserve_fds, u32::MAX).map_err(at(b"close PID 1's files"))?;
     Ok(())
 }
 

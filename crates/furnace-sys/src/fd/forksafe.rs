@@ -38,6 +38,23 @@ pub fn close_range_cloexec(first: u32, last: u32) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `fcntl(fd, F_SETFD, 0)` for each fd in `first..first + count`: clears their close-on-exec
+/// flag, so that they cross the next exec (an OCI runtime's `--preserve-fds`).
+///
+/// An fd of the range that is not open is an error (`EBADF`): nothing is opened or closed.
+/// Async-signal-safe: no allocation, no locks.
+///
+/// See `fcntl(2)`.
+pub fn set_inheritable_range(first: u32, count: u32) -> Result<(), Errno> {
+    for raw in first..first.saturating_add(count) {
+        // SAFETY: only the fd flags of the number are changed, for the length of this call;
+        // a number that is not open makes fcntl fail with EBADF and touches nothing.
+        let fd = unsafe { BorrowedFd::borrow_raw(raw as i32) };
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+    }
+    Ok(())
+}
+
 /// `close_range(first, last, 0)`: closes the fds in `first..=last`.
 ///
 /// Async-signal-safe: no allocation, no locks.
