@@ -41,6 +41,7 @@
 //! | [`oci`] | issue 16: `furnace-oci` driven directly, as the engines call it: lifecycle, console socket, bad bundles |
 //! | [`oci_hooks`] | issue 16: the bundle's hooks, where and when each runs, with the state on stdin; failing hooks |
 //! | [`podman`] | issue 16: podman and conmon driving `furnace-oci` |
+//! | [`podman_rootless`] | issue 16: rootless podman, as a throw-away user, driving `furnace-oci` |
 //! | [`containerd`] | issue 16: a containerd daemon of the test's own and its runc shim driving `furnace-oci` |
 //! | [`harness`] | the fixtures themselves: the image, the scratch, the leak oracle |
 
@@ -68,6 +69,7 @@ mod net;
 mod oci;
 mod oci_hooks;
 mod podman;
+mod podman_rootless;
 mod rootless;
 mod rootless_roots;
 mod roots;

@@ -20,6 +20,14 @@ const ULIMITS: [&str; 4] = [
     "nproc=4096:4096",
 ];
 
+/// furnace-oci's default `--root`, which podman uses (its `--runtime-flag` does not reach
+/// every call: conmon's `exec -t` goes without it).
+const OCI_ROOT: &str = "/run/furnace-oci";
+
+/// The podman tests running now, and whether [`OCI_ROOT`] existed before the first of them:
+/// the last one to end removes it again if not (it is empty by then).
+static RUNNING: std::sync::Mutex<(usize, bool)> = std::sync::Mutex::new((0, false));
+
 /// One test's image (the test image with the probe), containers and cgroup parent.
 struct Podman {
     image: String,
@@ -30,6 +38,13 @@ struct Podman {
 
 impl Podman {
     fn new(scratch: &Scratch) -> Podman {
+        {
+            let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+            if running.0 == 0 {
+                running.1 = std::path::Path::new(OCI_ROOT).exists();
+            }
+            running.0 += 1;
+        }
         install_probe(scratch);
         let tag = unique_name("podman");
         let image = format!("localhost/{tag}:1");
@@ -98,6 +113,13 @@ impl Drop for Podman {
         let _ = Command::new("podman")
             .args(["rmi", "-f", &self.image])
             .output();
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.0 -= 1;
+        if running.0 == 0 && !running.1 {
+            for dir in ["containers", "registry", ""] {
+                let _ = std::fs::remove_dir(std::path::Path::new(OCI_ROOT).join(dir));
+            }
+        }
     }
 }
 
@@ -111,7 +133,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// The furnace-oci state entries (podman's runtime root is furnace-oci's default).
 fn oci_containers() -> Vec<String> {
-    std::fs::read_dir("/run/furnace-oci/containers")
+    std::fs::read_dir(std::path::Path::new(OCI_ROOT).join("containers"))
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())

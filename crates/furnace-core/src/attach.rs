@@ -3,7 +3,7 @@
 //! through the fds PID 1 hands out on its socket (in a user namespace), the cgroups reopened.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,9 +29,10 @@ pub(crate) fn attach(entry: Entry, state: State) -> Result<Container> {
             error: Errno::PERM.into(),
         });
     }
+    let (pid, start_time) = (state.pid, state.start_time);
     let mut container = handle(entry, state)?;
     if container.user_namespace {
-        let (files, root) = receive_namespaces(&container)?;
+        let (files, root) = receive_namespaces(&container, pid, start_time)?;
         container.namespace_files = files;
         container.root_fd = Some(root);
     }
@@ -95,8 +96,15 @@ fn is_privileged() -> bool {
 }
 
 /// Asks PID 1 for its namespaces (its user namespace first, its root last) on its socket,
-/// and joins the user namespace unless this process is in it already.
-fn receive_namespaces(container: &Container) -> Result<(Vec<(Namespace, OwnedFd)>, OwnedFd)> {
+/// and joins the user namespace unless this process is in it already. A PID 1 that became
+/// the container's program ([`ContainerBuilder::exec_init`](crate::ContainerBuilder::exec_init))
+/// answers no more: its namespaces are opened through `/proc` instead, which the kernel allows
+/// a process of the same user namespace now that PID 1 runs a program executed there.
+fn receive_namespaces(
+    container: &Container,
+    pid: u32,
+    start_time: u64,
+) -> Result<(Vec<(Namespace, OwnedFd)>, OwnedFd)> {
     let entry = container
         .detached
         .as_ref()
@@ -107,15 +115,13 @@ fn receive_namespaces(container: &Container) -> Result<(Vec<(Namespace, OwnedFd)
         what: format!("open {}", entry.path().display()),
         error,
     })?;
-    let socket = furnace_sys::fd::connect_unix(dir.as_fd(), ATTACH_SOCKET).map_err(|error| {
-        if error.errno() == Errno::CONNREFUSED || error.errno() == Errno::NOENT {
-            Error::NoSuchContainer {
-                name: entry.name().to_owned(),
-            }
-        } else {
-            sys(error)
+    let socket = match furnace_sys::fd::connect_unix(dir.as_fd(), ATTACH_SOCKET) {
+        Ok(socket) => socket,
+        Err(error) if error.errno() == Errno::CONNREFUSED || error.errno() == Errno::NOENT => {
+            return namespaces_through_proc(container, pid, start_time);
         }
-    })?;
+        Err(error) => return Err(sys(error)),
+    };
     match furnace_sys::fd::forksafe::poll_readable(socket.as_fd(), Some(ANSWER_TIMEOUT)) {
         Ok(true) => {}
         Ok(false) => {
@@ -154,6 +160,55 @@ fn receive_namespaces(container: &Container) -> Result<(Vec<(Namespace, OwnedFd)
     let user = fds.remove(0);
     join_user_namespace(&user)?;
     Ok((kinds.into_iter().zip(fds).collect(), root))
+}
+
+/// PID 1's namespaces and root opened through `/proc/PID`, checked to be PID 1's still once
+/// open; the user namespace joined unless this process is in it already.
+fn namespaces_through_proc(
+    container: &Container,
+    pid: u32,
+    start_time: u64,
+) -> Result<(Vec<(Namespace, OwnedFd)>, OwnedFd)> {
+    let name = || {
+        (container.detached.as_ref())
+            .map(|e| e.name().to_owned())
+            .unwrap_or_default()
+    };
+    let open = |file: &str, directory: bool| {
+        let path = format!("/proc/{pid}/{file}");
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        if directory {
+            options.custom_flags(libc::O_PATH | libc::O_DIRECTORY);
+        }
+        options
+            .open(&path)
+            .map(OwnedFd::from)
+            .map_err(|error| Error::Registry {
+                what: format!(
+                    "attach to {}: its init runs the container's program and hands over no                      namespaces, and {path} is out of this process's reach",
+                    name()
+                ),
+                error,
+            })
+    };
+    let user = open("ns/user", false)?;
+    let mut files = Vec::new();
+    for (kind, path) in crate::init::NAMESPACE_FILES {
+        if container.namespaces.contains(kind.flag()) {
+            let file = path
+                .to_str()
+                .unwrap_or_default()
+                .trim_start_matches("/proc/self/");
+            files.push((kind, open(file, false)?));
+        }
+    }
+    let root = open("root", true)?;
+    if !crate::registry::is_alive(pid, start_time) {
+        return Err(Error::NoSuchContainer { name: name() });
+    }
+    join_user_namespace(&user)?;
+    Ok((files, root))
 }
 
 /// Joins the user namespace `user` unless this process is in it already.

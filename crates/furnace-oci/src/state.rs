@@ -54,11 +54,15 @@ impl Status {
 }
 
 impl Root {
-    /// `--root`, or the default (for a caller without root, `$XDG_RUNTIME_DIR/furnace-oci`).
+    /// `--root`, or the default: for a caller without root — by its uid, or because it is
+    /// root of a user namespace, as a rootless engine runs its runtime —
+    /// `$XDG_RUNTIME_DIR/furnace-oci`, as runc does.
     pub fn new(dir: Option<&Path>) -> Root {
+        let rootless =
+            !rustix::process::geteuid().is_root() || furnace_core::rootless::in_user_namespace();
         let dir = match dir {
             Some(d) => d.to_path_buf(),
-            None if rustix::process::geteuid().is_root() => PathBuf::from(DEFAULT_ROOT),
+            None if !rootless => PathBuf::from(DEFAULT_ROOT),
             None => std::env::var_os("XDG_RUNTIME_DIR")
                 .map(|d| PathBuf::from(d).join("furnace-oci"))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
