@@ -473,3 +473,50 @@ fn bad_device_rules_are_refused_before_anything_is_made() {
     );
     leaks.assert_clean();
 }
+
+/// Device nodes of the caller's (`device_node`): made in `/dev` with their numbers, mode and
+/// owner, directories on the way made; names of furnace's own, paths outside `/dev` and the
+/// hardened profile are input errors before anything is made.
+#[test]
+fn device_nodes_are_made_as_asked_and_bad_ones_refused() {
+    use furnace_core::{Container, DeviceKind, DeviceNode, Error};
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    {
+        let kmsg = DeviceNode::new("/dev/extra/kmsg", DeviceKind::Char, 1, 11)
+            .mode(0o640)
+            .owner(0, 5);
+        let c = Container::builder(scratch.root())
+            .device_node(kmsg)
+            .start()
+            .expect("start");
+        let out = sh_ok(
+            &c,
+            "stat -c '%t:%T %a %u:%g %F' /dev/extra/kmsg; stat -c %a /dev/extra; \
+             (true < /dev/extra/kmsg) && echo opened",
+        );
+        assert_eq!(out, "1:b 640 0:5 character special file\n755\nopened\n");
+    }
+    let refused = |node: DeviceNode, hardened: bool| {
+        let e = Container::builder(scratch.root())
+            .device_node(node)
+            .hardened(hardened)
+            .start()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidPath { what, .. } if *what == "device node"),
+            "{e:?}"
+        );
+        e.to_string()
+    };
+    let node = |path: &str| DeviceNode::new(path, DeviceKind::Char, 1, 11);
+    assert!(refused(node("/dev/null"), false).contains("furnace's own /dev"));
+    assert!(refused(node("/dev/pts/9"), false).contains("furnace's own /dev"));
+    assert!(refused(node("/tmp/kmsg"), false).contains("not under /dev"));
+    assert!(refused(node("/dev/../etc/x"), false).contains(".."));
+    assert!(refused(node("/dev/kmsg"), true).contains("privileged profile"));
+    let all = DeviceNode::new("/dev/all", DeviceKind::All, 1, 11);
+    assert!(refused(all, false).contains("neither a character nor a block"));
+    leaks.assert_clean();
+}

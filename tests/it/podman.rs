@@ -321,3 +321,26 @@ fn run_and_exec_with_a_terminal() {
     let rm = p.podman(&["rm", "-f", "-t", "0", &name]);
     assert!(rm.status.success(), "{rm:?}");
 }
+
+/// `--device`: podman's `linux.devices` entry is made in the container's `/dev` and allowed
+/// by its device rules; a node made inside for another device still cannot be opened.
+#[test]
+fn a_device_is_passed_in_and_others_stay_closed() {
+    let scratch = Scratch::new();
+    let mut p = Podman::new(&scratch);
+    let (_, out) = p.run(
+        &["--rm", "--device", "/dev/fuse"],
+        &[
+            "sh",
+            "-c",
+            "stat -c '%t:%T %F' /dev/fuse; (true < /dev/fuse) && echo opened; \
+             mknod /tmp/kmsg c 1 11; (true < /tmp/kmsg) 2>/dev/null || echo kmsg-denied",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text(&out.stdout),
+        "a:e5 character special file\nopened\nkmsg-denied\n",
+        "{out:?}"
+    );
+}

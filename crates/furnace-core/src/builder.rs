@@ -386,6 +386,7 @@ impl ContainerBuilder {
     /// Validates the inputs: everything that can be refused before a fork.
     pub(crate) fn validate(&self) -> Result<Config> {
         self.limits.validate()?;
+        crate::devices::check_nodes(&self.view.device_nodes, self.hardened)?;
         if let Some(program) = &self.exec_init {
             let refuse = |reason| Error::InvalidInitProgram {
                 program: program

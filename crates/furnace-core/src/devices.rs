@@ -141,6 +141,65 @@ impl std::fmt::Display for DeviceRule {
     }
 }
 
+/// A device node furnace makes in the container's `/dev` besides its own
+/// ([`ContainerBuilder::device_node`]), as an engine's `linux.devices` asks.
+///
+/// ```
+/// use furnace_core::{DeviceKind, DeviceNode};
+/// let fuse = DeviceNode::new("/dev/fuse", DeviceKind::Char, 10, 229).mode(0o666);
+/// assert_eq!(fuse.major, 10);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceNode {
+    /// Where, under `/dev` (missing directories on the way are made, mode 0755).
+    pub path: std::path::PathBuf,
+    /// Character or block ([`DeviceKind::All`] is no node).
+    pub kind: DeviceKind,
+    /// The major number.
+    pub major: u32,
+    /// The minor number.
+    pub minor: u32,
+    /// The permission bits (default 0666).
+    pub mode: u32,
+    /// The owner, ids of the container (default root).
+    pub uid: u32,
+    /// The group, an id of the container (default root).
+    pub gid: u32,
+}
+
+impl DeviceNode {
+    /// A node at `path`, mode 0666, owned by root.
+    pub fn new(
+        path: impl Into<std::path::PathBuf>,
+        kind: DeviceKind,
+        major: u32,
+        minor: u32,
+    ) -> Self {
+        DeviceNode {
+            path: path.into(),
+            kind,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// The permission bits.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The owner and group (ids of the container).
+    pub fn owner(mut self, uid: u32, gid: u32) -> Self {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+}
+
 const RWM: DeviceAccess = DeviceAccess::all();
 
 /// What every container with device rules is allowed after them, so that furnace's own `/dev`
@@ -159,6 +218,26 @@ pub(crate) const FURNACE_NODES: [DeviceRule; 10] = [
     DeviceRule::allow(DeviceKind::Char, Some(5), Some(2), RWM),
     DeviceRule::allow(DeviceKind::Char, Some(136), None, RWM),
 ];
+
+/// Refuses device nodes where `mknod` is not furnace's to give: in the hardened profile, and
+/// in a user namespace.
+pub(crate) fn check_nodes(nodes: &[DeviceNode], hardened: bool) -> Result<()> {
+    let Some(node) = nodes.first() else {
+        return Ok(());
+    };
+    let reason = if hardened {
+        "needs the privileged profile: the hardened one has furnace's own nodes only"
+    } else if crate::rootless::in_user_namespace() {
+        "needs root of the host: mknod is refused in a user namespace"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidPath {
+        what: "device node",
+        path: node.path.clone(),
+        problem: crate::error::PathProblem::KindMismatch(reason),
+    })
+}
 
 /// Checks rules before anything is made.
 pub(crate) fn validate(rules: &[DeviceRule]) -> Result<()> {
@@ -189,6 +268,23 @@ impl ContainerBuilder {
     /// ```
     pub fn device_rules(&mut self, rules: impl IntoIterator<Item = DeviceRule>) -> &mut Self {
         self.limits.devices = Some(rules.into_iter().collect());
+        self
+    }
+
+    /// Makes a device node in the container's `/dev`, after furnace's own (a name of those,
+    /// or of the filesystems on `/dev`, is an input error). It takes `mknod` as root of the
+    /// host: the privileged profile, not rootless. Opening it is still subject to the device
+    /// rules, when there are any ([`device_rules`](ContainerBuilder::device_rules)).
+    ///
+    /// ```no_run
+    /// use furnace_core::{Container, DeviceKind, DeviceNode};
+    /// let container = Container::builder("/srv/rootfs")
+    ///     .device_node(DeviceNode::new("/dev/fuse", DeviceKind::Char, 10, 229))
+    ///     .start()?;
+    /// # Ok::<(), furnace_core::Error>(())
+    /// ```
+    pub fn device_node(&mut self, node: DeviceNode) -> &mut Self {
+        self.view.device_nodes.push(node);
         self
     }
 }

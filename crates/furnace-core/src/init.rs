@@ -537,6 +537,7 @@ fn after(
             dev::mknodat(CWD, path, *kind, Mode::from_raw_mode(*mode), *major, *minor)
         }
         After::Symlink { target, path } => fs::symlinkat(target, CWD, path),
+        After::Chown { path, uid, gid } => fs::chown_at(CWD, path, *uid, *gid),
         After::AttachBind(index) => {
             let bind = plan.binds.get(*index).ok_or(Errno::INVAL)?;
             let tree = trees.get(*index).ok_or(Errno::INVAL)?;

@@ -62,7 +62,7 @@ mod visibility;
 pub use builder::{BindMount, ContainerBuilder, DEFAULT_START_TIMEOUT, HARDENED_CAPABILITIES};
 pub use command::Command;
 pub use container::{Container, STOP_TIMEOUT};
-pub use devices::{DeviceAccess, DeviceKind, DeviceRule};
+pub use devices::{DeviceAccess, DeviceKind, DeviceNode, DeviceRule};
 pub use error::{Error, PathProblem, Result, SpawnStep};
 /// Re-exported from `furnace-sys`, so that [`Error::Setup`]'s errno and [`Error::InitDied`]'s
 /// exit can be matched without depending on it.

@@ -20,6 +20,7 @@ pub(crate) struct View {
     nodev: bool,
     network: Option<PathBuf>,
     cgroups: bool,
+    pub(crate) device_nodes: Vec<crate::devices::DeviceNode>,
 }
 
 /// The same, checked and ready for the plan.
@@ -34,6 +35,21 @@ pub(crate) struct ValidView {
     pub network: Option<PathBuf>,
     /// Mount the container's view of the cgroup hierarchies at `/sys/fs/cgroup`.
     pub cgroups: bool,
+    /// Device nodes to make in `/dev`, with the directories on their way.
+    pub device_nodes: Vec<ValidNode>,
+}
+
+/// A checked [`DeviceNode`](crate::DeviceNode).
+#[derive(Debug, Clone)]
+pub(crate) struct ValidNode {
+    pub path: CString,
+    /// The directories between `/dev` and the node, outermost first.
+    pub parents: Vec<CString>,
+    pub kind: furnace_sys::dev::DeviceKind,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+    pub owner: (u32, u32),
 }
 
 /// One hierarchy: its directory name, `cgroup` or `cgroup2`, and its options for `fsconfig`
@@ -210,6 +226,9 @@ impl View {
         let sysctls = (self.sysctls.iter())
             .map(|(k, v)| sysctl(k, v, own_network))
             .collect::<Result<Vec<_>>>()?;
+        let device_nodes = (self.device_nodes.iter())
+            .map(|n| device_node(n, &inside))
+            .collect::<Result<Vec<_>>>()?;
         Ok(ValidView {
             masked,
             read_only,
@@ -217,8 +236,91 @@ impl View {
             nodev: self.nodev,
             network,
             cgroups: self.cgroups,
+            device_nodes,
         })
     }
+}
+
+/// Checks a device node: a path under `/dev` that is none of furnace's own names there, a
+/// character or block device.
+fn device_node(
+    node: &crate::devices::DeviceNode,
+    inside: &dyn Fn(&'static str, &Path) -> Result<CString>,
+) -> Result<ValidNode> {
+    const WHAT: &str = "device node";
+    let path = inside(WHAT, &node.path)?;
+    let bad = |reason: &'static str| Error::InvalidPath {
+        what: WHAT,
+        path: node.path.clone(),
+        problem: PathProblem::KindMismatch(reason),
+    };
+    let Ok(rest) = node.path.strip_prefix("/dev") else {
+        return Err(bad("is not under /dev"));
+    };
+    let names: Vec<&std::ffi::OsStr> = (rest.components())
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let Some(first) = names.first().and_then(|n| n.to_str()) else {
+        return Err(bad("names /dev itself"));
+    };
+    let furnaces = crate::plan::STANDARD_DEV_NAMES.contains(&first);
+    if furnaces {
+        return Err(bad(
+            "is a name of furnace's own /dev (its nodes, links and filesystems)",
+        ));
+    }
+    let kind = match node.kind {
+        crate::devices::DeviceKind::Char => furnace_sys::dev::DeviceKind::Char,
+        crate::devices::DeviceKind::Block => furnace_sys::dev::DeviceKind::Block,
+        crate::devices::DeviceKind::All => {
+            return Err(bad("is neither a character nor a block device"))
+        }
+    };
+    let mut parents = Vec::new();
+    let mut dir = PathBuf::from("/dev");
+    for name in &names[..names.len() - 1] {
+        dir.push(name);
+        parents.push(inside(WHAT, &dir)?);
+    }
+    Ok(ValidNode {
+        path,
+        parents,
+        kind,
+        major: node.major,
+        minor: node.minor,
+        mode: node.mode & 0o7777,
+        owner: (node.uid, node.gid),
+    })
+}
+
+/// The steps that make the device nodes: their directories, the nodes, their owners.
+pub(crate) fn device_node_ops(nodes: &[ValidNode]) -> Vec<crate::plan::After> {
+    use crate::plan::After;
+    let mut ops = Vec::new();
+    for node in nodes {
+        ops.extend(node.parents.iter().map(|dir| After::Mkdir {
+            path: dir.clone(),
+            mode: 0o755,
+        }));
+        ops.push(After::Mknod {
+            path: node.path.clone(),
+            kind: node.kind,
+            major: node.major,
+            minor: node.minor,
+            mode: node.mode,
+        });
+        if node.owner != (0, 0) {
+            ops.push(After::Chown {
+                path: node.path.clone(),
+                uid: node.owner.0,
+                gid: node.owner.1,
+            });
+        }
+    }
+    ops
 }
 
 /// The steps that mount the cgroup view: a tmpfs at `/sys/fs/cgroup`, each hierarchy on a

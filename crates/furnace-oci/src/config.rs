@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use furnace_core::{ContainerBuilder, DeviceAccess, DeviceKind, InitProgram};
+use furnace_core::{ContainerBuilder, InitProgram};
 use furnace_sys::cred::{AllCapabilitySets, CapabilitySet};
 use serde::Deserialize;
 use serde_json::Value;
@@ -96,6 +96,18 @@ const CONFIG: Shape = Object(&[
             (
                 "namespaces",
                 Array(&Object(&[("type", Leaf), ("path", Leaf)])),
+            ),
+            (
+                "devices",
+                Array(&Object(&[
+                    ("path", Leaf),
+                    ("type", Leaf),
+                    ("major", Leaf),
+                    ("minor", Leaf),
+                    ("fileMode", Leaf),
+                    ("uid", Leaf),
+                    ("gid", Leaf),
+                ])),
             ),
             (
                 "resources",
@@ -262,6 +274,8 @@ pub struct Linux {
     #[serde(default)]
     pub sysctl: BTreeMap<String, String>,
     pub cgroups_path: Option<PathBuf>,
+    #[serde(default)]
+    pub devices: Vec<crate::devices::Device>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,6 +459,7 @@ fn configure(
     }
     if let Some(linux) = &spec.linux {
         namespaces(&linux.namespaces, builder)?;
+        crate::devices::apply(linux, builder)?;
         if let Some(r) = &linux.resources {
             resources(r, builder)?;
         }
@@ -560,7 +575,6 @@ fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), 
 }
 
 fn resources(r: &Resources, builder: &mut ContainerBuilder) -> Result<(), String> {
-    devices(&r.devices, builder)?;
     if let Some(memory) = &r.memory {
         // furnace's memory limit counts swap too (memory + swap at most the limit): a `swap`
         // (memory + swap) at or above the limit is met by it, with no swap beyond; one below
@@ -618,47 +632,6 @@ fn make_cgroup_parents(path: &Path) -> Result<(), String> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot make the cgroup {}: {e}", dir.display()))?;
     }
-    Ok(())
-}
-
-/// Device rules, in order, for the container's v1 `devices` cgroup (furnace denies every
-/// device first and allows its own `/dev` nodes after them, as runc does).
-fn devices(rules: &[DeviceRule], builder: &mut ContainerBuilder) -> Result<(), String> {
-    if rules.is_empty() {
-        return Ok(());
-    }
-    let mut list = Vec::with_capacity(rules.len());
-    for (i, rule) in rules.iter().enumerate() {
-        let field = format!("config.json: linux.resources.devices[{i}]");
-        let number = |n: Option<i64>, which: &str| match n {
-            None | Some(-1) => Ok(None),
-            Some(n) => u32::try_from(n)
-                .map(Some)
-                .map_err(|_| format!("{field}.{which}: {n} is not a device number")),
-        };
-        let kind = match rule.kind.as_deref() {
-            None | Some("a") => DeviceKind::All,
-            Some("c") => DeviceKind::Char,
-            Some("b") => DeviceKind::Block,
-            Some(other) => return Err(format!("{field}.type: {other:?} is not a, c or b")),
-        };
-        let mut access = DeviceAccess::empty();
-        for letter in rule.access.as_deref().unwrap_or("rwm").chars() {
-            access |= match letter {
-                'r' => DeviceAccess::READ,
-                'w' => DeviceAccess::WRITE,
-                'm' => DeviceAccess::MKNOD,
-                other => return Err(format!("{field}.access: {other:?} is not r, w or m")),
-            };
-        }
-        let (major, minor) = (number(rule.major, "major")?, number(rule.minor, "minor")?);
-        list.push(if rule.allow {
-            furnace_core::DeviceRule::allow(kind, major, minor, access)
-        } else {
-            furnace_core::DeviceRule::deny(kind, major, minor, access)
-        });
-    }
-    builder.device_rules(list);
     Ok(())
 }
 

@@ -23,6 +23,7 @@
 
 mod cli;
 mod config;
+mod devices;
 mod exec;
 mod hooks;
 mod log;

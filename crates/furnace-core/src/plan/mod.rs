@@ -42,7 +42,7 @@ mod tests;
 mod user;
 
 pub(crate) use show::ShowStep;
-pub(crate) use standard::{standard_mounts, Layout, TOP_MOUNT_POINTS};
+pub(crate) use standard::{standard_mounts, Layout, STANDARD_DEV_NAMES, TOP_MOUNT_POINTS};
 
 /// Where a mount lands inside the root: the destination's components, each prefix as a
 /// relative path, walked (and created when missing) one directory at a time.
@@ -196,6 +196,8 @@ pub(crate) enum After {
     },
     /// Create a symlink.
     Symlink { target: CString, path: CString },
+    /// Give a path (not followed) to an owner and group.
+    Chown { path: CString, uid: u32, gid: u32 },
     /// Attach bind number N (cloned before the pivot) at its destination, resolved inside the
     /// root and created when missing.
     AttachBind(usize),
@@ -396,6 +398,9 @@ impl Plan {
         };
         before.extend(standard::before_pivot(&layout));
         let mut after = standard_mounts(&layout);
+        after.extend(crate::visibility::device_node_ops(
+            &config.view.device_nodes,
+        ));
         if config.view.cgroups {
             after.extend(crate::visibility::cgroup_ops(&facts.cgroup_view));
         }

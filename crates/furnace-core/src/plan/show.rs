@@ -85,6 +85,7 @@ impl fmt::Display for After {
             After::Mknod {
                 path, major, minor, ..
             } => write!(f, "mknod {} {major}:{minor}", show(path)),
+            After::Chown { path, uid, gid } => write!(f, "chown {uid}:{gid} {}", show(path)),
             After::Symlink { target, path } => {
                 write!(f, "symlink {} -> {}", show(path), show(target))
             }

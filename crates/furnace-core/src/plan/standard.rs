@@ -111,6 +111,13 @@ const DEV_LINKS: [(&str, &str); 5] = [
     ("/dev/ptmx", "pts/ptmx"),
 ];
 
+/// Every name furnace itself puts directly in `/dev`: its nodes, its links, the filesystems
+/// mounted there. A caller's device node may not take one.
+pub(crate) const STANDARD_DEV_NAMES: [&str; 14] = [
+    "null", "zero", "full", "random", "urandom", "tty", "fd", "stdin", "stdout", "stderr", "ptmx",
+    "pts", "shm", "mqueue",
+];
+
 /// The numbers among [`Plan::made`](super::Plan::made) of the root's top-level mount points,
 /// in [`TOP_MOUNT_POINTS`] order.
 #[derive(Debug, Clone, Copy, Default)]
