@@ -570,3 +570,130 @@ fn preserved_fds_reach_the_process_at_their_numbers_and_no_other_does() {
     bundle.assert_empty();
     leaks.assert_clean();
 }
+
+/// AppArmor and SELinux labels: on a host that enables neither (this kind of machine), a
+/// warning each that it is ignored, and the container runs; where one is enabled, an error.
+#[test]
+fn security_labels_are_warned_about_where_no_lsm_applies_them() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let bundle = Bundle::new(
+        &scratch,
+        serde_json::json!({
+            "args": ["true"], "cwd": "/", "env": ["PATH=/usr/bin:/bin"],
+            "user": {"uid": 0, "gid": 0},
+            "apparmorProfile": "containers-default-0.50.1",
+            "selinuxLabel": "system_u:system_r:container_t:s0"
+        }),
+    );
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.starts_with('Y'));
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let out_file = scratch.dir().join("out");
+    let created = bundle.create("l1", &out_file);
+    let said = std::fs::read_to_string(&out_file).unwrap();
+    if apparmor || selinux {
+        assert!(!created.status.success(), "{said}");
+        assert!(said.contains("is enabled on this host"), "{said}");
+    } else {
+        assert!(created.status.success(), "{said}");
+        for warning in [
+            "warning: process.apparmorProfile \"containers-default-0.50.1\" ignored: AppArmor is \
+             not enabled on this host",
+            "warning: process.selinuxLabel \"system_u:system_r:container_t:s0\" ignored: \
+             SELinux is not enabled on this host",
+        ] {
+            assert!(said.contains(warning), "{warning:?} in {said:?}");
+        }
+        assert!(bundle.call(&["delete", "--force", "l1"]).status.success());
+    }
+    bundle.assert_empty();
+    leaks.assert_clean();
+}
+
+/// Namespaces joined by `path`, as a pod's containers join its sandbox's: the second
+/// container's process and an exec into it are in the first one's IPC and UTS namespaces
+/// (its hostname stays the first one's), in a pid namespace of their own; joining a pid
+/// namespace is refused.
+#[test]
+fn ipc_and_uts_namespaces_are_joined_by_path() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let process = |args: serde_json::Value| {
+        serde_json::json!({"args": args, "cwd": "/", "env": ["PATH=/usr/bin:/bin"],
+                           "user": {"uid": 0, "gid": 0}})
+    };
+    let bundle = Bundle::new(&scratch, process(serde_json::json!(["sleep", "1000"])));
+    let out_file = scratch.dir().join("out");
+    assert!(bundle.create("sandbox", &out_file).status.success());
+    assert!(bundle.call(&["start", "sandbox"]).status.success());
+    let sandbox: u32 =
+        serde_json::from_slice::<serde_json::Value>(&bundle.call(&["state", "sandbox"]).stdout)
+            .unwrap()["pid"]
+            .as_u64()
+            .unwrap() as u32;
+    let ns = |pid: u32, kind: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let config = |namespaces: serde_json::Value| {
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bundle.dir.join("config.json")).unwrap())
+                .unwrap();
+        config["process"] = process(serde_json::json!([
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname; exec sleep 1000"
+        ]));
+        config["hostname"] = serde_json::json!("not-set-in-a-joined-uts");
+        config["linux"]["namespaces"] = namespaces;
+        bundle.write(config);
+    };
+    config(serde_json::json!([
+        {"type": "pid"}, {"type": "mount"},
+        {"type": "ipc", "path": format!("/proc/{sandbox}/ns/ipc")},
+        {"type": "uts", "path": format!("/proc/{sandbox}/ns/uts")}
+    ]));
+    let member_out = scratch.dir().join("member");
+    let created = bundle.create("member", &member_out);
+    assert!(
+        created.status.success(),
+        "{:?}",
+        std::fs::read_to_string(&member_out)
+    );
+    assert!(bundle.call(&["start", "member"]).status.success());
+    let expected = format!("{}\n{}\noci-test\n", ns(sandbox, "ipc"), ns(sandbox, "uts"));
+    wait_until(DEADLINE, "the member's output", || {
+        std::fs::read_to_string(&member_out).is_ok_and(|o| o.ends_with("oci-test\n"))
+    });
+    assert_eq!(std::fs::read_to_string(&member_out).unwrap(), expected);
+    let member: u32 = std::fs::read_to_string(bundle.state.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(ns(member, "pid"), ns(sandbox, "pid"));
+    let exec = bundle.call(&["exec", "member", "readlink", "/proc/self/ns/ipc"]);
+    assert_eq!(
+        text(&exec.stdout),
+        format!("{}\n", ns(sandbox, "ipc")),
+        "{exec:?}"
+    );
+    for id in ["member", "sandbox"] {
+        assert!(bundle.call(&["delete", "--force", id]).status.success());
+    }
+    config(serde_json::json!([
+        {"type": "pid", "path": format!("/proc/{}/ns/pid", std::process::id())},
+        {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}
+    ]));
+    assert!(!bundle.create("bad", &out_file).status.success());
+    let said = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        said.contains("joining a pid namespace is not supported"),
+        "{said}"
+    );
+    bundle.assert_empty();
+    leaks.assert_clean();
+}

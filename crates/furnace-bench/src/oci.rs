@@ -101,7 +101,13 @@ struct Work {
     parent: String,
     /// The runtimes, for deleting what an interrupted run left.
     runtimes: Vec<PathBuf>,
+    /// The runtimes' default state directories podman's runs use (`/run/furnace-oci`,
+    /// `/run/runc`) that did not exist before: removed again, once empty.
+    made_roots: Vec<&'static Path>,
 }
+
+/// The state directories podman's runs leave the runtimes to make.
+const DEFAULT_ROOTS: [&str; 2] = ["/run/furnace-oci", "/run/runc"];
 
 impl Work {
     fn new(root: &Path) -> Result<Work, String> {
@@ -113,6 +119,9 @@ impl Work {
             image: format!("localhost/{tag}:1"),
             parent: format!("/{tag}"),
             runtimes: Vec::new(),
+            made_roots: (DEFAULT_ROOTS.iter().map(Path::new))
+                .filter(|p| !p.exists())
+                .collect(),
         };
         let caps = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"];
         let config = serde_json::json!({
@@ -276,6 +285,11 @@ impl Drop for Work {
             .args(["rmi", "-f", &self.image])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+        for root in &self.made_roots {
+            for sub in ["containers", "registry", ""] {
+                let _ = std::fs::remove_dir(root.join(sub));
+            }
+        }
         // The cgroup parent podman named, in every hierarchy: empty once its runs are gone.
         let name = self.parent.trim_start_matches('/');
         if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {

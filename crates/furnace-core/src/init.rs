@@ -79,13 +79,13 @@ pub(crate) fn run(plan: &Plan, trees: &mut Vec<OwnedFd>, fds: InitFds) -> ! {
         own,
         exec,
         exec_keep,
-        netns,
+        joins,
     } = fds;
     if let Err(errno) = join_cgroups(&cgroup_procs, cgroup_leave) {
         report_and_exit(&ready, 0, errno);
     }
-    if let Some(netns) = netns {
-        if let Err(errno) = ns::setns(netns.as_fd(), furnace_sys::Namespace::Net) {
+    for (fd, kind) in &joins {
+        if let Err(errno) = ns::setns(fd.as_fd(), *kind) {
             report_and_exit(&ready, 0, errno);
         }
     }

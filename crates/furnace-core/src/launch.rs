@@ -212,21 +212,20 @@ fn launch_with(
     } else {
         plan.namespaces
     };
-    // A network namespace joined by PID 1, not made.
-    let netns = match &config.view.network {
-        Some(path) => {
-            clone_namespaces -= furnace_sys::Namespaces::NET;
-            let file = std::fs::File::open(path).map_err(|e| Error::InvalidPath {
-                what: "network namespace",
-                path: path.clone(),
-                problem: crate::error::PathProblem::Errno(
-                    furnace_sys::Errno::from_io_error(&e).unwrap_or(furnace_sys::Errno::IO),
-                ),
-            })?;
-            Some(above_stdio(OwnedFd::from(file)).map_err(sys_err("keep the network namespace"))?)
-        }
-        None => None,
-    };
+    // Namespaces joined by PID 1, not made.
+    let mut joins = Vec::with_capacity(config.view.joins.len());
+    for (kind, path) in &config.view.joins {
+        clone_namespaces -= kind.flag();
+        let file = std::fs::File::open(path).map_err(|e| Error::InvalidPath {
+            what: "namespace to join",
+            path: path.clone(),
+            problem: crate::error::PathProblem::Errno(
+                furnace_sys::Errno::from_io_error(&e).unwrap_or(furnace_sys::Errno::IO),
+            ),
+        })?;
+        let fd = above_stdio(OwnedFd::from(file)).map_err(sys_err("keep a namespace to join"))?;
+        joins.push((fd, *kind));
+    }
     // A user namespace of its own: the range and the idmapped trees, made before the fork.
     let (own_parent, mut own_child) = if plan.own_userns {
         let (parent, child) = crate::idmapped::prepare(&config, &plan)?;
@@ -272,7 +271,7 @@ fn launch_with(
                 own: own_child,
                 exec: exec_init.as_ref().map(|p| (p, config.seccomp.as_deref())),
                 exec_keep,
-                netns,
+                joins,
             };
             // A panic in PID 1 must never unwind into the caller's code, which this process
             // is a copy of: it would run the caller's program a second time. PID 1 is written
@@ -285,7 +284,7 @@ fn launch_with(
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((ready_w, owner, devnull, namespaces_w, detached, own_child));
-    drop((exec_keep, netns));
+    drop((exec_keep, joins));
     // With a terminal, PID 1 sends its master before "ready": this end receives it.
     let init_terminal = exec_init.and_then(|p| p.terminal).map(|(_, parent)| parent);
     Failpoint::hit(failpoint, "post-clone");

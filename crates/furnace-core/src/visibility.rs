@@ -1,8 +1,8 @@
 //! What of the kernel a container sees, beyond the profiles: paths masked or made read-only,
-//! namespaced sysctls set inside, device nodes of the root and binds turned off (`nodev`), and a
-//! network namespace joined instead of made — what an OCI runtime's `config.json` asks for
-//! (`maskedPaths`, `readonlyPaths`, `sysctl`, a deny-all device rule, a network namespace with
-//! a `path`).
+//! namespaced sysctls set inside, device nodes of the root and binds turned off (`nodev`), the
+//! caller's device nodes, and network, IPC and UTS namespaces joined instead of made — what an
+//! OCI runtime's `config.json` asks for (`maskedPaths`, `readonlyPaths`, `sysctl`,
+//! `linux.devices`, namespaces with a `path`).
 
 use std::ffi::CString;
 use std::path::{Component, Path, PathBuf};
@@ -18,7 +18,8 @@ pub(crate) struct View {
     read_only: Vec<PathBuf>,
     sysctls: Vec<(String, String)>,
     nodev: bool,
-    network: Option<PathBuf>,
+    /// Namespaces joined by path (network, IPC, UTS), one of each kind at most.
+    joins: Vec<(furnace_sys::Namespace, PathBuf)>,
     cgroups: bool,
     pub(crate) device_nodes: Vec<crate::devices::DeviceNode>,
 }
@@ -31,8 +32,8 @@ pub(crate) struct ValidView {
     /// `/proc/sys/...` and the value.
     pub sysctls: Vec<(CString, CString)>,
     pub nodev: bool,
-    /// The network namespace file to join.
-    pub network: Option<PathBuf>,
+    /// The namespace files PID 1 joins instead of making those namespaces.
+    pub joins: Vec<(furnace_sys::Namespace, PathBuf)>,
     /// Mount the container's view of the cgroup hierarchies at `/sys/fs/cgroup`.
     pub cgroups: bool,
     /// Device nodes to make in `/dev`, with the directories on their way.
@@ -172,8 +173,35 @@ impl ContainerBuilder {
     /// with the container's other namespaces. Overrides
     /// [`isolate_network`](ContainerBuilder::isolate_network).
     pub fn join_network_namespace(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.view.network = Some(path.into());
+        self.join(furnace_sys::Namespace::Net, path.into())
+    }
+
+    /// Joins the IPC namespace at `path` (another container's `/proc/PID/ns/ipc`, as the
+    /// containers of a pod share one) instead of making one: PID 1 enters it first thing, and
+    /// commands join it with the container's other namespaces.
+    pub fn join_ipc_namespace(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.join(furnace_sys::Namespace::Ipc, path.into())
+    }
+
+    /// Joins the UTS namespace at `path` instead of making one, as
+    /// [`join_ipc_namespace`](ContainerBuilder::join_ipc_namespace) does for IPC. The
+    /// hostname is the namespace's: the container's own
+    /// ([`hostname`](ContainerBuilder::hostname)) is not set in it.
+    pub fn join_uts_namespace(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.join(furnace_sys::Namespace::Uts, path.into())
+    }
+
+    fn join(&mut self, kind: furnace_sys::Namespace, path: PathBuf) -> &mut Self {
+        self.view.joins.retain(|(k, _)| *k != kind);
+        self.view.joins.push((kind, path));
         self
+    }
+}
+
+impl ValidView {
+    /// Whether the namespace of `kind` is joined by path.
+    pub(crate) fn joins(&self, kind: furnace_sys::Namespace) -> bool {
+        self.joins.iter().any(|(k, _)| *k == kind)
     }
 }
 
@@ -204,25 +232,29 @@ impl View {
         let read_only = (self.read_only.iter())
             .map(|p| inside("read-only path", p))
             .collect::<Result<Vec<_>>>()?;
-        let network = match &self.network {
-            None => None,
-            Some(path) => {
-                let meta = std::fs::metadata(path).map_err(|_| Error::InvalidPath {
-                    what: "network namespace",
+        let mut joins = Vec::with_capacity(self.joins.len());
+        for (kind, path) in &self.joins {
+            let what = match kind {
+                furnace_sys::Namespace::Net => "network namespace",
+                furnace_sys::Namespace::Ipc => "IPC namespace",
+                _ => "UTS namespace",
+            };
+            let meta = std::fs::metadata(path).map_err(|_| Error::InvalidPath {
+                what,
+                path: path.clone(),
+                problem: PathProblem::Missing,
+            })?;
+            if meta.is_dir() {
+                return Err(Error::InvalidPath {
+                    what,
                     path: path.clone(),
-                    problem: PathProblem::Missing,
-                })?;
-                if meta.is_dir() {
-                    return Err(Error::InvalidPath {
-                        what: "network namespace",
-                        path: path.clone(),
-                        problem: PathProblem::KindMismatch("is a directory, not a namespace file"),
-                    });
-                }
-                Some(path.clone())
+                    problem: PathProblem::KindMismatch("is a directory, not a namespace file"),
+                });
             }
-        };
-        let own_network = own_network || network.is_some();
+            joins.push((*kind, path.clone()));
+        }
+        let own_network =
+            own_network || joins.iter().any(|(k, _)| *k == furnace_sys::Namespace::Net);
         let sysctls = (self.sysctls.iter())
             .map(|(k, v)| sysctl(k, v, own_network))
             .collect::<Result<Vec<_>>>()?;
@@ -234,7 +266,7 @@ impl View {
             read_only,
             sysctls,
             nodev: self.nodev,
-            network,
+            joins,
             cgroups: self.cgroups,
             device_nodes,
         })

@@ -56,6 +56,8 @@ const PROCESS: Shape = Object(&[
     ),
     ("noNewPrivileges", Leaf),
     ("oomScoreAdj", Leaf),
+    ("apparmorProfile", Leaf),
+    ("selinuxLabel", Leaf),
 ]);
 
 const HOOK: Shape = Array(&Object(&[
@@ -97,6 +99,7 @@ const CONFIG: Shape = Object(&[
                 "namespaces",
                 Array(&Object(&[("type", Leaf), ("path", Leaf)])),
             ),
+            ("mountLabel", Leaf),
             (
                 "devices",
                 Array(&Object(&[
@@ -216,6 +219,8 @@ pub struct Process {
     #[serde(default)]
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +281,7 @@ pub struct Linux {
     pub cgroups_path: Option<PathBuf>,
     #[serde(default)]
     pub devices: Vec<crate::devices::Device>,
+    pub mount_label: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +328,51 @@ pub struct Cpu {
     pub shares: Option<u64>,
 }
 
+/// The security labels of a process and its container (AppArmor profile, SELinux labels):
+/// warnings that they are ignored where the host enables neither, an error where it enables
+/// one (furnace-oci cannot apply them, and running without them would be weaker than asked).
+pub fn labels(process: Option<&Process>, linux: Option<&Linux>) -> Result<Vec<String>, String> {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.starts_with('Y'));
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let given = [
+        (
+            "process.apparmorProfile",
+            process.and_then(|p| p.apparmor_profile.as_deref()),
+            "AppArmor",
+            apparmor,
+        ),
+        (
+            "process.selinuxLabel",
+            process.and_then(|p| p.selinux_label.as_deref()),
+            "SELinux",
+            selinux,
+        ),
+        (
+            "linux.mountLabel",
+            linux.and_then(|l| l.mount_label.as_deref()),
+            "SELinux",
+            selinux,
+        ),
+    ];
+    let mut warnings = Vec::new();
+    for (field, value, lsm, enabled) in given {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if enabled {
+            return Err(format!(
+                "config.json: {field} {value:?}: {lsm} is enabled on this host, and furnace-oci \
+                 cannot apply its labels"
+            ));
+        }
+        warnings.push(format!(
+            "{field} {value:?} ignored: {lsm} is not enabled on this host"
+        ));
+    }
+    Ok(warnings)
+}
+
 /// Reads and checks an exec's process document (`exec --process FILE`).
 pub fn load_process(path: &Path) -> Result<Process, String> {
     let text =
@@ -356,6 +407,8 @@ impl Process {
             rlimits: Vec::new(),
             no_new_privileges: false,
             oom_score_adj: None,
+            apparmor_profile: None,
+            selinux_label: None,
         })
     }
 }
@@ -542,10 +595,17 @@ fn namespaces(list: &[Namespace], builder: &mut ContainerBuilder) -> Result<(), 
             ("network", Some(path)) => {
                 builder.join_network_namespace(path);
             }
+            ("ipc", Some(path)) => {
+                builder.join_ipc_namespace(path);
+            }
+            ("uts", Some(path)) => {
+                builder.join_uts_namespace(path);
+            }
             (_, Some(_)) => {
                 return Err(format!(
                     "config.json: linux.namespaces[{i}].path: joining a {} namespace is not \
-                     supported by furnace-oci yet (a network namespace is)",
+                     supported by furnace-oci (network, IPC and UTS namespaces are; furnace \
+                     makes the pid, mount and cgroup namespaces its PID 1 runs in)",
                     ns.kind
                 ))
             }
@@ -652,8 +712,8 @@ mod tests {
             checked(r#"{"mounts":[{"destination":"/a"},{"destination":"/b","uidMappings":[]}]}"#)
                 .unwrap_err();
         assert!(e.contains("mounts[1].uidMappings"), "{e}");
-        let e = checked(r#"{"process":{"apparmorProfile":"x"}}"#).unwrap_err();
-        assert!(e.contains("process.apparmorProfile"), "{e}");
+        let e = checked(r#"{"process":{"ioPriority":{}}}"#).unwrap_err();
+        assert!(e.contains("process.ioPriority"), "{e}");
         assert!(checked(r#"{"annotations":{"anything":"goes"}}"#).is_ok());
         let e = checked(r#"{"root":[]}"#).unwrap_err();
         assert!(e.contains("root must be an object"), "{e}");

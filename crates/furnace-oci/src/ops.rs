@@ -38,6 +38,7 @@ pub fn run(cli: &Cli, logger: &crate::log::Logger) -> Result<(), String> {
             }
             create(
                 &root,
+                logger,
                 bundle,
                 pid_file.as_deref(),
                 console_socket.as_deref(),
@@ -62,6 +63,9 @@ pub fn run(cli: &Cli, logger: &crate::log::Logger) -> Result<(), String> {
                 None => crate::config::Process::from_args(command, env, cwd.as_deref())?,
             };
             process.terminal |= *tty;
+            for warning in crate::config::labels(Some(&process), None)? {
+                logger.warn(&warning);
+            }
             crate::exec::run(
                 &root,
                 id,
@@ -88,6 +92,7 @@ pub fn run(cli: &Cli, logger: &crate::log::Logger) -> Result<(), String> {
 
 fn create(
     root: &Root,
+    logger: &crate::log::Logger,
     bundle: &Path,
     pid_file: Option<&Path>,
     console_socket: Option<&Path>,
@@ -98,6 +103,9 @@ fn create(
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let spec = crate::config::load(&bundle)?;
+    for warning in crate::config::labels(spec.process.as_ref(), spec.linux.as_ref())? {
+        logger.warn(&warning);
+    }
     let (mut builder, mut program) = crate::config::builder(&spec, &bundle)?;
     let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
     match (terminal, console_socket) {

@@ -46,9 +46,10 @@ pub(crate) struct InitFds<'a> {
     /// Without a user namespace of its own: the fds PID 1 keeps through its close-all for the
     /// program (its stdio and start gate). With one, they are in [`OwnUserns::keep`].
     pub exec_keep: Vec<RawFd>,
-    /// A network namespace to join first thing
-    /// ([`ContainerBuilder::join_network_namespace`](crate::ContainerBuilder::join_network_namespace)).
-    pub netns: Option<OwnedFd>,
+    /// Namespaces to join first thing, instead of the ones `clone3` did not make
+    /// ([`ContainerBuilder::join_network_namespace`](crate::ContainerBuilder::join_network_namespace)
+    /// and its IPC and UTS siblings).
+    pub joins: Vec<(OwnedFd, furnace_sys::Namespace)>,
 }
 
 /// What PID 1 created in a user namespace of the container's own is handed.

@@ -322,7 +322,7 @@ impl Plan {
             namespaces |= Namespaces::USER;
         }
         let mut before = vec![Before::MakeRootSlave];
-        if config.view.network.is_some() {
+        if config.view.joins(furnace_sys::Namespace::Net) {
             // Joined by PID 1 before anything else (not made by `clone3`); commands join it
             // with the others.
             namespaces |= Namespaces::NET;
@@ -420,7 +420,10 @@ impl Plan {
         }
         after.extend(config.view.masked.iter().cloned().map(After::Mask));
         after.extend(config.view.read_only.iter().cloned().map(After::ReadOnly));
-        after.push(After::Hostname(cstring(&config.hostname)));
+        // A UTS namespace joined by path keeps its name.
+        if !config.view.joins(furnace_sys::Namespace::Uts) {
+            after.push(After::Hostname(cstring(&config.hostname)));
+        }
         if config.hardened {
             after.push(After::DropPrivileges);
         }
