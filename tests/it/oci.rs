@@ -334,6 +334,10 @@ fn bad_bundles_and_calls_are_clear_errors_that_leave_nothing() {
             with(&|v| v["mounts"][0]["options"] = serde_json::json!(["bind", "slave"])),
             "\"slave\"",
         ),
+        (
+            with(&|v| v["linux"]["rootfsPropagation"] = serde_json::json!("shared")),
+            "linux.rootfsPropagation \"shared\"",
+        ),
     ];
     for (config, needle) in cases {
         bundle.write(config);
@@ -649,6 +653,8 @@ fn ipc_and_uts_namespaces_are_joined_by_path() {
         ]));
         config["hostname"] = serde_json::json!("not-set-in-a-joined-uts");
         config["linux"]["namespaces"] = namespaces;
+        // furnace's own propagation, accepted as asked for.
+        config["linux"]["rootfsPropagation"] = serde_json::json!("rslave");
         bundle.write(config);
     };
     config(serde_json::json!([

@@ -136,6 +136,7 @@ const CONFIG: Shape = Object(&[
             ("seccomp", Leaf),
             ("maskedPaths", Leaf),
             ("cgroupsPath", Leaf),
+            ("rootfsPropagation", Leaf),
             ("readonlyPaths", Leaf),
             ("sysctl", AnyKeys),
         ]),
@@ -279,6 +280,7 @@ pub struct Linux {
     #[serde(default)]
     pub sysctl: BTreeMap<String, String>,
     pub cgroups_path: Option<PathBuf>,
+    pub rootfs_propagation: Option<String>,
     #[serde(default)]
     pub devices: Vec<crate::devices::Device>,
     pub mount_label: Option<String>,
@@ -513,6 +515,17 @@ fn configure(
     if let Some(linux) = &spec.linux {
         namespaces(&linux.namespaces, builder)?;
         crate::devices::apply(linux, builder)?;
+        // furnace makes the host's tree a slave of the caller's before the pivot (runc's
+        // default too): mounts the host makes later reach the container, none goes back.
+        match linux.rootfs_propagation.as_deref() {
+            None | Some("" | "slave" | "rslave") => {}
+            Some(other) => {
+                return Err(format!(
+                    "config.json: linux.rootfsPropagation {other:?}: furnace-oci gives the \
+                     root slave propagation (slave, rslave) only"
+                ))
+            }
+        }
         if let Some(r) = &linux.resources {
             resources(r, builder)?;
         }
