@@ -172,6 +172,10 @@ pub(crate) struct Scale {
 }
 
 fn main() -> ExitCode {
+    // Called by podman as a timed stand-in for a runtime (the OCI rows).
+    if let Some(code) = oci::wrapper_mode() {
+        return code;
+    }
     // First: the user's-side modes enter a user namespace, which needs a single-threaded
     // process.
     if let Some(code) = rootless::other_modes() {

@@ -4,8 +4,9 @@
 //! with furnace-oci at most [`TARGET`]× its time with runc.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::stats::Samples;
@@ -23,6 +24,54 @@ pub(crate) const TARGET: f64 = 0.8;
 pub(crate) struct Oci {
     pub rows: Vec<(String, Samples)>,
     pub left_out: Option<String>,
+    /// The runtime's own share of a `podman run --rm`, timed by [`wrapper_mode`]: mean
+    /// milliseconds of its calls per run, furnace-oci's and runc's, and the runs timed.
+    pub share: Option<(f64, f64, usize)>,
+}
+
+/// The file name under which furnace-bench, linked into the work directory, stands in for a
+/// runtime podman calls (`WORK/wrap-N/oci-runtime`): it runs the runtime `WORK/wrap-N/real`
+/// names with the same arguments and appends each call's microseconds to `WORK/wrap-N/log`.
+pub(crate) const WRAPPER_NAME: &str = "oci-runtime";
+
+/// When this process was called as such a wrapper: runs the real runtime, logs its time and
+/// exits with its status (its stdio and fds are the runtime's).
+pub(crate) fn wrapper_mode() -> Option<ExitCode> {
+    let argv0 = PathBuf::from(std::env::args_os().next()?);
+    if argv0.file_name()? != WRAPPER_NAME {
+        return None;
+    }
+    let dir = argv0.parent()?;
+    let Ok(real) = std::fs::read_to_string(dir.join("real")) else {
+        eprintln!("furnace-bench: {} names no runtime", dir.display());
+        return Some(ExitCode::from(127));
+    };
+    let start = Instant::now();
+    let status = Command::new(real.trim())
+        .args(std::env::args_os().skip(1))
+        .status();
+    let took = start.elapsed();
+    if let Ok(mut log) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("log"))
+    {
+        let _ = writeln!(log, "{}", took.as_micros());
+    }
+    Some(match status {
+        Ok(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            let code = status
+                .code()
+                .or_else(|| status.signal().map(|s| 128 + s))
+                .unwrap_or(1);
+            ExitCode::from(code as u8)
+        }
+        Err(e) => {
+            eprintln!("furnace-bench: run {}: {e}", real.trim());
+            ExitCode::from(127)
+        }
+    })
 }
 
 /// What one round runs of each kind.
@@ -73,6 +122,19 @@ pub(crate) fn measure(image: &Path, oci: Option<&Path>, counts: Counts) -> Resul
         }
     }
     eprintln!();
+    // The runtimes' share of a podman run: the same runs with each runtime behind a wrapper
+    // that times its calls (separate runs, so the rows above carry no wrapper).
+    let mut share = [0.0f64; 2];
+    let timed = counts.rounds.max(3);
+    for (i, (_, rt)) in runtimes.iter().enumerate() {
+        let wrapper = work.wrapper(i, rt)?;
+        for _ in 0..timed {
+            work.podman_run(&podman, &wrapper)?;
+        }
+        let log = std::fs::read_to_string(wrapper.with_file_name("log")).unwrap_or_default();
+        let micros: f64 = log.lines().filter_map(|l| l.trim().parse::<f64>().ok()).sum();
+        share[i] = micros / 1000.0 / timed as f64;
+    }
     let [oci_cycles, runc_cycles] = [cycles.remove(0), cycles.remove(0)];
     let [oci_runs, runc_runs] = [runs.remove(0), runs.remove(0)];
     Ok(Oci {
@@ -83,6 +145,7 @@ pub(crate) fn measure(image: &Path, oci: Option<&Path>, counts: Counts) -> Resul
             (PODMAN_RUNC.into(), runc_runs),
         ],
         left_out: None,
+        share: Some((share[0], share[1], timed)),
     })
 }
 
@@ -90,6 +153,7 @@ fn left_out(why: &str) -> Oci {
     Oci {
         rows: Vec::new(),
         left_out: Some(why.to_owned()),
+        share: None,
     }
 }
 
@@ -225,6 +289,18 @@ impl Work {
         Ok(took)
     }
 
+    /// A wrapper of `runtime` (see [`WRAPPER_NAME`]) in `WORK/wrap-N/`: its path.
+    fn wrapper(&self, n: usize, runtime: &Path) -> Result<PathBuf, String> {
+        let dir = self.dir.join(format!("wrap-{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let real = runtime.to_str().ok_or("a runtime path that is not UTF-8")?;
+        std::fs::write(dir.join("real"), real).map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let link = dir.join(WRAPPER_NAME);
+        std::os::unix::fs::symlink(exe, &link).map_err(|e| format!("{}: {e}", link.display()))?;
+        Ok(link)
+    }
+
     /// `podman --runtime RUNTIME run --rm … IMAGE /bin/true`, timed.
     fn podman_run(&self, podman: &Path, runtime: &Path) -> Result<Duration, String> {
         let start = Instant::now();
@@ -334,6 +410,13 @@ pub(crate) fn summary(out: &mut String, section: &Oci) {
         "| OCI: create + start + delete, furnace-oci ÷ runc | {} |",
         show(ratio(OCI_CYCLE, RUNC_CYCLE))
     );
+    if let (Some((_, runc, _)), Some(total)) = (section.share, median_of(section, PODMAN_RUNC)) {
+        let _ = writeln!(
+            out,
+            "| OCI: `podman run --rm` with a runtime that cost nothing ÷ runc (the floor) | {:.2} |",
+            (total - runc * 1000.0) / total
+        );
+    }
 }
 
 /// The section's table.
@@ -353,5 +436,21 @@ pub(crate) fn markdown(out: &mut String, section: &Oci) {
             let _ = writeln!(out, "Not measured: {why}.\n");
         }
         None => crate::report::table_rows(out, &section.rows, RUNC_CYCLE),
+    }
+    if let (Some((oci, runc, runs)), Some(runc_total)) =
+        (section.share, median_of(section, PODMAN_RUNC))
+    {
+        // The medians are in microseconds, the shares in milliseconds.
+        let own = (runc_total - runc * 1000.0) / 1000.0;
+        let _ = writeln!(
+            out,
+            "Where a `podman run --rm` goes: timed by a wrapper around the runtime ({runs} \
+             runs each), furnace-oci's calls (`create`, `start`, `delete`) take {oci:.1} ms \
+             of each run and runc's {runc:.1} ms. The rest of runc's run, about {own:.0} ms, \
+             is podman's and conmon's own work, the same whichever runtime they call: even a \
+             runtime that cost nothing would leave podman at {:.2}× its time with runc, above \
+             the {TARGET:.1}× target.\n",
+            own * 1000.0 / runc_total
+        );
     }
 }
