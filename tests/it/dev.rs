@@ -520,3 +520,66 @@ fn device_nodes_are_made_as_asked_and_bad_ones_refused() {
     assert!(refused(all, false).contains("neither a character nor a block"));
     leaks.assert_clean();
 }
+
+/// The cgroup v2 device filter (`furnace_sys::bpf`, what device rules become on a host with
+/// cgroup v2 alone), loaded into this kernel and attached to a v2 cgroup of the test's own in
+/// the hybrid host's `unified` hierarchy: a shell moved into it may open what the rules allow
+/// and nothing else, and the last matching rule decides.
+#[test]
+fn the_v2_device_filter_decides_opens_in_the_kernel() {
+    use furnace_sys::bpf::*;
+    let _scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let unified = furnace_sys::cgroup::v2_mount_point()
+        .unwrap()
+        .expect("THIS TEST NEEDS a cgroup v2 hierarchy (the hybrid host's unified/)");
+    let own = furnace_sys::cgroup::own_cgroups()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.is_v2())
+        .expect("this process's v2 cgroup");
+    let parent = unified.join(own.path.strip_prefix("/").unwrap());
+    let dir = parent.join(unique_name("bpf"));
+    fs::create_dir(&dir).unwrap();
+    let _remove = furnace_tests::cgroups::RemoveOnDrop(vec![dir.clone()]);
+    let char_rule = |allow, major, minor, access| DeviceFilterRule {
+        allow,
+        kind: Some(DEVICE_CHAR),
+        major: Some(major),
+        minor,
+        access,
+    };
+    let rw = ACCESS_READ | ACCESS_WRITE;
+    let program = device_filter(&[
+        // Everything of major 1 readable and writable, but /dev/zero (1:5) not readable.
+        char_rule(true, 1, None, rw),
+        char_rule(false, 1, Some(5), ACCESS_READ),
+    ]);
+    let loaded = load_device_filter(&program).expect("load the filter");
+    let cgroup = furnace_sys::cgroup::CgroupDir::open(&dir).unwrap();
+    attach_device_filter(cgroup.as_fd(), std::os::fd::AsFd::as_fd(&loaded)).expect("attach");
+    let script = format!(
+        "echo $$ > {}/cgroup.procs || exit 9
+         for t in '< /dev/null' '> /dev/null' '< /dev/zero' '> /dev/zero' '< /dev/ptmx'; do
+             eval \"true $t\" 2>/dev/null && echo \"ok $t\" || echo \"denied $t\"
+         done",
+        dir.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok < /dev/null\nok > /dev/null\ndenied < /dev/zero\nok > /dev/zero\ndenied < /dev/ptmx\n"
+    );
+    drop((cgroup, loaded));
+    wait_until(DEADLINE, "the test cgroup to empty", || {
+        fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty())
+    });
+    drop(_remove);
+    leaks.assert_clean();
+}

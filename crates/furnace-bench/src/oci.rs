@@ -132,7 +132,10 @@ pub(crate) fn measure(image: &Path, oci: Option<&Path>, counts: Counts) -> Resul
             work.podman_run(&podman, &wrapper)?;
         }
         let log = std::fs::read_to_string(wrapper.with_file_name("log")).unwrap_or_default();
-        let micros: f64 = log.lines().filter_map(|l| l.trim().parse::<f64>().ok()).sum();
+        let micros: f64 = log
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .sum();
         share[i] = micros / 1000.0 / timed as f64;
     }
     let [oci_cycles, runc_cycles] = [cycles.remove(0), cycles.remove(0)];

@@ -18,7 +18,7 @@
 //! cgroup it did not make. Leftovers of an owner that died (killed with `SIGKILL`, say) are
 //! removed by the next container with cgroups started under the same parent.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -105,14 +105,6 @@ impl Cgroups {
             return Ok(None);
         }
         let layout = Layout::detect().map_err(cgroup_error("detect the cgroup layout"))?;
-        if layout == Layout::Unified && limits.devices.is_some() {
-            return Err(Error::Cgroup {
-                what: "device rules need the v1 devices controller, and this host has cgroup \
-                       v2 alone (furnace does not load v2's eBPF device programs)"
-                    .into(),
-                error: furnace_sys::Error::new("open", "devices", furnace_sys::Errno::NOENT),
-            });
-        }
         let name = limits.cgroup_name.clone().unwrap_or_else(unique_name);
         let own = OwnCgroups::read()?;
         let mut cgroups = Cgroups {
@@ -193,6 +185,9 @@ impl Cgroups {
         }
         cgroups.check_v2_controllers(limits)?;
         cgroups.write_limits(limits)?;
+        if let (Layout::Unified, Some(rules)) = (layout, &limits.devices) {
+            cgroups.attach_device_filter(rules)?;
+        }
         Ok(Some(cgroups))
     }
 
@@ -277,6 +272,19 @@ impl Cgroups {
             }
         }
         Ok(())
+    }
+
+    /// cgroup v2 has no device files: the rules become an eBPF device filter attached to the
+    /// container's cgroup (it goes with the cgroup).
+    fn attach_device_filter(&self, rules: &[crate::DeviceRule]) -> Result<()> {
+        let Some(dir) = self.dir(Hierarchy::V2) else {
+            return Ok(());
+        };
+        let program = furnace_sys::bpf::load_device_filter(&crate::devices::filter(rules))
+            .map_err(cgroup_error("load the device filter"))?;
+        furnace_sys::bpf::attach_device_filter(dir.as_fd(), program.as_fd()).map_err(cgroup_error(
+            format!("attach the device filter to {}", dir.path().display()),
+        ))
     }
 
     fn write_limits(&self, limits: &Limits) -> Result<()> {

@@ -239,6 +239,37 @@ pub(crate) fn check_nodes(nodes: &[DeviceNode], hardened: bool) -> Result<()> {
     })
 }
 
+/// The cgroup v2 device filter for `rules`: as in the v1 cgroup, everything denied first, the
+/// rules in order, furnace's own nodes allowed after them (the last matching rule decides).
+pub(crate) fn filter(rules: &[DeviceRule]) -> Vec<furnace_sys::bpf::Insn> {
+    use furnace_sys::bpf;
+    let deny_all = DeviceRule::deny(DeviceKind::All, None, None, RWM);
+    let list: Vec<bpf::DeviceFilterRule> = std::iter::once(&deny_all)
+        .chain(rules)
+        .chain(&FURNACE_NODES)
+        .map(|r| bpf::DeviceFilterRule {
+            allow: r.allow,
+            kind: match r.kind {
+                DeviceKind::All => None,
+                DeviceKind::Char => Some(bpf::DEVICE_CHAR),
+                DeviceKind::Block => Some(bpf::DEVICE_BLOCK),
+            },
+            major: r.major,
+            minor: r.minor,
+            access: [
+                (DeviceAccess::MKNOD, bpf::ACCESS_MKNOD),
+                (DeviceAccess::READ, bpf::ACCESS_READ),
+                (DeviceAccess::WRITE, bpf::ACCESS_WRITE),
+            ]
+            .iter()
+            .filter(|(flag, _)| r.access.contains(*flag))
+            .map(|(_, bit)| bit)
+            .sum(),
+        })
+        .collect();
+    bpf::device_filter(&list)
+}
+
 /// Checks rules before anything is made.
 pub(crate) fn validate(rules: &[DeviceRule]) -> Result<()> {
     rules
@@ -254,9 +285,9 @@ impl ContainerBuilder {
     /// of any node, whose opening the rules still govern), as runc does for an engine's
     /// rules. The rules hold for PID 1 and every command, whatever their capabilities.
     ///
-    /// Needs a v1 `devices` hierarchy (a v1 or hybrid host); on a host with cgroup v2 alone
-    /// the start fails with [`Error::Cgroup`], since furnace does not load the eBPF device
-    /// programs v2 would need.
+    /// On a host with v1 controllers (legacy or hybrid) the rules go to a v1 `devices` cgroup;
+    /// on a host with cgroup v2 alone, into an eBPF device filter attached to the container's
+    /// cgroup (`BPF_PROG_TYPE_CGROUP_DEVICE`), which applies them the same way.
     ///
     /// ```no_run
     /// use furnace_core::{Container, DeviceAccess, DeviceKind, DeviceRule};

@@ -4,7 +4,8 @@
 //! per kernel area: namespaces ([`ns`]), mounts ([`mount`], [`mountinfo`]), device nodes
 //! ([`dev`]), processes ([`process`]), file descriptors ([`fd`]) and files ([`fs`]), signals
 //! ([`signal`]), network interfaces ([`net`]), credentials ([`cred`]), capabilities ([`caps`]),
-//! user namespaces ([`userns`]) and control groups ([`cgroup`]). Everything else in furnace is
+//! user namespaces ([`userns`]), control groups ([`cgroup`]) and their eBPF device filters
+//! ([`bpf`]). Everything else in furnace is
 //! built on it, and it depends on nothing of furnace, so tooling of your own can use it alone.
 //!
 //! # Two tiers
@@ -46,6 +47,7 @@
 //! masks, `keyctl`, interface flags), inside small functions with a `// SAFETY:` comment each.
 #![warn(missing_docs)]
 
+pub mod bpf;
 pub mod caps;
 pub mod cgroup;
 pub mod cred;
