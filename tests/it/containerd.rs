@@ -43,10 +43,10 @@ impl Containerd {
             .map(|d| d.flatten().map(|e| e.path()).collect());
         let config = format!(
             "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
              [grpc]\n  address = \"{d}/containerd.sock\"\n\
              [ttrpc]\n  address = \"{d}/containerd.sock.ttrpc\"\n\
-             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n\
-             [plugins.\"io.containerd.grpc.v1.cri\"]\n  disable = true\n",
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
             d = dir.path().display()
         );
         fs::write(dir.join("config.toml"), config).unwrap();
@@ -146,6 +146,20 @@ impl Drop for Containerd {
             let cmdline = String::from_utf8_lossy(&cmdline);
             if cmdline.contains("containerd-shim") && cmdline.contains(address.to_str().unwrap()) {
                 let _ = sigkill(pid);
+            }
+        }
+        // A container the shim could not delete is still furnace-oci's: deleted through its
+        // state (the shim's runtime root for this namespace) before that goes.
+        let oci_root = Path::new(RUN_DIR).join("runc").join(&self.namespace);
+        if let Ok(entries) = fs::read_dir(oci_root.join("containers")) {
+            for entry in entries.flatten() {
+                let _ = Command::new(oci_binary())
+                    .arg("--root")
+                    .arg(&oci_root)
+                    .args(["delete", "--force"])
+                    .arg(entry.file_name())
+                    .stdin(Stdio::null())
+                    .output();
             }
         }
         // Under /run/containerd: the shim's runtime root for this namespace; the rest when
@@ -255,6 +269,27 @@ fn ctr_run_exec_kill_and_nothing_left() {
         let (_, out) = ctd.run(&["--rm"], &["sh", "-c", "echo hi from $$; exit 7"]);
         assert_eq!(out.status.code(), Some(7), "{out:?}");
         assert_eq!(text(&out.stdout), "hi from 1\n", "{out:?}");
+        // A terminal (`-t`: the shim's console socket): ctr needs a terminal of its own,
+        // which `script` gives it. The shim reads `create`'s output until EOF: PID 1 must
+        // keep nothing of it when the terminal is its stdio.
+        let id = format!("c{}", ctd.containers.len());
+        ctd.containers.push(id.clone());
+        let line = format!(
+            "ctr --address {} --namespace {} run --rm -t --runc-binary {} {} {id} \
+             sh -c 'tty; exit 5'",
+            ctd.dir.join("containerd.sock").display(),
+            ctd.namespace,
+            oci_binary().display(),
+            ctd.image,
+        );
+        // Bounded: a hang here (the shim waiting on `create`) must fail, not stall the suite.
+        let tty = Command::new("timeout")
+            .args(["60", "script", "-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script");
+        assert_eq!(tty.status.code(), Some(5), "{tty:?}");
+        assert!(text(&tty.stdout).contains("/dev/pts/0"), "{tty:?}");
         // A detached task, an exec into it, a signal.
         let (id, out) = ctd.run(
             &["--detach"],
@@ -303,6 +338,20 @@ fn ctr_run_exec_kill_and_nothing_left() {
                 .any(|l| l.split_whitespace().next() == Some(&pid)),
             "{pid} in {ps:?}"
         );
+        // An exec with a terminal, through `script` as above.
+        let line = format!(
+            "ctr --address {} --namespace {} task exec -t --exec-id e2 {id} sh -c 'tty; exit 6'",
+            ctd.dir.join("containerd.sock").display(),
+            ctd.namespace,
+        );
+        // Bounded: a hang here (the shim waiting on `create`) must fail, not stall the suite.
+        let tty = Command::new("timeout")
+            .args(["60", "script", "-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script");
+        assert_eq!(tty.status.code(), Some(6), "{tty:?}");
+        assert!(text(&tty.stdout).contains("/dev/pts/"), "{tty:?}");
         let kill = ctd.ctr(&["task", "kill", "--signal", "USR1", &id]);
         assert!(kill.status.success(), "{kill:?}");
         wait_until(DEADLINE, "the task to stop on USR1", || {

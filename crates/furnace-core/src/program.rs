@@ -187,7 +187,8 @@ pub(crate) struct PreparedInit {
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
     pub umask: Option<u32>,
-    /// Copies of the starter's stdio (numbered 3 or above), which become the program's.
+    /// Copies of the starter's stdio (numbered 3 or above), which become the program's; with
+    /// a terminal, of `/dev/null` (the terminal becomes its stdio).
     pub stdio: [OwnedFd; 3],
     /// The gate, `O_PATH`, and `/proc/self/fd/N` to reopen it for writing inside.
     pub gate: Option<(OwnedFd, CString)>,
@@ -234,11 +235,30 @@ impl PreparedInit {
                 error,
             })
         };
-        let stdio = [
-            dup(std::io::stdin().as_fd())?,
-            dup(std::io::stdout().as_fd())?,
-            dup(std::io::stderr().as_fd())?,
-        ];
+        // With a terminal the program's stdio is the terminal: nothing of the starter's is
+        // kept, so that no starter waiting for the end of its own output (containerd's shim
+        // reads `create`'s until EOF) waits for the container.
+        let stdio = if program.terminal {
+            let null = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| Error::Sys {
+                    context: "open /dev/null for the init program",
+                    error: furnace_sys::Error::new(
+                        "open",
+                        "/dev/null",
+                        furnace_sys::Errno::from_io_error(&e).unwrap_or(furnace_sys::Errno::IO),
+                    ),
+                })?;
+            [dup(null.as_fd())?, dup(null.as_fd())?, dup(null.as_fd())?]
+        } else {
+            [
+                dup(std::io::stdin().as_fd())?,
+                dup(std::io::stdout().as_fd())?,
+                dup(std::io::stderr().as_fd())?,
+            ]
+        };
         let gate = match &program.start_gate {
             None => None,
             Some(path) => Some(open_gate(path)?),

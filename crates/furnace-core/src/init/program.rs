@@ -135,9 +135,13 @@ fn attach(seccomp: Option<&crate::SeccompFilters>) -> Result<(), Errno> {
 
 /// Writes `furnace: init program: WHAT: ERRNO` on stderr and exits with 126 or 127.
 fn fail(init: &PreparedInit, what: &[u8], errno: Errno) -> ! {
-    // Before the stdio was taken over, stderr is /dev/null: write on the starter's copy.
+    // Before the stdio was taken over, stderr is /dev/null: write on the starter's copy. With
+    // a terminal there is none; once it is stderr, the message goes there.
     let [_, _, err] = &init.stdio;
-    let out = err.as_fd();
+    let out = match init.terminal {
+        None => err.as_fd(),
+        Some(_) => super::stdio(StdioFd::Stderr),
+    };
     let name = furnace_sys::errno_name(errno.raw_os_error()).unwrap_or("error");
     for piece in [
         b"furnace: init program: " as &[u8],
