@@ -114,6 +114,21 @@ impl Containerd {
         (id, out)
     }
 
+    /// `ctr ARGS` on a terminal of its own (ctr needs one for `-t`), which `script` gives it;
+    /// bounded, so that a hang (the shim waiting on `create`) fails rather than stalls.
+    fn ctr_on_a_terminal(&self, args: &str) -> Output {
+        let line = format!(
+            "ctr --address {} --namespace {} {args}",
+            self.dir.join("containerd.sock").display(),
+            self.namespace,
+        );
+        Command::new("timeout")
+            .args(["60", "script", "-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script")
+    }
+
     fn daemon_alive(&mut self) {
         if let Ok(Some(status)) = self.daemon.try_wait() {
             panic!(
@@ -269,25 +284,15 @@ fn ctr_run_exec_kill_and_nothing_left() {
         let (_, out) = ctd.run(&["--rm"], &["sh", "-c", "echo hi from $$; exit 7"]);
         assert_eq!(out.status.code(), Some(7), "{out:?}");
         assert_eq!(text(&out.stdout), "hi from 1\n", "{out:?}");
-        // A terminal (`-t`: the shim's console socket): ctr needs a terminal of its own,
-        // which `script` gives it. The shim reads `create`'s output until EOF: PID 1 must
+        // A terminal (`-t`: the shim's console socket). The shim reads `create`'s output until EOF: PID 1 must
         // keep nothing of it when the terminal is its stdio.
         let id = format!("c{}", ctd.containers.len());
         ctd.containers.push(id.clone());
-        let line = format!(
-            "ctr --address {} --namespace {} run --rm -t --runc-binary {} {} {id} \
-             sh -c 'tty; exit 5'",
-            ctd.dir.join("containerd.sock").display(),
-            ctd.namespace,
+        let tty = ctd.ctr_on_a_terminal(&format!(
+            "run --rm -t --runc-binary {} {} {id} sh -c 'tty; exit 5'",
             oci_binary().display(),
             ctd.image,
-        );
-        // Bounded: a hang here (the shim waiting on `create`) must fail, not stall the suite.
-        let tty = Command::new("timeout")
-            .args(["60", "script", "-qec", &line, "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run script");
+        ));
         assert_eq!(tty.status.code(), Some(5), "{tty:?}");
         assert!(text(&tty.stdout).contains("/dev/pts/0"), "{tty:?}");
         // A detached task, an exec into it, a signal.
@@ -338,18 +343,10 @@ fn ctr_run_exec_kill_and_nothing_left() {
                 .any(|l| l.split_whitespace().next() == Some(&pid)),
             "{pid} in {ps:?}"
         );
-        // An exec with a terminal, through `script` as above.
-        let line = format!(
-            "ctr --address {} --namespace {} task exec -t --exec-id e2 {id} sh -c 'tty; exit 6'",
-            ctd.dir.join("containerd.sock").display(),
-            ctd.namespace,
-        );
-        // Bounded: a hang here (the shim waiting on `create`) must fail, not stall the suite.
-        let tty = Command::new("timeout")
-            .args(["60", "script", "-qec", &line, "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run script");
+        // An exec with a terminal.
+        let tty = ctd.ctr_on_a_terminal(&format!(
+            "task exec -t --exec-id e2 {id} sh -c 'tty; exit 6'"
+        ));
         assert_eq!(tty.status.code(), Some(6), "{tty:?}");
         assert!(text(&tty.stdout).contains("/dev/pts/"), "{tty:?}");
         let kill = ctd.ctr(&["task", "kill", "--signal", "USR1", &id]);
