@@ -344,3 +344,29 @@ fn a_device_is_passed_in_and_others_stay_closed() {
         "{out:?}"
     );
 }
+
+/// `--read-only` asks for copy-up tmpfs mounts (`tmpcopyup`) on `/tmp`, `/var/tmp` and `/run`:
+/// what the image has in `/tmp` shows there, writable, and the image keeps it as it was.
+#[test]
+fn a_read_only_root_keeps_the_images_tmp_content_writable() {
+    let scratch = Scratch::new();
+    std::fs::write(scratch.host_path("/tmp/seeded"), "from the image\n").unwrap();
+    let mut p = Podman::new(&scratch);
+    let (_, out) = p.run(
+        &["--rm", "--read-only"],
+        &[
+            "sh",
+            "-c",
+            "cat /tmp/seeded; echo changed > /tmp/seeded && cat /tmp/seeded; \
+             touch /etc/x 2>/dev/null || echo root-read-only",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text(&out.stdout),
+        "from the image\nchanged\nroot-read-only\n",
+        "{out:?}"
+    );
+    let (_, again) = p.run(&["--rm", "--read-only"], &["cat", "/tmp/seeded"]);
+    assert_eq!(text(&again.stdout), "from the image\n", "{again:?}");
+}

@@ -390,6 +390,39 @@ fn a_tmpfs_has_its_size_and_mode() {
     assert_as_found(&bare.root(), &before);
 }
 
+/// Issue 16: a copy-up tmpfs (an OCI `tmpcopyup`) starts with the directory's content, takes
+/// writes within its size, and leaves the directory as it was.
+#[test]
+fn a_copy_up_tmpfs_starts_with_the_directory_and_leaves_it_as_found() {
+    let scratch = Scratch::exclusive();
+    let leaks = LeakCheck::snapshot();
+    let seed = scratch.host_path("/srv/seed");
+    fs::create_dir_all(seed.join("sub")).unwrap();
+    fs::write(seed.join("a.txt"), "seed\n").unwrap();
+    fs::write(seed.join("sub/b"), "b\n").unwrap();
+    {
+        let options = TmpfsOptions::new().size(1 << 20).mode(0o1777).copy_up(true);
+        let c = Container::builder(scratch.root())
+            .tmpfs("/srv/seed", options)
+            .start()
+            .expect("start");
+        let out = sh_in(
+            &c,
+            "cat /srv/seed/a.txt /srv/seed/sub/b; stat -c %a /srv/seed; \
+             echo changed > /srv/seed/a.txt && echo new > /srv/seed/n && cat /srv/seed/a.txt; \
+             dd if=/dev/zero of=/srv/seed/big bs=64k count=32 2>&1 | grep -c 'No space'; \
+             awk '$5 == \"/srv/seed\" {for (i = 6; i <= NF; i++) if ($i == \"-\") print $(i+1)}' \
+                 /proc/self/mountinfo",
+        );
+        // The tmpfs on the directory, and the overlay on it.
+        assert_eq!(out, "seed\nb\n1777\nchanged\n1\ntmpfs\noverlay\n");
+    }
+    assert_eq!(fs::read_to_string(seed.join("a.txt")).unwrap(), "seed\n");
+    assert!(!seed.join("n").exists() && !seed.join("big").exists());
+    fs::remove_dir_all(&seed).unwrap();
+    leaks.assert_clean();
+}
+
 /// Issue 14: bad tmpfs sizes, modes and destinations are typed errors before anything is made.
 #[test]
 fn bad_tmpfs_options_and_destinations_are_refused() {

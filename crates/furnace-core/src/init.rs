@@ -17,7 +17,7 @@ use furnace_sys::cred::{forksafe as cred, CapabilitySet};
 use furnace_sys::dev::{forksafe as dev, DeviceKind};
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, PollFd, PollFlags, StdioFd, CWD};
 use furnace_sys::fs::{forksafe as fs, AtFlags, FileType};
-use furnace_sys::mount::{forksafe as mnt, MountFlags, Propagation};
+use furnace_sys::mount::{forksafe as mnt, Propagation};
 use furnace_sys::net::forksafe as net;
 use furnace_sys::ns::forksafe as ns;
 use furnace_sys::process::forksafe as process;
@@ -562,16 +562,7 @@ fn after(
             let target = mount_point(target, *dir_mode, *made, out)?;
             mnt::move_mount(tree.as_fd(), target.as_fd())
         }
-        After::Tmpfs(t) => {
-            let dest = resolve_destination(&t.dest, true, root, out)?;
-            let options = t
-                .options
-                .iter()
-                .map(|(key, value)| (key.as_c_str(), value.as_deref()));
-            let flags = MountFlags::NOSUID | MountFlags::NODEV;
-            let tree = mnt::fsmount(c"tmpfs", options, flags.mount_attrs())?;
-            mnt::move_mount(tree.as_fd(), dest.as_fd())
-        }
+        After::Tmpfs(t) => overlay::tmpfs(t, resolve_destination(&t.dest, true, root, out)?),
         After::CopyFile(c) => copy_file(c, root, out),
         After::ReadOnlyRoot => mnt::make_mount_read_only(root.as_fd()),
         After::Hostname(name) => process::sethostname(name.as_bytes()),

@@ -81,6 +81,7 @@ pub enum Overlay {
 pub struct TmpfsOptions {
     size: Option<u64>,
     mode: u32,
+    copy_up: bool,
 }
 
 impl Default for TmpfsOptions {
@@ -88,6 +89,7 @@ impl Default for TmpfsOptions {
         TmpfsOptions {
             size: None,
             mode: 0o755,
+            copy_up: false,
         }
     }
 }
@@ -113,6 +115,30 @@ impl TmpfsOptions {
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
+    }
+
+    /// Starts the tmpfs with the content of the directory it is mounted on (an OCI
+    /// `tmpcopyup`): an overlay whose lower layer is the directory and whose upper layer is
+    /// the tmpfs, so the content shows at once, writes go to the tmpfs (within its size) and
+    /// vanish with the container, and the directory itself is never written.
+    ///
+    /// ```no_run
+    /// use furnace_core::{Container, TmpfsOptions};
+    /// // /etc/app as shipped in the image, writable inside, unchanged on disk.
+    /// let container = Container::builder("/srv/rootfs")
+    ///     .tmpfs("/etc/app", TmpfsOptions::new().size(16 << 20).copy_up(true))
+    ///     .start()?;
+    /// # Ok::<(), furnace_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn copy_up(mut self, copy_up: bool) -> Self {
+        self.copy_up = copy_up;
+        self
+    }
+
+    /// Whether the tmpfs starts with the directory's content ([`copy_up`](Self::copy_up)).
+    pub fn copies_up(&self) -> bool {
+        self.copy_up
     }
 
     /// The size limit in bytes (`None`: the kernel's default).

@@ -80,8 +80,8 @@ pub fn mount(
 }
 
 /// A tmpfs of the caller's: `size=`, `mode=` (the kernel's 1777 when absent), and the
-/// attributes furnace always gives it (`nosuid`, `nodev`); `tmpcopyup` (the directory's
-/// content copied into the tmpfs) is met only where there is nothing to copy.
+/// attributes furnace always gives it (`nosuid`, `nodev`); `tmpcopyup`: the directory's
+/// content shows in the tmpfs (a copy-up tmpfs, where there is any).
 fn tmpfs(
     m: &Mount,
     field: &str,
@@ -89,6 +89,7 @@ fn tmpfs(
     builder: &mut ContainerBuilder,
 ) -> Result<(), String> {
     let mut options = furnace_core::TmpfsOptions::new().mode(0o1777);
+    let mut copy_up = false;
     for option in &m.options {
         match option.split_once('=') {
             Some(("size", value)) => {
@@ -106,17 +107,13 @@ fn tmpfs(
                 "rw" | "private" | "rprivate" | "nosuid" | "nodev" | "strictatime" | "relatime"
             ) => {}
             None if option == "tmpcopyup" => {
+                // Where there is something to copy, an overlay over the directory with the
+                // tmpfs as its upper layer (`TmpfsOptions::copy_up`).
                 let inside = m.destination.strip_prefix("/").unwrap_or(&m.destination);
                 let empty = std::fs::read_dir(root.join(inside))
                     .map(|mut d| d.next().is_none())
                     .unwrap_or(true);
-                if !empty {
-                    return Err(format!(
-                        "config.json: {field}.options: tmpcopyup of the non-empty {} is not \
-                         supported by furnace-oci yet",
-                        m.destination.display()
-                    ));
-                }
+                copy_up = !empty;
             }
             _ => {
                 return Err(format!(
@@ -126,7 +123,7 @@ fn tmpfs(
             }
         }
     }
-    builder.tmpfs(&m.destination, options);
+    builder.tmpfs(&m.destination, options.copy_up(copy_up));
     Ok(())
 }
 

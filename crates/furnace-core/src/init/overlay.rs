@@ -1,5 +1,6 @@
 //! Overlays PID 1 mounts over the root: the layers attached under a tmpfs of its own, the
-//! overlay mounted from inside it by relative names. POST-FORK CODE, as `init.rs`.
+//! overlay mounted from inside it by relative names; and the caller's tmpfs mounts, copy-up
+//! ones as overlays of the same kind. POST-FORK CODE, as `init.rs`.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -9,7 +10,7 @@ use furnace_sys::fs::forksafe as fs;
 use furnace_sys::mount::{forksafe as mnt, MountFlags};
 use furnace_sys::Errno;
 
-use crate::plan::OverlayOp;
+use crate::plan::{OverlayOp, TmpfsOp};
 
 /// A detached tmpfs of PID 1's own for an overlay: `lower/` to attach the lower layer on and,
 /// for an ephemeral overlay, `upper/` (the root's mode and, where it is mapped, owner) and
@@ -52,6 +53,44 @@ pub(super) fn overlay(o: &OverlayOp, root: &CStr) -> Result<(), Errno> {
         .iter()
         .map(|(key, value)| (key.as_c_str(), value.as_deref()));
     let merged = mnt::fsmount(c"overlay", options, MountFlags::empty().mount_attrs());
+    fs::chdir(c"/")?;
+    mnt::move_mount(merged?.as_fd(), scratch.as_fd())
+}
+
+/// Mounts the caller's tmpfs of [`TmpfsOp`] on `dest`. A copy-up one is an overlay: the
+/// directory `dest` (a bind of it, taken first) as lower layer, under `lower/` of the tmpfs
+/// mounted on `dest`, with `upper/` (the tmpfs's mode) and `work/` beside it; the overlay,
+/// mounted from inside the tmpfs by relative names, is stacked on it.
+pub(super) fn tmpfs(t: &TmpfsOp, dest: OwnedFd) -> Result<(), Errno> {
+    let options = t
+        .options
+        .iter()
+        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
+    let attrs = (MountFlags::NOSUID | MountFlags::NODEV).mount_attrs();
+    if !t.copy_up {
+        let tree = mnt::fsmount(c"tmpfs", options, attrs)?;
+        return mnt::move_mount(tree.as_fd(), dest.as_fd());
+    }
+    let lower = mnt::open_tree_clone(dest.as_fd(), c"", false)?;
+    let scratch = mnt::fsmount(c"tmpfs", options, attrs)?;
+    fs::mkdirat(scratch.as_fd(), c"lower", Mode::from_raw_mode(0o700))?;
+    fs::mkdirat(scratch.as_fd(), c"upper", Mode::from_raw_mode(t.mode))?;
+    fs::mkdirat(scratch.as_fd(), c"work", Mode::from_raw_mode(0o700))?;
+    mnt::move_mount(scratch.as_fd(), dest.as_fd())?;
+    let at = fd::openat(
+        scratch.as_fd(),
+        c"lower",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    mnt::move_mount(lower.as_fd(), at.as_fd())?;
+    fs::fchdir(scratch.as_fd())?;
+    let layers = [
+        (c"lowerdir", Some(c"lower")),
+        (c"upperdir", Some(c"upper")),
+        (c"workdir", Some(c"work")),
+    ];
+    let merged = mnt::fsmount(c"overlay", layers, attrs);
     fs::chdir(c"/")?;
     mnt::move_mount(merged?.as_fd(), scratch.as_fd())
 }

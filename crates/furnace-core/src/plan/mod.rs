@@ -87,6 +87,10 @@ pub(crate) struct TmpfsOp {
     pub dest: DestOp,
     /// `size` and `mode`, for `fsconfig(2)`.
     pub options: Vec<(CString, Option<CString>)>,
+    /// The mode, for the upper layer of a copy-up.
+    pub mode: u32,
+    /// Start with the destination's content: an overlay over it with the tmpfs as upper layer.
+    pub copy_up: bool,
 }
 
 /// A copy of a host file's content, bound at a destination: written into a file of the

@@ -92,6 +92,8 @@ pub(super) fn mounts(
                         candidates,
                     ),
                     options: fs_options,
+                    mode: options.permissions(),
+                    copy_up: options.copies_up(),
                 })
             }
         })
