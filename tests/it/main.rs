@@ -39,6 +39,7 @@
 //! | [`exec_init`] | issue 16: PID 1 becoming the bundle's process at a start gate (`exec_init`) |
 //! | [`visibility`] | issue 16: masked and read-only paths, sysctls, `nodev`, a joined network namespace, the cgroup view, exact cgroup paths |
 //! | [`oci`] | issue 16: `furnace-oci` driven directly, as the engines call it: lifecycle, console socket, bad bundles |
+//! | [`oci_exec`] | issue 16: an exec's five capability sets as given; `Command::capability_sets` refused in the hardened profile |
 //! | [`oci_hooks`] | issue 16: the bundle's hooks, where and when each runs, with the state on stdin; failing hooks |
 //! | [`podman`] | issue 16: podman and conmon driving `furnace-oci` |
 //! | [`podman_rootless`] | issue 16: rootless podman, as a throw-away user, driving `furnace-oci` |
@@ -67,6 +68,7 @@ mod named;
 mod named_callers;
 mod net;
 mod oci;
+mod oci_exec;
 mod oci_hooks;
 mod podman;
 mod podman_rootless;

@@ -10,6 +10,8 @@ use std::process::{Child, CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
 
 use furnace_sys::{Errno, Namespaces, Pidfd};
 
+mod privileges;
+
 use crate::container::Container;
 use crate::enter::{self, Entry, EntryPtr};
 use crate::error::SpawnStep;
@@ -90,6 +92,7 @@ impl Container {
                     .map(furnace_sys::cred::CapabilitySet::from_bits_retain),
                 hardened: self.capabilities.is_some(),
                 no_new_privs: false,
+                capability_sets: None,
                 uid: None,
                 gid: None,
                 controlling_terminal: false,
@@ -389,21 +392,6 @@ impl Command<'_> {
         self
     }
 
-    /// Sets `no_new_privs` for the process, as the hardened profile always does: `execve`
-    /// grants no privilege (setuid and setgid bits, file capabilities) it did not have.
-    ///
-    /// ```no_run
-    /// use furnace_core::Container;
-    /// let container = Container::start("/srv/rootfs")?;
-    /// // A build as an unprivileged user that no setuid program can take back to root.
-    /// let status = container.command("make").uid(1000).gid(1000).no_new_privileges(true).status()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn no_new_privileges(&mut self, on: bool) -> &mut Self {
-        self.entry.no_new_privs = on;
-        self
-    }
-
     /// Runs the process as `user` (of the container's `/etc/passwd`): its uid, gid and
     /// supplementary groups. The environment is left as it is (`HOME` included).
     pub fn user(&mut self, user: &crate::User) -> &mut Self {
@@ -427,6 +415,7 @@ impl Command<'_> {
             }
             .into());
         }
+        self.check_capability_sets()?;
         if self.auto_pwd {
             self.inner.env("PWD", self.pwd());
         }

@@ -49,6 +49,9 @@ pub(crate) struct Entry {
     pub capabilities: Option<CapabilitySet>,
     /// The hardened profile: `no_new_privs` and a session of its own.
     pub hardened: bool,
+    /// Exactly these capability sets, taken on with the identity
+    /// ([`Command::capability_sets`](crate::Command::capability_sets); privileged profile).
+    pub capability_sets: Option<furnace_sys::cred::AllCapabilitySets>,
     /// `no_new_privs` outside the hardened profile too
     /// ([`Command::no_new_privileges`](crate::Command::no_new_privileges)).
     pub no_new_privs: bool,
@@ -189,7 +192,7 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
     // credentials) stay out of reach. Before seccomp, which may refuse `keyctl`.
     cred::join_new_session_keyring().map_err(at(SpawnStep::JoinKeyring))?;
     let stays_root = entry.uid.map_or(true, |uid| uid.is_root());
-    if stays_root {
+    if stays_root && entry.capability_sets.is_none() {
         set_identity(entry)?;
     }
     // Without `no_new_privs` the kernel attaches a filter only for CAP_SYS_ADMIN: while the
@@ -227,7 +230,10 @@ fn enter_container(entry: &Entry) -> Result<(), (SpawnStep, Errno)> {
             cred::new_session().map_err(at(SpawnStep::NewSession))?;
         }
     }
-    if !stays_root {
+    if let Some(sets) = &entry.capability_sets {
+        cred::set_identity_and_capabilities(entry.uid, entry.gid, entry.groups.as_deref(), sets)
+            .map_err(at(SpawnStep::RestrictCapabilities))?;
+    } else if !stays_root {
         set_identity(entry)?;
     }
     // Last before exec: nothing of furnace's runs under the filters.

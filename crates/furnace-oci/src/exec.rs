@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use furnace_sys::cred::CapabilitySet;
+use furnace_sys::cred::AllCapabilitySets;
 
 use crate::config::{capability_set, rlimit_resource, Process};
 use crate::state::{Root, Status};
@@ -54,24 +54,13 @@ pub fn run(
     }
     if let Some(c) = &process.capabilities {
         let f = |field| format!("process.capabilities.{field}");
-        let bounding = capability_set(&c.bounding, &f("bounding"))?;
-        let effective = capability_set(&c.effective, &f("effective"))?;
-        let permitted = capability_set(&c.permitted, &f("permitted"))?;
-        let extra = capability_set(&c.inheritable, &f("inheritable"))?
-            | capability_set(&c.ambient, &f("ambient"))?;
-        if effective != bounding || permitted != bounding || !extra.is_empty() {
-            return Err(
-                "process.capabilities: an exec takes one capability set (bounding, effective \
-                 and permitted alike, no inheritable or ambient) in furnace-oci for now"
-                    .into(),
-            );
-        }
-        command.cap_drop_all();
-        for cap in caps::all() {
-            if bounding.contains(CapabilitySet::from_bits_retain(1 << cap.index())) {
-                command.cap_add(cap);
-            }
-        }
+        command.capability_sets(AllCapabilitySets {
+            bounding: capability_set(&c.bounding, &f("bounding"))?,
+            effective: capability_set(&c.effective, &f("effective"))?,
+            permitted: capability_set(&c.permitted, &f("permitted"))?,
+            inheritable: capability_set(&c.inheritable, &f("inheritable"))?,
+            ambient: capability_set(&c.ambient, &f("ambient"))?,
+        });
     }
     // The terminal: the process's, from the container's devpts; its master to the engine.
     let pty = match console_socket {
