@@ -1,7 +1,8 @@
 //! Issue 16: rootless podman driving `furnace-oci`, as a throw-away user with subordinate ids.
 //! podman runs the runtime as root of its own user namespace (the user outside); furnace-oci
 //! keeps its state under the user's `XDG_RUNTIME_DIR` and reaches a container's namespaces
-//! through `/proc` for an `exec`, its PID 1 being the container's program. The network is
+//! through `/proc` for an `exec`, its PID 1 being the container's program, and takes the
+//! device nodes podman binds in for `--device`. The network is
 //! `none`: slirp4netns cannot open `/dev/net/tun` on this kind of machine. The user's podman
 //! processes (its pause process included), storage and the user itself are removed
 //! afterwards, also when the test fails.
@@ -119,6 +120,26 @@ fn rootless_podman_runs_execs_and_removes_containers_through_furnace_oci() {
             .split_whitespace()
             .collect();
         assert_eq!(map, ["0", &uid.to_string(), "1"], "{run:?}");
+        // `--device`: rootless podman binds the host's node (with `rslave`, moot for a file).
+        let device = p.podman(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--device",
+            "/dev/kmsg",
+            "localhost/rootless:1",
+            "stat",
+            "-c",
+            "%t:%T %F",
+            "/dev/kmsg",
+        ]);
+        assert!(device.status.success(), "{device:?}");
+        assert_eq!(
+            text(&device.stdout),
+            "1:b character special file\n",
+            "{device:?}"
+        );
         // A detached container, an exec into it (through /proc: PID 1 is the program), rm.
         let started = p.podman(&[
             "run",

@@ -60,9 +60,14 @@ pub fn mount(
         .as_ref()
         .ok_or_else(|| format!("config.json: {field}.source is missing for a bind"))?;
     let mut bind = furnace_core::BindMount::new(source, &m.destination);
+    // A bind of a file (rootless podman's `--device`, a device node bound in) has no mounts
+    // under it to propagate: its propagation is moot.
+    let of_a_file = std::fs::metadata(source).is_ok_and(|meta| !meta.is_dir());
     for option in &m.options {
         match option.as_str() {
             "bind" | "rbind" | "rw" | "private" | "rprivate" => {}
+            "slave" | "rslave" | "shared" | "rshared" | "unbindable" | "runbindable"
+                if of_a_file => {}
             "ro" => bind = bind.read_only(),
             "nosuid" => bind = bind.nosuid(),
             "nodev" => bind = bind.nodev(),
