@@ -129,6 +129,15 @@ impl Containerd {
             .expect("run script")
     }
 
+    /// Waits until `task ls` shows the task `id` stopped.
+    fn wait_stopped(&self, id: &str, what: &str) {
+        wait_until(DEADLINE, what, || {
+            text(&self.ctr(&["task", "ls"]).stdout)
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("STOPPED"))
+        });
+    }
+
     fn daemon_alive(&mut self) {
         if let Ok(Some(status)) = self.daemon.try_wait() {
             panic!(
@@ -351,11 +360,7 @@ fn ctr_run_exec_kill_and_nothing_left() {
         assert!(text(&tty.stdout).contains("/dev/pts/"), "{tty:?}");
         let kill = ctd.ctr(&["task", "kill", "--signal", "USR1", &id]);
         assert!(kill.status.success(), "{kill:?}");
-        wait_until(DEADLINE, "the task to stop on USR1", || {
-            text(&ctd.ctr(&["task", "ls"]).stdout)
-                .lines()
-                .any(|l| l.starts_with(&id) && l.contains("STOPPED"))
-        });
+        ctd.wait_stopped(&id, "the task to stop on USR1");
         let deleted = ctd.ctr(&["task", "delete", &id]);
         assert!(deleted.status.success(), "{deleted:?}");
         assert!(
@@ -422,11 +427,7 @@ fn ctr_memory_limit_and_device_rules_hold() {
         assert!(!list.lines().any(|l| l.starts_with("a ")), "{list}");
         let kill = ctd.ctr(&["task", "kill", "--signal", "KILL", &id]);
         assert!(kill.status.success(), "{kill:?}");
-        wait_until(DEADLINE, "the task to stop", || {
-            text(&ctd.ctr(&["task", "ls"]).stdout)
-                .lines()
-                .any(|l| l.starts_with(&id) && l.contains("STOPPED"))
-        });
+        ctd.wait_stopped(&id, "the task to stop");
         let deleted = ctd.ctr(&["task", "delete", &id]);
         assert!(deleted.status.success(), "{deleted:?}");
         assert!(

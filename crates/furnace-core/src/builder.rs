@@ -388,14 +388,7 @@ impl ContainerBuilder {
         self.limits.validate()?;
         crate::devices::check_nodes(&self.view.device_nodes, self.hardened)?;
         if let Some(program) = &self.exec_init {
-            let refuse = |reason| Error::InvalidInitProgram {
-                program: program
-                    .args
-                    .first()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                reason,
-            };
+            let refuse = |reason| program.invalid(reason);
             if self.lifetime == crate::Lifetime::Owner {
                 return Err(refuse(
                     "needs a detached lifetime (Lifetime::Detached): the program, not its \

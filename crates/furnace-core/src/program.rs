@@ -199,17 +199,24 @@ pub(crate) struct PreparedInit {
     pub preserve_fds: u32,
 }
 
-impl PreparedInit {
-    /// Prepares `program` for PID 1.
-    pub(crate) fn new(program: &InitProgram) -> Result<PreparedInit> {
-        let invalid = |reason: &'static str| Error::InvalidInitProgram {
-            program: program
+impl InitProgram {
+    /// [`Error::InvalidInitProgram`] for this program (named by `args[0]`).
+    pub(crate) fn invalid(&self, reason: &'static str) -> Error {
+        Error::InvalidInitProgram {
+            program: self
                 .args
                 .first()
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             reason,
-        };
+        }
+    }
+}
+
+impl PreparedInit {
+    /// Prepares `program` for PID 1.
+    pub(crate) fn new(program: &InitProgram) -> Result<PreparedInit> {
+        let invalid = |reason| program.invalid(reason);
         let first = program
             .args
             .first()

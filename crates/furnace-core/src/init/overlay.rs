@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use furnace_sys::fd::{forksafe as fd, Mode, OFlags, CWD};
 use furnace_sys::fs::forksafe as fs;
-use furnace_sys::mount::{forksafe as mnt, MountFlags};
+use furnace_sys::mount::{forksafe as mnt, MountAttrFlags, MountFlags};
 use furnace_sys::Errno;
 
 use crate::plan::{OverlayOp, TmpfsOp};
@@ -40,6 +40,22 @@ pub(super) fn overlay(o: &OverlayOp, root: &CStr) -> Result<(), Errno> {
     // names, from inside it), and the ephemeral upper layer itself.
     let scratch = overlay_scratch(o)?;
     mnt::move_mount(scratch.as_fd(), target.as_fd())?;
+    let options = o
+        .options
+        .iter()
+        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
+    stack_overlay(&scratch, &lower, options, MountFlags::empty().mount_attrs())
+}
+
+/// Attaches `lower` on `lower/` of `scratch` (a tmpfs attached in place already), mounts the
+/// overlay `options` describe from inside `scratch` (its layers named relative to it), and
+/// stacks the overlay on `scratch`.
+fn stack_overlay<'a>(
+    scratch: &OwnedFd,
+    lower: &OwnedFd,
+    options: impl IntoIterator<Item = (&'a CStr, Option<&'a CStr>)>,
+    attrs: MountAttrFlags,
+) -> Result<(), Errno> {
     let at = fd::openat(
         scratch.as_fd(),
         c"lower",
@@ -48,11 +64,7 @@ pub(super) fn overlay(o: &OverlayOp, root: &CStr) -> Result<(), Errno> {
     )?;
     mnt::move_mount(lower.as_fd(), at.as_fd())?;
     fs::fchdir(scratch.as_fd())?;
-    let options = o
-        .options
-        .iter()
-        .map(|(key, value)| (key.as_c_str(), value.as_deref()));
-    let merged = mnt::fsmount(c"overlay", options, MountFlags::empty().mount_attrs());
+    let merged = mnt::fsmount(c"overlay", options, attrs);
     fs::chdir(c"/")?;
     mnt::move_mount(merged?.as_fd(), scratch.as_fd())
 }
@@ -77,20 +89,10 @@ pub(super) fn tmpfs(t: &TmpfsOp, dest: OwnedFd) -> Result<(), Errno> {
     fs::mkdirat(scratch.as_fd(), c"upper", Mode::from_raw_mode(t.mode))?;
     fs::mkdirat(scratch.as_fd(), c"work", Mode::from_raw_mode(0o700))?;
     mnt::move_mount(scratch.as_fd(), dest.as_fd())?;
-    let at = fd::openat(
-        scratch.as_fd(),
-        c"lower",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )?;
-    mnt::move_mount(lower.as_fd(), at.as_fd())?;
-    fs::fchdir(scratch.as_fd())?;
     let layers = [
         (c"lowerdir", Some(c"lower")),
         (c"upperdir", Some(c"upper")),
         (c"workdir", Some(c"work")),
     ];
-    let merged = mnt::fsmount(c"overlay", layers, attrs);
-    fs::chdir(c"/")?;
-    mnt::move_mount(merged?.as_fd(), scratch.as_fd())
+    stack_overlay(&scratch, &lower, layers, attrs)
 }
